@@ -1,0 +1,67 @@
+"""`d2l run <experiment>`: typed flags mirror config keys; the config machinery does the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
+                                RunRequest, Sets, flag_help, run_experiment)
+from d2l_lab.experiments.optim.config import OptimRunConfig
+
+app = typer.Typer(help="Train an experiment; every run lands in its own directory under outputs/.",
+                  no_args_is_help=True)
+
+
+def _optim_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=flag_help(OptimRunConfig, dotted), show_default=False)
+
+
+def _build_optim_task():
+    from d2l_lab.experiments.optim.tasks import build_task
+
+    return build_task
+
+
+@app.command()
+def optim(
+    algo: Annotated[Optional[str], _optim_flag("optimizer.algo", "--algo")] = None,
+    lr: Annotated[Optional[float], _optim_flag("optimizer.lr", "--lr")] = None,
+    momentum: Annotated[Optional[float], _optim_flag("optimizer.momentum", "--momentum")] = None,
+    gamma: Annotated[Optional[float], _optim_flag("optimizer.gamma", "--gamma")] = None,
+    rho: Annotated[Optional[float], _optim_flag("optimizer.rho", "--rho")] = None,
+    beta1: Annotated[Optional[float], _optim_flag("optimizer.beta1", "--beta1")] = None,
+    beta2: Annotated[Optional[float], _optim_flag("optimizer.beta2", "--beta2")] = None,
+    eps: Annotated[Optional[float], _optim_flag("optimizer.eps", "--eps")] = None,
+    weight_decay: Annotated[Optional[float], _optim_flag("optimizer.weight_decay", "--weight-decay")] = None,
+    impl: Annotated[Optional[str], _optim_flag("optimizer.impl", "--impl")] = None,
+    schedule: Annotated[Optional[str], _optim_flag("schedule.name", "--schedule")] = None,
+    problem: Annotated[Optional[str], _optim_flag("problem.name", "--problem")] = None,
+    batch_size: Annotated[Optional[int], _optim_flag("train.batch_size", "--batch-size")] = None,
+    epochs: Annotated[Optional[int], _optim_flag("train.epochs", "--epochs")] = None,
+    steps: Annotated[Optional[int], _optim_flag("train.steps", "--steps")] = None,
+    seed: Annotated[Optional[int], _optim_flag("seed", "--seed")] = None,
+    device: Annotated[Optional[str], _optim_flag("device", "--device")] = None,
+    preset: Preset = None,
+    config: ConfigFile = None,
+    set_: Sets = None,
+    out: OutRoot = Path("outputs"),
+    name: RunName = None,
+    resume: Resume = None,
+    quiet: Quiet = False,
+    json: Json = False,
+    dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    """Optimization algorithms on a 2-D surface or on airfoil linear regression (book ch. 12)."""
+    flags = {
+        "optimizer.algo": algo, "optimizer.lr": lr, "optimizer.momentum": momentum, "optimizer.gamma": gamma,
+        "optimizer.rho": rho, "optimizer.beta1": beta1, "optimizer.beta2": beta2, "optimizer.eps": eps,
+        "optimizer.weight_decay": weight_decay, "optimizer.impl": impl, "schedule.name": schedule,
+        "problem.name": problem, "train.batch_size": batch_size, "train.epochs": epochs, "train.steps": steps,
+        "seed": seed, "device": device,
+    }
+    request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
+    run_experiment("optim", OptimRunConfig, _build_optim_task, request, flags)

@@ -1,0 +1,135 @@
+"""Compose a run's config: built-in defaults < preset or --config file < typed flags < --set.
+
+Everything here works on plain nested dicts; `schema.from_dict` validates the result once, so a
+bad value is reported with its dotted key wherever it came from.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from d2l_lab.config.schema import from_dict, to_dict
+from d2l_lab.errors import UserError
+
+T = TypeVar("T")
+
+
+def presets_dir(experiment: str) -> Path:
+    """Where an experiment's presets live: inside the wheel, or `configs/` in a source tree."""
+    packaged = resources.files("d2l_lab") / "configs" / experiment
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "configs" / experiment
+
+
+def available_presets(experiment: str) -> list[str]:
+    return sorted(p.stem for p in presets_dir(experiment).glob("*.yaml"))
+
+
+def preset_path(experiment: str, name: str) -> Path:
+    path = presets_dir(experiment) / f"{name}.yaml"
+    if "/" in name or "\\" in name or not path.is_file():
+        names = ", ".join(available_presets(experiment)) or "none"
+        raise UserError(f"unknown preset '{name}' for {experiment}: available presets are {names}")
+    return path
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with `safe_load`; any problem becomes one actionable line."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"config file '{path}' {what}: give the path of a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise UserError(f"config file '{path}' is not UTF-8 text: give a YAML file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"malformed YAML in '{path}'{where}: {problem}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(
+            f"config file '{path}' must hold a mapping of key: value at the top level, "
+            f"got a {type(data).__name__}"
+        )
+    return data
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """`--set key=value`: the value is read as a YAML scalar (`0.1`, `true`, `[1, 2]`)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UserError(f"--set expects key=value (e.g. --set optimizer.lr=0.1), got '{item}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"--set {key}: cannot read value '{raw}' as YAML; quote it") from None
+    return key, value
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating sections as needed."""
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"cannot set '{key}': '{'.'.join(parts[: i + 1])}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `update` into a copy of `base` (sections merge, values replace)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def compose(
+    config_class: type[T],
+    experiment: str,
+    *,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    sets: Iterable[str] = (),
+) -> T:
+    """Resolve one run's config from its sources, in increasing precedence."""
+    if preset and config_file:
+        raise UserError("give either --preset or --config, not both")
+    data = to_dict(config_class())
+    if preset:
+        data = merge(data, read_yaml(preset_path(experiment, preset)))
+    elif config_file:
+        data = merge(data, read_yaml(config_file))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            set_dotted(data, key, value)
+    for item in sets:
+        set_dotted(data, *parse_set(item))
+    config = from_dict(config_class, data)
+    # Fill "use the default of what you picked" values (e.g. an algorithm's own lr), so the saved
+    # config states every number the run used.
+    return config.resolved() if hasattr(config, "resolved") else config
+
+
+def dump_yaml(config: Any) -> str:
+    """The resolved config as YAML, in field order, re-runnable with --config."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)

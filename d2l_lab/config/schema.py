@@ -1,0 +1,192 @@
+"""Typed configs as plain dataclasses, validated strictly when built from YAML or flags.
+
+Each component declares its own dataclass with `param(...)` fields (default, help, allowed
+range); `from_dict` builds it from untrusted input and turns every mistake into one `UserError`
+line that names the dotted key, the bad value and what is allowed (nanoGPT's configurator and
+minGPT's `merge_from_args` refuse unknown keys too; we also suggest the closest valid one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from d2l_lab.errors import UserError
+
+T = TypeVar("T")
+_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A config field with its help text and the values it accepts."""
+    metadata = {"help": help, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple default: configs must be immutable")
+    if dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=lambda: default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_help(cls: type, name: str) -> str:
+    """The help text of one field, for CLI flags that mirror config keys."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.metadata.get("help", "")
+    raise KeyError(name)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML-ready dict (tuples become lists) in field order."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
+    """Build `cls` from untrusted data, filling defaults and refusing anything unexpected."""
+    where = f"config section '{prefix.rstrip('.')}'" if prefix else "the config"
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise UserError(
+            f"{where} must be a mapping of key: value, got a {_type_name(data)}; "
+            "check the YAML indentation"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            raise UserError(_unknown_key_message(cls, prefix, str(key)))
+    values = {}
+    for name, value in data.items():
+        values[name] = _convert(value, hints[name], fields[name], prefix + name)
+    config = cls(**values)
+    check = getattr(config, "check", None)
+    if check is not None:
+        check()
+    return config
+
+
+def all_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted key the config accepts, for suggestions and documentation."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys.extend(all_keys(hints[f.name], prefix + f.name + "."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _unknown_key_message(cls: type, prefix: str, key: str) -> str:
+    valid = all_keys(cls, prefix)
+    full = prefix + key
+    close = difflib.get_close_matches(full, valid, n=1, cutoff=0.6)
+    if not close:  # `lr` given at the top level means `optimizer.lr`
+        leaves = {k.rsplit(".", 1)[-1]: k for k in valid}
+        close = [leaves[m] for m in difflib.get_close_matches(key, list(leaves), n=1, cutoff=0.6)]
+    if close:
+        return f"unknown config key '{full}': did you mean '{close[0]}'?"
+    return f"unknown config key '{full}': valid keys here are {', '.join(valid)}"
+
+
+def _convert(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, key + ".")
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, non_none[0], field, key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"config key '{key}' must be a list, got {value!r}")
+        item_type = args[0]
+        if len(args) != 2 or args[1] is not Ellipsis:
+            if len(value) != len(args):
+                raise UserError(f"config key '{key}' must have {len(args)} items, got {len(value)}")
+        return tuple(_scalar(v, item_type, field, key) for v in value)
+    return _scalar(value, hint, field, key)
+
+
+def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
+    meta = field.metadata
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"config key '{key}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"config key '{key}' must be a whole number, got {value!r}")
+        _check_range(value, meta, key)
+        return value
+    if hint is float:
+        if isinstance(value, str) and _YAML11_FLOAT.match(value):
+            value = float(value)  # PyYAML reads `1e-3` (no dot) as a string; users mean a number
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"config key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
+        _check_range(float(value), meta, key)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise UserError(f"config key '{key}' must be a string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint_text = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(
+                f"config key '{key}' must be one of {', '.join(choices)}; got '{value}'{hint_text}"
+            )
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for '{key}'")
+
+
+_BOUNDS = {
+    "gt": (">", lambda a, b: a > b),
+    "ge": (">=", lambda a, b: a >= b),
+    "lt": ("<", lambda a, b: a < b),
+    "le": ("<=", lambda a, b: a <= b),
+}
+
+
+def _check_range(value: float, meta: Mapping[str, Any], key: str) -> None:
+    for name, (_, ok) in _BOUNDS.items():
+        bound = meta.get(name)
+        if bound is not None and not ok(value, bound):
+            raise UserError(f"config key '{key}' must be {_describe_range(meta)}, got {value!r}")
+
+
+def _describe_range(meta: Mapping[str, Any]) -> str:
+    parts = [f"{symbol} {meta[name]}" for name, (symbol, _) in _BOUNDS.items()
+             if meta.get(name) is not None]
+    return " and ".join(parts)
+
+
+def _type_name(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number"}.get(type(value), type(value).__name__)

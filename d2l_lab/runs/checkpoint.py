@@ -1,0 +1,54 @@
+"""Checkpoints: plain tensors and Python values, saved atomically, loaded with weights_only.
+
+`weights_only=True` refuses pickled code, so a crafted checkpoint cannot execute anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from d2l_lab.errors import UserError
+from d2l_lab.runs.atomic import atomic_write
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    import torch
+
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no checkpoint at '{path}': the run saved none yet; start it again without --resume")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"checkpoint '{path}' cannot be loaded safely ({first[:160]}); it is corrupt or not ours") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """The global torch RNG states; experiments draw from generators seeded per epoch, this
+    covers anything else (dropout-like code a user adds) so a resumed run draws the same."""
+    import torch
+
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

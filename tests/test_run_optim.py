@@ -1,0 +1,188 @@
+"""`d2l run optim` end to end: run directories, the book's numbers, reproducibility, exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from d2l_lab.config.loading import available_presets
+from d2l_lab.runs.checkpoint import load_checkpoint
+from d2l_lab.runs.metrics import read_metrics
+
+from .conftest import d2l, only_run_dir
+
+RUN_FILES = {"config.yaml", "command.txt", "metrics.csv", "summary.json", "loss.png", "checkpoint.pt"}
+
+
+def test_airfoil_run_writes_a_complete_run_dir(tmp_path):
+    result = d2l("run", "optim", "--algo", "adam", "--lr", "0.01", "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    run = only_run_dir(tmp_path / "optim")
+    assert RUN_FILES <= {p.name for p in run.iterdir()}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["device"] == "cpu" and summary["seed"] == 0
+    assert summary["data_checksum"].startswith("sha1:76e5be15")
+    assert set(summary["versions"]) >= {"torch", "numpy", "python"}
+    rows = read_metrics(run / "metrics.csv")
+    assert [int(r["examples"]) for r in rows[:3]] == [0, 200, 400]
+    assert len(rows) == 1 + 3000 // 200
+    assert summary["final"]["loss"] == pytest.approx(float(rows[-1]["loss"]))
+    assert 0.24 < summary["final"]["loss"] < 0.26  # the book's Adam ends near 0.245
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert state["step"] == 300 and len(state["metrics"]) == len(rows)
+
+
+def test_book_momentum_on_the_quadratic_prints_one_json_line(tmp_path):
+    result = d2l("run", "optim", "--problem", "quadratic", "--algo", "momentum", "--lr", "0.6",
+                 "--momentum", "0.5", "--json", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    final = json.loads(lines[0])["final"]
+    assert (round(final["x1"], 6), round(final["x2"], 6)) == (0.007188, 0.002553)
+    assert (only_run_dir(tmp_path / "optim") / "trajectory.png").stat().st_size > 10_000
+
+
+def test_book_gradient_descent_numbers_and_stability_report(tmp_path):
+    result = d2l("run", "optim", "--preset", "quadratic-gd", "--json", "--out", str(tmp_path))
+    summary = json.loads(result.stdout)
+    assert (round(summary["final"]["x1"], 6), round(summary["final"]["x2"], 6)) == (-0.943467, -0.000073)
+    assert summary["notes"]["hessian_eigenvalues"] == pytest.approx([0.2, 4.0])
+    assert summary["notes"]["condition_number"] == pytest.approx(20.0)
+    assert summary["notes"]["max_stable_gd_lr"] == pytest.approx(0.5)
+
+
+def test_lr_above_the_stable_limit_warns_and_x2_diverges(tmp_path):
+    result = d2l("run", "optim", "--preset", "quadratic-gd", "--lr", "0.6", "--json", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    assert "exceeds 0.5, the largest stable sgd step" in result.stderr
+    final = json.loads(result.stdout)["final"]
+    assert abs(final["x2"]) > 1000 > abs(final["x1"])
+
+
+def test_divergence_exits_3_keeps_outputs_and_suggests_a_stable_lr(tmp_path):
+    result = d2l("run", "optim", "--preset", "quadratic-gd", "--lr", "1.5", "--steps", "50", "--quiet",
+                 "--out", str(tmp_path))
+    assert result.exit_code == 3
+    assert "try --lr 0.45" in result.stderr
+    run = only_run_dir(tmp_path / "optim")
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    assert (run / "metrics.csv").exists() and (run / "loss.png").exists()
+
+
+def test_rerunning_a_config_reproduces_metrics_byte_for_byte(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert d2l("run", "optim", "--preset", "rmsprop", "--seed", "3", "--quiet", "--out", str(first)).exit_code == 0
+    run = only_run_dir(first / "optim")
+    assert d2l("run", "optim", "--config", str(run / "config.yaml"), "--quiet", "--out", str(second)).exit_code == 0
+    rerun = only_run_dir(second / "optim")
+    assert (run / "metrics.csv").read_bytes() == (rerun / "metrics.csv").read_bytes()
+    assert (run / "config.yaml").read_bytes() == (rerun / "config.yaml").read_bytes()
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    from d2l_lab.experiments.optim import tasks
+
+    args = ("run", "optim", "--preset", "momentum", "--quiet")
+    assert d2l(*args, "--out", str(tmp_path / "full")).exit_code == 0
+    original_step = tasks.AirfoilTask.train_step
+
+    def interrupt_at_step_200(self, step):
+        if step == 200:
+            raise KeyboardInterrupt
+        return original_step(self, step)
+
+    monkeypatch.setattr(tasks.AirfoilTask, "train_step", interrupt_at_step_200)
+    assert d2l(*args, "--out", str(tmp_path / "cut")).exit_code == 130
+    cut = only_run_dir(tmp_path / "cut" / "optim")
+    assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"
+    monkeypatch.setattr(tasks.AirfoilTask, "train_step", original_step)
+    assert d2l("run", "optim", "--resume", str(cut), "--quiet").exit_code == 0
+    full = only_run_dir(tmp_path / "full" / "optim")
+    assert (cut / "metrics.csv").read_bytes() == (full / "metrics.csv").read_bytes()
+    assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("preset", available_presets("optim"))
+def test_every_preset_runs(tmp_path, preset):
+    result = d2l("run", "optim", "--preset", preset, "--json", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    if summary["notes"]["problem"] == "airfoil":
+        assert summary["final"]["loss"] < 0.3  # the book's curves all end near 0.245
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+@pytest.mark.parametrize("schedule", ["constant", "exponential", "step", "cosine"])
+def test_schedules_and_implementations_run(tmp_path, impl, schedule):
+    result = d2l("run", "optim", "--algo", "adam", "--impl", impl, "--schedule", schedule, "--epochs", "1",
+                 "--json", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    rows = read_metrics(only_run_dir(tmp_path / "optim") / "metrics.csv")
+    lrs = [float(r["lr"]) for r in rows]
+    assert (len(set(lrs)) == 1) == (schedule == "constant")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--algo", "adamm"], "must be one of .*did you mean 'adam'"),
+        (["--lr", "-0.1"], "'optimizer.lr' must be > 0"),
+        (["--momentum", "1"], "'optimizer.momentum' must be >= 0 and < 1"),
+        (["--batch-size", "0"], "'train.batch_size' must be >= 1"),
+        (["--set", "optimizer.betta1=0.8"], "did you mean 'optimizer.beta1'"),
+        (["--device", "cuda:7"], "CUDA is not available|only .* CUDA device"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--config", "missing.yaml"], "config file 'missing.yaml' does not exist"),
+        (["--name", "../escape"], "run name '../escape' is not allowed"),
+        (["--resume", "not-a-run"], "not a run directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    result = d2l("run", "optim", *args, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "optim").exists() or not any((tmp_path / "optim").iterdir())
+
+
+def test_malformed_yaml_config_is_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optimizer: {lr: 0.1\n")
+    result = d2l("run", "optim", "--config", str(bad), "--out", str(tmp_path))
+    assert result.exit_code == 2 and "malformed YAML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_print_config_and_dry_run_train_nothing(tmp_path):
+    result = d2l("run", "optim", "--preset", "adam", "--print-config", "--out", str(tmp_path))
+    assert result.exit_code == 0 and "algo: adam" in result.stdout
+    result = d2l("run", "optim", "--preset", "adam", "--dry-run", "--out", str(tmp_path))
+    assert result.exit_code == 0 and "dry run" in result.stderr
+    assert not (tmp_path / "optim").exists()
+
+
+def test_two_runs_in_the_same_second_get_distinct_dirs(tmp_path):
+    for _ in range(2):
+        assert d2l("run", "optim", "--preset", "quadratic-gd", "--quiet", "--out", str(tmp_path)).exit_code == 0
+    assert len(list((tmp_path / "optim").iterdir())) == 2
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from typer.testing import CliRunner; from d2l_lab.cli.main import app; "
+            "r = CliRunner().invoke(app, ['run', 'optim', '--help']); assert r.exit_code == 0, r.output; "
+            "assert '--lr' in r.output; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    d2l("run", "optim", "--preset", "quadratic-gd", "--quiet", "--out", str(tmp_path))
+    path = only_run_dir(tmp_path / "optim") / "checkpoint.pt"
+    assert torch.load(path, weights_only=True)["step"] == 20
