@@ -1,6 +1,6 @@
 """Time one `optimizer.step()` of our from-scratch optimizers against torch.optim's.
 
-    python benchmarks/optim_step.py [--params 10_000_000] [--device cpu] [--repeats 30]
+    python benchmarks/optim_step.py [--params 10_000_000] [--device cpu] [--repeats 30] [--threads N]
 
 A stack of square Linear layers with about `--params` parameters gets random gradients once;
 then, per algorithm, ours, torch.optim's default path and torch.optim with foreach=True (and
@@ -68,9 +68,12 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--algos", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.set_default_dtype(getattr(torch, args.dtype))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

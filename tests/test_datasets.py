@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from d2l_lab.datasets import (
-    airfoil_checksum,
-    corpus_checksum,
-    load_airfoil,
-    load_google_analogies,
-    load_simlex999,
-    load_wordsim353,
-    ptb_checksum,
-    read_corpus,
-    read_ptb,
-)
 from d2l_lab.datasets import bundled
+from d2l_lab.datasets.airfoil import airfoil_checksum, load_airfoil
+from d2l_lab.datasets.corpus import corpus_checksum, ptb_checksum, read_corpus, read_ptb
+from d2l_lab.datasets.evalsets import load_google_analogies, load_simlex999, load_wordsim353
 from d2l_lab.errors import UserError
 
 # sha1 of the original files, from the shared data/SOURCES.md (ptb: ptb.train.txt inside ptb.zip).

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 import traceback
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -78,13 +78,15 @@ class RunRequest:
     print_config: bool
 
 
-def run_experiment(experiment: str, config_class: type, build_task: Callable[[], Callable[[Any, Any], Any]],
-                   request: RunRequest, flags: Mapping[str, Any]) -> None:
+def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any]) -> None:
     """Compose the config, then print it, dry-run it, resume or start a run; exit with its code."""
     from d2l_lab.config.loading import compose, dump_yaml
+    from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs.runner import RunOptions
 
     with cli_errors():
+        spec = find_experiment(experiment)
+        config_class, build_task = spec.config_class, spec.build_task
         options = RunOptions(out_root=request.out, name=request.name, command=["d2l", *sys.argv[1:]],
                              quiet=request.quiet, json=request.json, dry_run=request.dry_run)
         if request.resume is not None:

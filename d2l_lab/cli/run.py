@@ -19,12 +19,6 @@ def _optim_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
     return typer.Option(*names, help=flag_help(OptimRunConfig, dotted), show_default=False)
 
 
-def _build_optim_task():
-    from d2l_lab.experiments.optim.tasks import build_task
-
-    return build_task
-
-
 @app.command()
 def optim(
     algo: Annotated[Optional[str], _optim_flag("optimizer.algo", "--algo")] = None,
@@ -64,4 +58,4 @@ def optim(
         "seed": seed, "device": device,
     }
     request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
-    run_experiment("optim", OptimRunConfig, _build_optim_task, request, flags)
+    run_experiment("optim", request, flags)

@@ -16,6 +16,7 @@ lazy max-heap), so a merge costs only the words it touches instead of a recount 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -59,47 +60,42 @@ def _merge(symbols: list[str], left: str, right: str) -> list[str]:
     return out
 
 
-def _pairs(symbols: list[str]) -> dict[Pair, list[int]]:
-    """Each adjacent pair of a word -> [occurrences, character offset of its first one]."""
-    found: dict[Pair, list[int]] = {}
+def _first_offset(symbols: list[str], pair: Pair) -> int | None:
+    """Character offset of the first occurrence of `pair` in a word, None if absent."""
     offset = 0
-    for pair in zip(symbols, symbols[1:]):
-        entry = found.get(pair)
-        if entry is None:
-            found[pair] = [1, offset]
-        else:
-            entry[0] += 1
-        offset += len(pair[0])
-    return found
+    for adjacent in zip(symbols, symbols[1:]):
+        if adjacent == pair:
+            return offset
+        offset += len(adjacent[0])
+    return None
 
 
 class _Learner:
-    """Pair counts of the current segmentation, updated word by word as merges happen.
+    """Pair counts of the current segmentation, updated around each merged position.
 
-    The heap holds (-count, word, offset, pair) with an *optimistic* first occurrence: never
-    later than the true one (occurrences only move it earlier when added; removals leave it
-    stale). The top entry is exact-checked before it wins, so stale bounds cost a re-push, not
-    correctness. Character offsets, unlike symbol indices, do not shift when a word merges.
+    `where[pair]` holds every word containing the pair, and possibly words that no longer do
+    (pruned when found). The heap holds (-count, word, offset, pair) with an *optimistic* first
+    occurrence, never later than the true one: adding occurrences only moves the bound earlier,
+    removals leave it stale. The top entry is checked against the true first occurrence before
+    it wins, so a stale bound costs a re-push, never a wrong pick.
     """
 
     def __init__(self, word_counts: Mapping[str, int]) -> None:
         items = [(word, count) for word, count in word_counts.items() if count >= 1]
         self.words = [[*word, EOW] for word, _ in items]
-        self.counts = [count for _, count in items]
+        self.weights = [count for _, count in items]
         self.count: dict[Pair, int] = {}
         self.where: dict[Pair, set[int]] = {}
         self.first: dict[Pair, tuple[int, int]] = {}
         for w, symbols in enumerate(self.words):
-            self._add(w, _pairs(symbols))
+            offset = 0
+            for pair in zip(symbols, symbols[1:]):
+                self.count[pair] = self.count.get(pair, 0) + self.weights[w]
+                self.where.setdefault(pair, set()).add(w)
+                self.first.setdefault(pair, (w, offset))
+                offset += len(pair[0])
         self.heap = [(-n, *self.first[pair], pair) for pair, n in self.count.items()]
         heapq.heapify(self.heap)
-
-    def _add(self, w: int, pairs: dict[Pair, list[int]]) -> None:
-        weight = self.counts[w]
-        for pair, (n, offset) in pairs.items():
-            self.count[pair] = self.count.get(pair, 0) + n * weight
-            self.where.setdefault(pair, set()).add(w)
-            self.first[pair] = min(self.first.get(pair, (w, offset)), (w, offset))
 
     def pop_best(self) -> Pair | None:
         while self.heap:
@@ -114,26 +110,53 @@ class _Learner:
         return None
 
     def _first_occurrence(self, pair: Pair) -> tuple[int, int]:
-        w = min(self.where[pair])
-        return w, _pairs(self.words[w])[pair][1]
+        words = self.where[pair]
+        while True:
+            w = min(words)
+            offset = _first_offset(self.words[w], pair)
+            if offset is not None:
+                return w, offset
+            words.discard(w)
 
     def merge(self, best: Pair) -> None:
+        left, right = best
+        joined = left + right
         changed: set[Pair] = set()
-        for w in self.where[best].copy():
-            old = _pairs(self.words[w])
-            self.words[w] = _merge(self.words[w], *best)
-            new = _pairs(self.words[w])
-            weight = self.counts[w]
-            for pair, (n, _) in old.items():
-                self.count[pair] -= n * weight
-                if pair not in new:
-                    self.where[pair].discard(w)
-            self._add(w, new)
-            changed.update(old, new)
+        for w in self.where.pop(best):
+            old, new = self.words[w], []
+            removed: set[int] = set()  # pairs (old[k], old[k + 1]) that the merge breaks
+            added: set[int] = set()  # pairs (new[k], new[k + 1]) that it creates
+            i, n = 0, len(old)
+            while i < n:
+                if i + 1 < n and old[i] == left and old[i + 1] == right:
+                    removed.update((i - 1, i, i + 1))
+                    added.update((len(new) - 1, len(new)))
+                    new.append(joined)
+                    i += 2
+                else:
+                    new.append(old[i])
+                    i += 1
+            if not added:
+                continue  # a stale entry of where[best]
+            weight = self.weights[w]
+            for k in removed:
+                if 0 <= k < n - 1:
+                    pair = old[k], old[k + 1]
+                    self.count[pair] -= weight
+                    changed.add(pair)
+            for k in added:
+                if 0 <= k < len(new) - 1:
+                    pair = new[k], new[k + 1]
+                    self.count[pair] = self.count.get(pair, 0) + weight
+                    self.where.setdefault(pair, set()).add(w)
+                    self.first[pair] = min(self.first.get(pair, (w, 0)), (w, 0))
+                    changed.add(pair)
+            self.words[w] = new
         for pair in changed:
             n = self.count[pair]
             if n == 0:
-                del self.count[pair], self.where[pair], self.first[pair]
+                del self.count[pair], self.first[pair]
+                self.where.pop(pair, None)
             else:
                 heapq.heappush(self.heap, (-n, *self.first[pair], pair))
 
@@ -159,9 +182,8 @@ class Segmenter:
 
     def _segment(self, word: str) -> list[str]:
         symbols = [*word, EOW]
-        never = len(self.ranks)
         while len(symbols) > 1:
-            best = min(zip(symbols, symbols[1:]), key=lambda pair: self.ranks.get(pair, never))
+            best = min(zip(symbols, symbols[1:]), key=lambda pair: self.ranks.get(pair, math.inf))
             if best not in self.ranks:
                 break
             symbols = _merge(symbols, *best)

@@ -149,8 +149,13 @@ class _Rows:
         self.seen.add(word)
 
     def result(self) -> WordVectors:
-        self.blocks[-1] = self.blocks[-1][: self.used]
-        matrix = self.blocks[0] if len(self.blocks) == 1 else np.concatenate(self.blocks)
+        """The vectors in one exact-size array, so no unused rows stay allocated behind it."""
+        last = self.blocks[-1]
+        self.blocks[-1] = last[: self.used]
+        if len(self.blocks) > 1:
+            matrix = np.concatenate(self.blocks)
+        else:
+            matrix = last if self.used == len(last) else last[: self.used].copy()
         self.blocks.clear()
         return WordVectors(self.words, matrix)
 
@@ -164,7 +169,7 @@ class _Rows:
 
 def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, path: Path) -> WordVectors:
     count, dim = header if header else (None, None)
-    dim_source = "the header"
+    dim_source = "the header says"
     rows = _Rows(dim, count, limit, path) if dim else None
     entries = 0
     for lineno, line in enumerate(f, start=1):
@@ -176,12 +181,12 @@ def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, 
             raise UserError(f"{where}: the header promises {count:,} vectors but the file has more; "
                             "fix the header's first number")
         if rows is None:
-            dim, dim_source = len(parts) - 1, f"line {lineno:,}"
+            dim, dim_source = len(parts) - 1, f"line {lineno:,} has"
             if dim == 0:
                 raise UserError(f"{where}: a word with no values; every line must be 'word v1 ... vd'")
             rows = _Rows(dim, None, limit, path)
         if len(parts) != dim + 1:
-            raise UserError(f"{where}: expected {dim} values after the word (as on {dim_source}), "
+            raise UserError(f"{where}: expected {dim} values after the word ({dim_source} {dim}), "
                             f"found {len(parts) - 1}; every line must be 'word v1 ... v{dim}'")
         rows.add(_decode(parts[0], where), _floats(parts[1:], where))
         entries += 1

@@ -38,8 +38,16 @@ def analogy_scores(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
     check_analogy_method(method)
     if method == "3cosadd":
         return normalize_rows(b - a + c) @ unit.T
-    shifted = [(q @ unit.T + 1) / 2 for q in (a, b, c)]
-    return shifted[1] * shifted[2] / (shifted[0] + COSMUL_EPS)
+    cos_a, cos_b, cos_c = (q @ unit.T for q in (a, b, c))
+    # The same formula rearranged to (cos_b + 1)(cos_c + 1) / (2 (cos_a + 1 + 2 eps)), in place:
+    # evaluation scores thousands of questions against the whole vocabulary at once.
+    cos_b += 1
+    cos_c += 1
+    cos_b *= cos_c
+    cos_a += 1 + 2 * COSMUL_EPS
+    cos_a *= 2
+    cos_b /= cos_a
+    return cos_b
 
 
 class WordVectors:
