@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from d2l_lab import __version__
-from d2l_lab.cli import bpe, run
+from d2l_lab.cli import bpe, embed, run
 
 app = typer.Typer(
     help="d2l-lab: run the optimization and word-embedding experiments of Dive into Deep Learning.\n\n"
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(run.app, name="run")
+app.add_typer(embed.app, name="embed")
 app.add_typer(bpe.app, name="bpe")
 
 

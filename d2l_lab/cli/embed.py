@@ -1,0 +1,117 @@
+"""`d2l embed similar|analogy|eval`: query word vectors from a run directory or any vectors file.
+
+The first positional argument is a run directory unless `--vectors FILE` is given, so both
+`d2l embed similar RUN chip` and `d2l embed similar --vectors glove.txt chip` read naturally.
+"""
+
+from __future__ import annotations
+
+import json as json_module
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from d2l_lab.cli.common import Json, cli_errors
+from d2l_lab.errors import UserError
+
+app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
+
+VectorsFile = Annotated[Optional[Path], typer.Option(
+    "--vectors", help="word2vec text/binary or GloVe text file (format detected) instead of a run directory",
+    show_default=False)]
+Limit = Annotated[Optional[int], typer.Option("--limit", help="load only the first (most frequent) N words",
+                                              show_default=False)]
+Method = Annotated[str, typer.Option("--method", help="analogy scoring: 3cosadd (b - a + c) or 3cosmul "
+                                     "(Levy & Goldberg)")]
+
+
+def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None) -> tuple[Any, list[str]]:
+    """Split `[RUN_DIR] WORD...` and load the vectors; `words` is how many words must follow."""
+    if vectors_file is None:
+        if not args:
+            raise UserError("give a run directory (or --vectors FILE) first")
+        source, args = args[0], args[1:]
+    if words is not None and len(args) != words:
+        raise UserError(f"expected {words} word(s) after the vectors source, got {len(args)}: {' '.join(args) or '-'}")
+    if vectors_file is not None:
+        from d2l_lab.embeddings.vector_formats import load_vectors
+
+        return load_vectors(vectors_file, limit=limit), args
+    from d2l_lab.embeddings.run_vectors import load_run_vectors
+
+    return load_run_vectors(source, limit=limit), args
+
+
+def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json_module.dumps(result, separators=(",", ":")))
+    else:
+        typer.echo("\n".join(lines))
+
+
+@app.command()
+def similar(
+    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] WORD...", help="run directory, then query words")],
+    k: Annotated[int, typer.Option("-k", help="neighbours per word", min=1)] = 5,
+    vectors: VectorsFile = None,
+    limit: Limit = None,
+    json: Json = False,
+) -> None:
+    """Nearest neighbours by cosine similarity."""
+    with cli_errors():
+        vecs, words = _load(args, vectors, limit, None)
+        if not words:
+            raise UserError("give at least one query word")
+        result = {word: vecs.most_similar(word, k=k) for word in words}
+        lines = [f"{word}: " + ", ".join(f"{w} ({s:.3f})" for w, s in hits) for word, hits in result.items()]
+        _emit({w: [[n, s] for n, s in hits] for w, hits in result.items()}, json, lines)
+
+
+@app.command()
+def analogy(
+    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] A B C", help="a is to b as c is to ?")],
+    k: Annotated[int, typer.Option("-k", help="answers to show", min=1)] = 1,
+    method: Method = "3cosadd",
+    vectors: VectorsFile = None,
+    limit: Limit = None,
+    json: Json = False,
+) -> None:
+    """Solve a : b :: c : ? (the book's `get_analogy`: man woman son -> daughter)."""
+    with cli_errors():
+        vecs, (a, b, c) = _load(args, vectors, limit, 3)
+        answers = vecs.analogy(a, b, c, k=k, method=method)
+        lines = [f"{a} : {b} :: {c} : {w}  ({s:.3f})" for w, s in answers]
+        _emit({"query": [a, b, c], "method": method, "answers": [[w, s] for w, s in answers]}, json, lines)
+
+
+@app.command(name="eval")
+def evaluate(
+    args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN_DIR]", help="run directory")] = None,
+    restrict_vocab: Annotated[int, typer.Option(help="analogy candidates: the N most frequent words", min=1)] = 30000,
+    method: Method = "3cosadd",
+    vectors: VectorsFile = None,
+    limit: Limit = None,
+    json: Json = False,
+) -> None:
+    """Spearman rho on WordSim-353 and SimLex-999, accuracy on the Google analogies (bundled)."""
+    with cli_errors():
+        vecs, _ = _load(list(args or []), vectors, limit, 0)
+        from d2l_lab.embeddings.standard_eval import evaluate_standard
+
+        result = evaluate_standard(vecs, restrict_vocab=restrict_vocab, method=method)
+        _emit(result, json, _eval_lines(result, len(vecs)))
+
+
+def _eval_lines(result: dict[str, Any], vocab_size: int) -> list[str]:
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [f"vocabulary: {vocab_size} words"]
+    for name in ("wordsim353", "simlex999"):
+        r = result[name]
+        lines.append(f"{name}: rho {number(r['rho'])} on {r['pairs_used']} pairs ({r['pairs_oov']} out of vocabulary)")
+    a = result["google_analogy"]
+    lines.append(f"google analogies: accuracy {number(a['accuracy'])} on {a['questions_used']} questions "
+                 f"({a['questions_oov']} out of vocabulary)")
+    return lines
