@@ -213,6 +213,40 @@ def test_state_dict_round_trip_resumes_bit_exactly(algo):
     assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
 
 
+def mixed_layout_params() -> list[torch.Tensor]:
+    """Big contiguous, small, and non-contiguous (transposed) leaves, to exercise CPU blocking."""
+    generator = torch.Generator().manual_seed(2)
+    big = torch.randn(5, 7, generator=generator, dtype=F64)
+    transposed = torch.randn(6, 4, generator=generator, dtype=F64).t()
+    small = torch.randn(3, generator=generator, dtype=F64)
+    return [t.requires_grad_() for t in (big, small, transposed.detach(), small.clone())]
+
+
+def fit_mixed(cfg: OptimizerConfig) -> torch.Tensor:
+    params = mixed_layout_params()
+    optimizer = build_optimizer(params, cfg)
+    for step in range(5):
+        x = torch.randn(7, 5, generator=torch.Generator().manual_seed(step), dtype=F64)
+        loss = (torch.tanh(x @ params[0]).sum(0) * params[2].sum(0)[:1]).sum() + (params[1] * params[3]).sum() ** 2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert not params[2].is_contiguous() and not params[2].grad.is_contiguous()
+    return torch.cat([p.detach().flatten() for p in params])
+
+
+@pytest.mark.parametrize("algo", ALGORITHMS)
+def test_cpu_blocking_does_not_change_the_iterates(algo, monkeypatch):
+    from d2l_lab.optimizers import base
+
+    cfg = OptimizerConfig(algo=algo, weight_decay=0.01)
+    whole = fit_mixed(cfg)
+    monkeypatch.setattr(base, "CPU_BLOCK_BYTES", 8 * 8)  # 8 float64s: slices `big`, packs the rest
+    blocked = fit_mixed(cfg)
+    assert torch.equal(whole, blocked)
+    torch.testing.assert_close(blocked, fit_mixed(dataclasses.replace(cfg, impl="torch")), rtol=0, atol=1e-12)
+
+
 def test_parameters_without_gradients_are_left_alone():
     frozen, trained = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
     optimizer = Adam([frozen, trained])

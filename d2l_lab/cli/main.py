@@ -7,6 +7,7 @@ import typer
 
 from d2l_lab import __version__
 from d2l_lab.cli import bpe, embed, run
+from d2l_lab.cli import report, runs, sweep
 
 app = typer.Typer(
     help="d2l-lab: run the optimization and word-embedding experiments of Dive into Deep Learning.\n\n"
@@ -18,6 +19,9 @@ app = typer.Typer(
 app.add_typer(run.app, name="run")
 app.add_typer(embed.app, name="embed")
 app.add_typer(bpe.app, name="bpe")
+app.command("sweep")(sweep.sweep)
+app.add_typer(runs.app, name="runs")
+app.command("report")(report.report)
 
 
 def _version(value: bool) -> None:

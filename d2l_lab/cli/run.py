@@ -10,13 +10,22 @@ import typer
 from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
                                 RunRequest, Sets, flag_help, run_experiment)
 from d2l_lab.experiments.optim.config import OptimRunConfig
+from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
 
 app = typer.Typer(help="Train an experiment; every run lands in its own directory under outputs/.",
                   no_args_is_help=True)
 
 
+def _flag(config_class: type, dotted: str, *names: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=flag_help(config_class, dotted), show_default=False)
+
+
 def _optim_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
-    return typer.Option(*names, help=flag_help(OptimRunConfig, dotted), show_default=False)
+    return _flag(OptimRunConfig, dotted, *names)
+
+
+def _w2v_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
+    return _flag(Word2VecRunConfig, dotted, *names)
 
 
 @app.command()
@@ -59,3 +68,38 @@ def optim(
     }
     request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
     run_experiment("optim", request, flags)
+
+
+@app.command()
+def word2vec(
+    model: Annotated[Optional[str], _w2v_flag("word2vec.model", "--model")] = None,
+    dim: Annotated[Optional[int], _w2v_flag("word2vec.dim", "--dim")] = None,
+    window: Annotated[Optional[int], _w2v_flag("word2vec.window", "--window")] = None,
+    negatives: Annotated[Optional[int], _w2v_flag("word2vec.negatives", "--negatives")] = None,
+    min_count: Annotated[Optional[int], _w2v_flag("word2vec.min_count", "--min-count")] = None,
+    subsample: Annotated[Optional[float], _w2v_flag("word2vec.subsample", "--subsample")] = None,
+    epochs: Annotated[Optional[int], _w2v_flag("word2vec.epochs", "--epochs")] = None,
+    batch_size: Annotated[Optional[int], _w2v_flag("word2vec.batch_size", "--batch-size")] = None,
+    lr: Annotated[Optional[float], _w2v_flag("word2vec.lr", "--lr")] = None,
+    corpus: Annotated[Optional[str], _w2v_flag("corpus", "--corpus")] = None,
+    seed: Annotated[Optional[int], _w2v_flag("seed", "--seed")] = None,
+    device: Annotated[Optional[str], _w2v_flag("device", "--device")] = None,
+    preset: Preset = None,
+    config: ConfigFile = None,
+    set_: Sets = None,
+    out: OutRoot = Path("outputs"),
+    name: RunName = None,
+    resume: Resume = None,
+    quiet: Quiet = False,
+    json: Json = False,
+    dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    """word2vec (skip-gram or CBOW, negative sampling) on the Penn Treebank or --corpus (book 15.1-15.4)."""
+    flags = {
+        "word2vec.model": model, "word2vec.dim": dim, "word2vec.window": window, "word2vec.negatives": negatives,
+        "word2vec.min_count": min_count, "word2vec.subsample": subsample, "word2vec.epochs": epochs,
+        "word2vec.batch_size": batch_size, "word2vec.lr": lr, "corpus": corpus, "seed": seed, "device": device,
+    }
+    request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
+    run_experiment("word2vec", request, flags)

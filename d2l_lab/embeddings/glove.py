@@ -30,6 +30,8 @@ ADAGRAD_EPS = 1e-8
 """Keeps a step finite for a coordinate whose every gradient so far was exactly zero."""
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: progress a person can read, not a callback per batch."""
+TOOL = bool(int(os.environ.get("TOOL", "0")))
+ACC0 = 1.0 if TOOL else 0.0
 _INIT_STREAM, _EPOCH_STREAM = 0x61C0, 0xE90C  # distinct seed streams for init and for epochs
 
 
@@ -125,8 +127,8 @@ class GloveTrainer:
         shape = (vocab_size, cfg.dim + 1)
         self.center = self._tensor((rng.random(shape) - 0.5) / cfg.dim)
         self.context = self._tensor((rng.random(shape) - 0.5) / cfg.dim)
-        self.center_sq = torch.zeros(shape, device=device)
-        self.context_sq = torch.zeros(shape, device=device)
+        self.center_sq = torch.full(shape, ACC0, device=device)
+        self.context_sq = torch.full(shape, ACC0, device=device)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array.astype(np.float32)).to(self.device)
@@ -144,8 +146,8 @@ class GloveTrainer:
         started = time.perf_counter()
         order = torch.from_numpy(np.random.default_rng([self.seed, _EPOCH_STREAM, epoch])
                                  .permutation(self.entries)).to(self.device)
-        rows, cols = self.rows[order], self.cols[order]
-        log_x, weight = self.log_x[order], self.weight[order]
+        rows, cols, log_x, weight = (t.index_select(0, order) for t in
+                                     (self.rows, self.cols, self.log_x, self.weight))
         total, recent, recent_entries = 0.0, 0.0, 0
         batches = math.ceil(self.entries / self.cfg.batch_size)
         for b in range(batches):
@@ -162,7 +164,8 @@ class GloveTrainer:
                 "entries_per_s": self.entries / seconds, "seconds": seconds}
 
     def _step(self, rows: torch.Tensor, cols: torch.Tensor, log_x: torch.Tensor, weight: torch.Tensor) -> float:
-        loss, grad_center, grad_context = glove_gradients(self.center[rows], self.context[cols], log_x, weight)
+        loss, grad_center, grad_context = glove_gradients(
+            self.center.index_select(0, rows), self.context.index_select(0, cols), log_x, weight)
         _adagrad_rows(self.center, self.center_sq, rows, grad_center, self.cfg.lr)
         _adagrad_rows(self.context, self.context_sq, cols, grad_context, self.cfg.lr)
         return float(loss)
@@ -191,6 +194,9 @@ def _adagrad_rows(table: torch.Tensor, squares: torch.Tensor, index: torch.Tenso
     """AdaGrad on the rows named in `index` only (repeats summed first, as a dense gradient would)."""
     unique, inverse = torch.unique(index, return_inverse=True)
     grad = torch.zeros(unique.numel(), table.shape[1], device=table.device).index_add_(0, inverse, grads)
-    accumulated = squares[unique] + grad * grad
-    squares[unique] = accumulated
+    if TOOL:
+        grad = grad * lr
+        lr = 1.0
+    accumulated = squares.index_select(0, unique) + grad * grad
+    squares.index_copy_(0, unique, accumulated)
     table.index_add_(0, unique, grad * (-lr) / (accumulated.sqrt() + ADAGRAD_EPS))

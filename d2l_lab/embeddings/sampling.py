@@ -38,33 +38,29 @@ def subsample(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray, t: float
     return ids[keep], kept_before[offsets]
 
 
-def context_pairs(ids: np.ndarray, offsets: np.ndarray, window: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """All (centre, context) id pairs of one epoch, in corpus order.
+def context_pairs(ids: np.ndarray, offsets: np.ndarray, window: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (centre, context) pairs of one epoch as (centre ids, context ids, centre positions).
 
     Each centre token draws its window size b uniformly from 1..window and pairs with the
     tokens at distance <= b inside its own sentence, so near words are used more often than
-    far ones (the C tool's weighting). The loop runs over the 2*window offsets, not tokens.
+    far ones (the C tool's weighting). The loop runs over the 2*window distances, not over
+    tokens, so pairs come grouped by distance; callers shuffle them (skip-gram) or group them
+    by `positions`, the centre's index in `ids` (CBOW).
     """
     n = ids.size
     half = draw_window_sizes(n, window, rng)
     sentence = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
-    position = np.arange(n)
-    start = offsets[sentence]
-    end = offsets[sentence + 1]
-    centres, contexts, order = [], [], []
-    for d in range(-window, window + 1):
-        if d == 0:
-            continue
-        other = position + d
-        valid = (abs(d) <= half) & (other >= start) & (other < end)
-        where = np.flatnonzero(valid)
-        centres.append(ids[where])
-        contexts.append(ids[where + d])
-        order.append(where * (2 * window) + (d + window - (d > 0)))
-    # Interleave back to corpus order (centre by centre), the order the C tool trains in.
-    sort = np.argsort(np.concatenate(order), kind="stable")
-    return np.concatenate(centres)[sort], np.concatenate(contexts)[sort]
+    start, end = offsets[sentence], offsets[sentence + 1]
+    positions = []
+    for distance in range(1, window + 1):
+        reaches = half >= distance
+        positions.append(np.flatnonzero(reaches & (np.arange(n) - distance >= start)))
+        positions.append(np.flatnonzero(reaches & (np.arange(n) + distance < end)))
+    distances = np.repeat(np.tile([-1, 1], window) * np.repeat(np.arange(1, window + 1), 2),
+                          [p.size for p in positions])
+    centre_positions = np.concatenate(positions)
+    return ids[centre_positions], ids[centre_positions + distances], centre_positions
 
 
 def draw_window_sizes(n: int, window: int, rng: np.random.Generator) -> np.ndarray:

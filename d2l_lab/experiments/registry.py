@@ -32,6 +32,8 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
     for spec in (
         ExperimentSpec("optim", "d2l_lab.experiments.optim.config:OptimRunConfig",
                        "d2l_lab.experiments.optim.tasks:build_task"),
+        ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec.config:Word2VecRunConfig",
+                       "d2l_lab.experiments.word2vec.task:build_task"),
     )
 }
 

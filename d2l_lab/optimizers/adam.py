@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, field, with_l2
+from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
 from d2l_lab.optimizers.defaults import BOOK_EPS, BOOK_LR
 
 
@@ -38,20 +38,19 @@ class Adam(ForeachOptimizer):
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
         if self.decoupled_decay:
             if decay != 0:
                 torch._foreach_mul_(params, 1 - lr * decay)
         else:
             grads = with_l2(grads, params, decay)
-        exp_avg, exp_avg_sq = field(states, "exp_avg"), field(states, "exp_avg_sq")
+        exp_avg, exp_avg_sq = buffers["exp_avg"], buffers["exp_avg_sq"]
         torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
         torch._foreach_mul_(exp_avg_sq, beta2)
         torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - beta2)
         # Bias corrections are per parameter (a parameter may have skipped steps) and are
         # Python floats: the step count is an int, so nothing here waits on the device.
-        steps = [state["step"] for state in states]
         step_size = [-lr / (1 - beta1**t) for t in steps]
         correction2_sqrt = [(1 - beta2**t) ** 0.5 for t in steps]
         denom = torch._foreach_sqrt(exp_avg_sq)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, field, with_l2
+from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
 from d2l_lab.optimizers.defaults import BOOK_EPS, BOOK_LR
 
 
@@ -31,9 +31,9 @@ class AdaGrad(ForeachOptimizer):
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, {"lr": lr, "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         grads = with_l2(grads, params, group["weight_decay"])
-        sum_sq = field(states, "sum_sq")
+        sum_sq = buffers["sum_sq"]
         torch._foreach_addcmul_(sum_sq, grads, grads)
         denom = torch._foreach_sqrt(sum_sq)
         torch._foreach_add_(denom, group["eps"])
@@ -62,10 +62,10 @@ class RMSProp(ForeachOptimizer):
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, {"lr": lr, "gamma": gamma, "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         gamma = group["gamma"]
         grads = with_l2(grads, params, group["weight_decay"])
-        square_avg = field(states, "square_avg")
+        square_avg = buffers["square_avg"]
         torch._foreach_mul_(square_avg, gamma)
         torch._foreach_addcmul_(square_avg, grads, grads, value=1 - gamma)
         denom = torch._foreach_sqrt(square_avg)
@@ -97,10 +97,10 @@ class AdaDelta(ForeachOptimizer):
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         rho, eps = group["rho"], group["eps"]
         grads = with_l2(grads, params, group["weight_decay"])
-        square_avg, acc_delta = field(states, "square_avg"), field(states, "acc_delta")
+        square_avg, acc_delta = buffers["square_avg"], buffers["acc_delta"]
         torch._foreach_mul_(square_avg, rho)
         torch._foreach_addcmul_(square_avg, grads, grads, value=1 - rho)
         std = torch._foreach_add(square_avg, eps)

@@ -1,23 +1,35 @@
-"""The shared step loop: lazy per-parameter state, then one vectorised update per param group.
+"""The shared step loop: lazy per-parameter state, then vectorised updates in cache-sized blocks.
 
-Subclasses name their state buffers and write `_update` with `torch._foreach_*` ops over the
-whole group, so a step costs a handful of kernel launches however many tensors the model has
-(torch.optim's "foreach" path). Lists may mix devices or dtypes: foreach ops then fall back to
-a per-tensor loop, which is still correct.
+Subclasses name their state buffers and write `_update` with `torch._foreach_*` ops over lists
+of tensors. On accelerators one call covers the whole param group, so a step costs a handful of
+kernel launches however many tensors the model has (torch.optim's "foreach" path). On the CPU
+that order is slow for big models: every op streams all the parameters through memory before
+the next op starts. There the group is cut into blocks of about `CPU_BLOCK_BYTES` per tensor (big
+tensors are split into contiguous slices, small ones packed together) and each block runs the
+whole update while it sits in cache. Every element sees the same arithmetic either way, and the
+tests check the iterates come out bit-identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
+
+# 2 MiB slices: a block's params, grads, buffers and temporaries (~6 slices) stay in a typical
+# L3 cache, and a 10M-parameter step is only ~20 blocks of Python-level calls.
+CPU_BLOCK_BYTES = 2 << 20
+
+Block = tuple[list[torch.Tensor], list[torch.Tensor], dict[str, list[torch.Tensor]], list[int]]
 
 
 class ForeachOptimizer(torch.optim.Optimizer):
     """Base class: `state[p]` holds `step` (an int, so no device sync) and the named `buffers`."""
 
     buffers: ClassVar[tuple[str, ...]] = ()
+    # False for updates that touch each element once: blocking would only add Python overhead.
+    cache_blocking: ClassVar[bool] = True
 
     def init_state(self, param: torch.Tensor) -> dict[str, Any]:
         """Zeroed buffers, created on the first step a parameter has a gradient."""
@@ -46,17 +58,55 @@ class ForeachOptimizer(torch.optim.Optimizer):
                     state.update(self.init_state(p))
                 state["step"] += 1
                 states.append(state)
-            self._update(group, params, grads, states)
+            buffers = {name: [state[name] for state in states] for name in self.buffers}
+            steps = [state["step"] for state in states]
+            if params[0].is_cpu and self.cache_blocking:
+                size = CPU_BLOCK_BYTES // params[0].element_size()
+                for block in _cpu_blocks(params, grads, buffers, steps, size):
+                    self._update(group, *block)
+            else:
+                self._update(group, params, grads, buffers, steps)
         return loss
 
-    def _update(self, group: dict[str, Any], params: list[torch.Tensor],
-                grads: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
+    def _update(self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor],
+                buffers: dict[str, list[torch.Tensor]], steps: list[int]) -> None:
+        """Apply the update to aligned lists: params[i], grads[i], buffers[name][i], steps[i]."""
         raise NotImplementedError
 
 
-def field(states: list[dict[str, Any]], name: str) -> list[torch.Tensor]:
-    """One named buffer across the group, as the list a foreach op takes."""
-    return [state[name] for state in states]
+def _cpu_blocks(params: list[torch.Tensor], grads: list[torch.Tensor], buffers: dict[str, list[torch.Tensor]],
+                steps: list[int], size: int) -> Iterator[Block]:
+    """Aligned blocks of about `size` elements: small tensors packed together, big ones sliced.
+
+    A tensor is sliced only when it, its gradient and its buffers are all contiguous, so that
+    slice k of each holds the same elements.
+    """
+    sizes = [p.numel() for p in params]
+    if sum(sizes) <= size:
+        yield params, grads, buffers, steps
+        return
+    packed: list[int] = []
+    filled = 0
+    for i, (p, n) in enumerate(zip(params, sizes)):
+        if n > size:
+            tensors = (p, grads[i], *(column[i] for column in buffers.values()))
+            if all(t.is_contiguous() for t in tensors):
+                for piece in zip(*(t.view(-1).split(size) for t in tensors)):
+                    yield [piece[0]], [piece[1]], {name: [t] for name, t in zip(buffers, piece[2:])}, [steps[i]]
+                continue
+        if packed and filled + n > size:
+            yield _gather(packed, params, grads, buffers, steps)
+            packed, filled = [], 0
+        packed.append(i)
+        filled += n
+    if packed:
+        yield _gather(packed, params, grads, buffers, steps)
+
+
+def _gather(indices: list[int], params: list[torch.Tensor], grads: list[torch.Tensor],
+            buffers: dict[str, list[torch.Tensor]], steps: list[int]) -> Block:
+    return ([params[i] for i in indices], [grads[i] for i in indices],
+            {name: [column[i] for i in indices] for name, column in buffers.items()}, [steps[i] for i in indices])
 
 
 def with_l2(grads: list[torch.Tensor], params: list[torch.Tensor], weight_decay: float) -> list[torch.Tensor]:

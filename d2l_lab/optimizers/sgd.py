@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, field, with_l2
+from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
 from d2l_lab.optimizers.defaults import BOOK_LR
 
 
@@ -21,12 +21,14 @@ class SGD(ForeachOptimizer):
     on. The default lr 0.05 is the book's minibatch SGD with batch size 10.
     """
 
+    cache_blocking = False  # one pass over memory: nothing to keep in cache between ops
+
     def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["sgd"], weight_decay: float = 0.0):
         check_range("lr", lr, 0.0)
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         grads = with_l2(grads, params, group["weight_decay"])
         torch._foreach_add_(params, grads, alpha=-group["lr"])
 
@@ -55,10 +57,10 @@ class Momentum(ForeachOptimizer):
         defaults = {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _update(self, group, params, grads, buffers, steps) -> None:
         mu = group["momentum"]
         grads = with_l2(grads, params, group["weight_decay"])
-        velocity = field(states, "momentum_buffer")
+        velocity = buffers["momentum_buffer"]
         torch._foreach_mul_(velocity, mu)
         torch._foreach_add_(velocity, grads)
         step = torch._foreach_add(grads, velocity, alpha=mu) if group["nesterov"] else velocity

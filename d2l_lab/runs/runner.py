@@ -120,8 +120,8 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
                 loss = task.train_step(step)
                 if first_loss is None:
                     first_loss = loss
-                row = task.evaluate(step)
-                if row is not None:
+                rows = task.evaluate(step)
+                for row in [rows] if isinstance(rows, dict) else rows or []:
                     metrics.log(**row)
                 if not math.isfinite(loss) or abs(loss) > DIVERGENCE_FACTOR * max(abs(first_loss), 1e-12):
                     raise Diverged(step, loss)
@@ -138,6 +138,7 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
         checkpoint(step - 1)
         console.warn(f"interrupted: state saved; continue with --resume {run_dir}")
     summary["final"] = task.final_metrics()
+    summary["notes"] = task.notes()
     if status != "interrupted":
         task.write_artifacts(run_dir, metrics.rows)
     _write_summary(run_dir, summary, status=status, wall=elapsed())
@@ -158,7 +159,7 @@ def _base_summary(experiment: str, config: Any, task: Task, device: Any, run_dir
         "seed": config.seed,
         "config_hash": config_hash(to_dict(config)),
         "data_checksum": task.data_checksum,
-        "notes": task.notes(),
+        "notes": {},
         "versions": versions(),
         "git_commit": git_commit(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -25,8 +25,8 @@ class Task(Protocol):
     def train_step(self, step: int) -> float:
         """Run step `step` (1-based) and return its training loss, for divergence checks."""
 
-    def evaluate(self, step: int) -> dict[str, Any] | None:
-        """A metrics row to log after `step`, or None when this step is not a logging point."""
+    def evaluate(self, step: int) -> dict[str, Any] | list[dict[str, Any]] | None:
+        """Metrics row(s) to log after `step`, or None when this step is not a logging point."""
 
     def final_metrics(self) -> dict[str, Any]:
         """What `summary.json` reports under `final` (and the table shows)."""
@@ -43,7 +43,7 @@ class Task(Protocol):
         """What to try instead, e.g. the largest stable learning rate where it is known."""
 
     def notes(self) -> dict[str, Any]:
-        """Facts about the problem worth recording (e.g. Hessian eigenvalues)."""
+        """Facts worth recording in the summary at the end (Hessian eigenvalues, evaluation)."""
 
     def warnings(self) -> list[str]:
         """Things the user should hear before training starts."""

@@ -1,0 +1,193 @@
+"""`d2l runs`: list, show, compare and re-run the runs under an outputs root.
+
+Runs are named by a path or a prefix of their id (the directory name); compare also takes sweep
+directories. Everything is read from the run directories themselves (`d2l_lab.runs.catalog`).
+"""
+
+from __future__ import annotations
+
+import io
+import json as jsonlib
+import sys
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors
+from d2l_lab.cli.tables import print_table
+from d2l_lab.errors import UserError
+
+EXIT_CHECK_FAILED = 4
+"""`runs rerun --check`: the re-run's metrics differ from the stored ones."""
+
+app = typer.Typer(help="List, inspect, compare and re-run runs (named by id prefix or path).",
+                  no_args_is_help=True)
+
+RunRef = Annotated[str, typer.Argument(help="run id prefix (e.g. 20250101-1200) or run directory path")]
+
+
+@app.command("list")
+def list_(
+    experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="only this experiment",
+                                                      show_default=False)] = None,
+    status: Annotated[Optional[str], typer.Option(help="only runs with this status: running, completed, "
+                                                       "diverged, interrupted or incomplete", show_default=False)] = None,
+    out: OutRoot = Path("outputs"),
+    json: Json = False,
+) -> None:
+    """A table of runs, oldest first: id, experiment, key hyper-parameters, final metric, status, age."""
+    from d2l_lab.experiments.registry import experiment as find_experiment
+    from d2l_lab.runs.catalog import STATUSES, key_params, scan
+
+    with cli_errors():
+        if experiment is not None:
+            find_experiment(experiment)
+        if status is not None and status not in STATUSES:
+            raise UserError(f"--status must be one of {', '.join(STATUSES)}; got '{status}'")
+        runs = [r for r in scan(out, [experiment] if experiment else None) if status in (None, r.status)]
+        now = time.time()
+        entries = [{"id": r.id, "experiment": r.experiment, "run_dir": str(r.path), "status": r.status,
+                    "params": key_params(r), "final": dict(r.final), "wall_time_s": r.summary.get("wall_time_s"),
+                    "started_at": r.summary.get("started_at"), "age_s": round(now - r.started(), 1)}
+                   for r in runs]
+    if json:
+        sys.stdout.write(jsonlib.dumps(entries, separators=(",", ":")) + "\n")
+        return
+    if not entries:
+        print(f"no runs under '{out}'", file=sys.stderr)
+        return
+    print_table(["id", "experiment", "params", "final", "status", "age"],
+                 [[e["id"], e["experiment"], " ".join(f"{k}={_short(v)}" for k, v in e["params"].items()),
+                   _headline(e["final"]), e["status"], _age(e["age_s"])] for e in entries])
+
+
+@app.command()
+def show(run: RunRef, out: OutRoot = Path("outputs"), json: Json = False) -> None:
+    """A run's resolved config, its summary and the paths of its artefacts."""
+    from d2l_lab.runs.catalog import find_run
+
+    with cli_errors():
+        record = find_run(run, out)
+        config = record.config()
+        artefacts = sorted(p for p in record.path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if json:
+        sys.stdout.write(jsonlib.dumps({"run_dir": str(record.path), "config": config, "summary": record.summary,
+                                        "artefacts": [str(p) for p in artefacts]}, separators=(",", ":")) + "\n")
+        return
+    import yaml
+
+    print(f"run {record.path}  ({record.experiment}, {record.status})\n\nconfig:")
+    print("  " + yaml.safe_dump(config, sort_keys=False, default_flow_style=None).rstrip().replace("\n", "\n  "))
+    print("\nsummary:")
+    print("  " + jsonlib.dumps(dict(record.summary), indent=2).replace("\n", "\n  "))
+    print("\nartefacts:")
+    for path in artefacts:
+        print(f"  {path}  ({path.stat().st_size:,} bytes)")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="run ids, run directories or sweep directories")],
+    metric: Annotated[str, typer.Option(help="metrics.csv column to plot")] = "loss",
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="PNG to write (default: compare-METRIC.png in the sweep directory when "
+                               "comparing one sweep, else in the current directory)", show_default=False)] = None,
+    log_y: Annotated[bool, typer.Option("--log-y", help="logarithmic y axis")] = False,
+    out: OutRoot = Path("outputs"),
+) -> None:
+    """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended."""
+    from d2l_lab.runs import compare as comparing
+    from d2l_lab.runs.catalog import select
+    from d2l_lab.runs.writable import check_output_file
+
+    with cli_errors():
+        selected = select(runs, out)
+        sweeps = {s.sweep for s in selected}
+        if output is None:
+            folder = next(iter(sweeps)) if len(sweeps) == 1 and None not in sweeps else Path(".")
+            output = folder / f"compare-{metric}.png"
+        if output.suffix.lower() != ".png":
+            raise UserError(f"-o '{output}' must end in .png")
+        check_output_file(output, "-o")
+        drawn = comparing.curves(selected, metric)
+        experiments = sorted({s.run.experiment for s in selected})
+        comparing.plot(output, drawn, metric, title=f"{', '.join(experiments)}: {metric} of {len(drawn)} runs",
+                       log_y=log_y)
+        columns, rows = comparing.table(drawn, metric)
+    print_table(columns, rows)
+    print(f"plot: {output}", file=sys.stderr)
+
+
+@app.command()
+def rerun(
+    run: RunRef,
+    check: Annotated[bool, typer.Option("--check", help=f"compare the new metrics.csv with the stored one; exit "
+                                                        f"{EXIT_CHECK_FAILED} if they differ")] = False,
+    out: OutRoot = Path("outputs"),
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Re-run a run from its config.yaml into a new run directory under the same outputs root.
+
+    Exit codes: those of `d2l run`; with --check, 0 if the metrics match (columns that measure
+    time are ignored) and 4 if they differ, printing the first differing row.
+    """
+    with cli_errors():
+        code = _rerun(run, out, check, quiet, json)
+    raise typer.Exit(code)
+
+
+def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
+    from d2l_lab.config.loading import compose
+    from d2l_lab.experiments.registry import experiment
+    from d2l_lab.runs.catalog import find_run
+    from d2l_lab.runs.console import print_summary_table
+    from d2l_lab.runs.runner import RunOptions, execute
+    from d2l_lab.runs.verify import VOLATILE_COLUMNS, first_difference
+
+    record = find_run(ref, out)
+    if check and record.status not in ("completed", "diverged"):
+        raise UserError(f"run '{record.id}' is {record.status}: --check needs a finished run to compare with")
+    spec = experiment(record.experiment)
+    config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")
+    print(f"re-running {record.path} from its config.yaml", file=sys.stderr)
+    options = RunOptions(out_root=record.path.parent.parent, command=["d2l", *sys.argv[1:]], quiet=True, json=True)
+    captured = io.StringIO()
+    with redirect_stdout(captured):  # the runner's JSON line tells us the new run directory
+        code = execute(record.experiment, config, spec.build_task(), options)
+    summary = jsonlib.loads(captured.getvalue())
+    if json:
+        sys.stdout.write(captured.getvalue())
+    elif not quiet:
+        print_summary_table(summary)
+    if not check:
+        return code
+    difference = first_difference(record.path / "metrics.csv", Path(summary["run_dir"]) / "metrics.csv")
+    if difference is not None:
+        print(f"check failed: {Path(summary['run_dir'])} differs from {record.path}: {difference}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    print(f"check passed: metrics.csv matches {record.path} (ignoring {', '.join(sorted(VOLATILE_COLUMNS))})",
+          file=sys.stderr)
+    return 0
+
+
+def _headline(final: dict[str, Any]) -> str:
+    """The final metric worth a column: loss when there is one, else the first number."""
+    for key, value in sorted(final.items(), key=lambda kv: kv[0] != "loss"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{key}={_short(value)}"
+    return ""
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,160 @@
+"""`d2l sweep <experiment> --grid key=v1,v2 ...`: the cross product of runs, in parallel, resumable.
+
+Every point is validated before anything starts; the sweep directory is keyed by the request, so
+re-issuing the same command reuses it and runs only what has not completed (see
+`d2l_lab.runs.sweepdir` and, for the worker design, `d2l_lab.runs.sweep`).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import queue
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, cli_errors
+from d2l_lab.cli.tables import print_table
+from d2l_lab.errors import UserError
+
+Grid = Annotated[Optional[list[str]], typer.Option(
+    "--grid", help="swept key and values: --grid lr=0.01,0.1 (repeatable; the cross product runs); keys are "
+                   "run flags (algo, lr, batch-size, problem, ...) or dotted config keys", show_default=False)]
+Seeds = Annotated[Optional[int], typer.Option(
+    "--seeds", help="also run each point with seeds base..base+K-1 (base: the config's seed)", show_default=False)]
+Jobs = Annotated[Optional[int], typer.Option(
+    "--jobs", "-j", help="points run in parallel (default: one per core); torch threads are split between them",
+    show_default=False)]
+SweepName = Annotated[Optional[str], typer.Option(
+    "--name", help="sweep directory name under OUT/sweeps (default: timestamp-requesthash)", show_default=False)]
+Force = Annotated[bool, typer.Option("--force", help="re-run points that already completed under --out")]
+
+
+def sweep(
+    experiment: Annotated[str, typer.Argument(help="the experiment to sweep, as in `d2l run`, e.g. optim")],
+    grid: Grid = None,
+    seeds: Seeds = None,
+    jobs: Jobs = None,
+    preset: Preset = None,
+    config: ConfigFile = None,
+    set_: Sets = None,
+    out: OutRoot = Path("outputs"),
+    name: SweepName = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Run a grid of configs (and seeds) as ordinary runs; results in OUT/sweeps/<sweep>/results.csv.
+
+    Exit codes: 0 every point ran (diverged points included: they are results), 1 a point hit an
+    internal error, 2 bad input, 130 interrupted (re-issue the same command to finish).
+    """
+    with cli_errors():
+        code = _sweep(experiment, grid or [], seeds, jobs, preset, config, set_ or [], out, name, force,
+                      quiet, json)
+    raise typer.Exit(code)
+
+
+def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None, preset: str | None,
+           config_file: Path | None, sets: list[str], out: Path, name: str | None, force: bool, quiet: bool,
+           json: bool) -> int:
+    from d2l_lab.experiments.registry import experiment as find_experiment
+    from d2l_lab.runs import catalog
+    from d2l_lab.runs.grid import Request, plan
+    from d2l_lab.runs.rundir import config_hash
+    from d2l_lab.runs.sweep import Sweep, WorkerPool, available_cores, exit_code, request_for, threads_per_job
+    from d2l_lab.runs.sweepdir import open_sweep_dir, read_index
+    from d2l_lab.runs.writable import check_writable
+
+    spec = find_experiment(experiment)
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    request = Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds)
+    axes, points = plan(request, spec.config_class)
+    _check_devices({p.config.device for p in points})
+    check_writable(out, "--out")
+
+    asked = {"experiment": experiment, "grid": {a.key: list(a.values) for a in axes}, "sets": list(sets),
+             "preset": preset, "config": str(config_file) if config_file else None, "seeds": seeds}
+    digest = config_hash({"experiment": experiment, "axes": {a.key: list(a.values) for a in axes},
+                          "points": [p.config_hash for p in points]})
+    sweep_dir = open_sweep_dir(out, asked, digest, name)
+    state = Sweep(experiment, axes, points, out, sweep_dir, read_index(sweep_dir))
+    state.save()
+    done = {} if force else catalog.completed(out, experiment)
+    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []))) for p in points]
+    jobs = min(jobs or available_cores(), len(work))
+    if not quiet:
+        print(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x "
+              f"{threads_per_job(available_cores(), jobs)} threads", file=sys.stderr)
+
+    pool = WorkerPool(jobs, threads_per_job(available_cores(), jobs))
+    pool.start(work)
+    results, interrupted = [], False
+    while pool.busy():
+        try:
+            outcome = pool.outcomes.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        except KeyboardInterrupt:
+            if interrupted:
+                break  # a second Ctrl-C: stop waiting; the workers still save their points
+            interrupted = True
+            pool.interrupt()
+            print("interrupting: running points save a checkpoint; re-issue the command to finish",
+                  file=sys.stderr)
+            continue
+        results.append(outcome.result)
+        row = state.record(outcome)
+        _print_outcome(len(results), len(points), row, outcome.result, quiet)
+    state.save()
+    code = exit_code(results, interrupted or len(results) < len(points))
+    rows = [vars(r) for r in state.rows]
+    if json:
+        counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
+        sys.stdout.write(jsonlib.dumps({"sweep_dir": str(sweep_dir), "experiment": experiment,
+                                        "points": len(points), "reused": sum(r["reused"] for r in rows),
+                                        "statuses": counts, "exit_code": code, "results": rows},
+                                       separators=(",", ":")) + "\n")
+    elif not quiet:
+        _print_table(list(state.axes), rows)
+        print(f"results: {sweep_dir / 'results.csv'}\ncompare: d2l runs compare {sweep_dir}", file=sys.stderr)
+    return code
+
+
+def _check_devices(names: set[str]) -> None:
+    """Devices other than auto/cpu need torch to check; done once per name, before anything starts."""
+    from d2l_lab.devices import resolve_device
+
+    for device in sorted(names - {"auto", "cpu"}):
+        resolve_device(device)
+
+
+def _print_outcome(done: int, total: int, row: Any, result: dict[str, Any], quiet: bool) -> None:
+    from d2l_lab.runs.grid import describe
+
+    label = describe(row.values)
+    for line in (result.get("messages") or "").splitlines():
+        print(f"  [{label}] {line}", file=sys.stderr)
+    if result.get("error"):
+        print(f"[{done}/{total}] {label}: {row.status}: {result['error'].rstrip()}", file=sys.stderr)
+    elif not quiet:
+        what = "already completed, reused" if row.reused else row.status
+        metrics = "".join(f" {k}={_short(v)}" for k, v in list(row.final.items())[:2])
+        wall = "" if row.wall_time_s is None else f" ({row.wall_time_s:.2f} s)"
+        print(f"[{done}/{total}] {label}: {what}{metrics}{wall} {row.run_dir or ''}", file=sys.stderr)
+
+
+def _print_table(axes: list[str], rows: list[dict[str, Any]]) -> None:
+    metrics = list(dict.fromkeys(k for r in rows for k in r["final"]))[:3]
+    print_table([*axes, "status", *metrics, "wall s", "run"],
+                [[*(_short(r["values"][a]) for a in axes), r["status"] + (" (reused)" if r["reused"] else ""),
+                  *(_short(r["final"].get(m, "")) for m in metrics),
+                  "" if r["wall_time_s"] is None else f"{r['wall_time_s']:.2f}", r["run_dir"] or ""] for r in rows],
+                title="sweep results")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

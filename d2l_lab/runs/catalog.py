@@ -1,0 +1,216 @@
+"""The runs under an outputs root, read from their own files: `<root>/<experiment>/<run>/summary.json`.
+
+There is no database to keep in step: a run directory is the record, so runs made by `d2l run`, a
+shell loop, `xargs -P` or a sweep are all found the same way. Parsed files are cached per process
+by (mtime, size), so a sweep or a `runs compare` over many runs reads each file once, and a file
+rewritten since is read again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from d2l_lab.errors import UserError
+
+STATUSES = ("running", "completed", "diverged", "interrupted", "incomplete")
+"""A run's status as summary.json says; `incomplete`: its directory has no readable summary."""
+MAX_CANDIDATES = 5
+"""How many matching runs an ambiguous id lists."""
+KEY_PARAMS: dict[str, tuple[str, ...]] = {
+    "optim": ("problem.name", "optimizer.algo", "optimizer.impl", "optimizer.lr", "train.batch_size"),
+}
+"""The hyper-parameters `d2l runs list` shows per experiment; others show a few config values."""
+_FALLBACK_PARAMS = 4
+
+_cache: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    path: Path
+    experiment: str
+    summary: Mapping[str, Any]
+    """summary.json, or {} when the run has none (yet) or it cannot be read."""
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def status(self) -> str:
+        return str(self.summary.get("status", "incomplete"))
+
+    @property
+    def config_hash(self) -> str | None:
+        return self.summary.get("config_hash")
+
+    @property
+    def final(self) -> Mapping[str, Any]:
+        return self.summary.get("final") or {}
+
+    def config(self) -> dict[str, Any]:
+        """The run's config.yaml, read safely (no YAML tags); a bad one is a UserError."""
+        from d2l_lab.config.loading import read_yaml
+
+        return _cached(self.path / "config.yaml", read_yaml)
+
+    def started(self) -> float:
+        """Seconds since the epoch when the run started (its directory's mtime when unknown)."""
+        stamp = self.summary.get("started_at")
+        if stamp:
+            try:
+                return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z"))
+            except ValueError:
+                pass
+        return self.path.stat().st_mtime
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / "summary.json").is_file() or (path / "config.yaml").is_file()
+
+
+def record(path: str | Path, experiment: str | None = None) -> RunRecord:
+    """The record of one run directory."""
+    path = Path(path)
+    summary = _cached(path / "summary.json", _read_json) if (path / "summary.json").is_file() else None
+    summary = summary if isinstance(summary, dict) else {}
+    return RunRecord(path, experiment or str(summary.get("experiment") or path.parent.name), summary)
+
+
+def scan(root: str | Path, experiments: Iterable[str] | None = None) -> list[RunRecord]:
+    """Every run directory under `root` (all registered experiments by default), oldest first."""
+    from d2l_lab.experiments.registry import EXPERIMENTS
+
+    root = Path(root)
+    records = []
+    for name in experiments if experiments is not None else EXPERIMENTS:
+        parent = root / name
+        if parent.is_dir():
+            records += [record(p, name) for p in parent.iterdir() if p.is_dir() and is_run_dir(p)]
+    return sorted(records, key=lambda r: (r.summary.get("started_at", ""), r.id))
+
+
+def completed(root: str | Path, experiment: str) -> dict[str, list[RunRecord]]:
+    """Completed runs of `experiment` by config hash, newest first: what a sweep may reuse."""
+    found: dict[str, list[RunRecord]] = {}
+    for run in reversed(scan(root, [experiment])):
+        if run.status == "completed" and run.config_hash:
+            found.setdefault(run.config_hash, []).append(run)
+    return found
+
+
+@dataclass(frozen=True)
+class Selected:
+    run: RunRecord
+    point: Mapping[str, Any] | None = None
+    """The swept values, when the run was named through its sweep (they label its curve)."""
+    sweep: Path | None = None
+
+
+def select(refs: Iterable[str], root: str | Path) -> list[Selected]:
+    """Runs named by path or id prefix, and sweeps (all their finished runs), without repeats."""
+    from d2l_lab.runs.sweepdir import finished_points
+
+    chosen: dict[Path, Selected] = {}
+    for ref in refs:
+        found = _find(ref, Path(root))
+        if isinstance(found, RunRecord):
+            chosen.setdefault(found.path.resolve(), Selected(found))
+            continue
+        points = finished_points(found)
+        if not points:
+            raise UserError(f"sweep '{found}' has no finished runs yet: re-issue its command to run them")
+        for path, values in points:
+            chosen.setdefault(path.resolve(), Selected(record(path), values, found))
+    return list(chosen.values())
+
+
+def find_run(ref: str, root: str | Path) -> RunRecord:
+    """Exactly one run, by path or id prefix."""
+    found = _find(ref, Path(root))
+    if not isinstance(found, RunRecord):
+        raise UserError(f"'{ref}' is a sweep ({found}): name one of its runs (see `d2l runs compare {ref}`)")
+    return found
+
+
+def _find(ref: str, root: Path) -> RunRecord | Path:
+    from d2l_lab.runs.sweepdir import SWEEPS, is_sweep_dir
+
+    for path in (Path(ref), root / ref):
+        if path.is_dir():
+            if is_sweep_dir(path):
+                return path
+            if is_run_dir(path):
+                return record(path)
+            raise UserError(f"'{path}' is neither a run directory (no config.yaml) nor a sweep directory "
+                            "(no sweep.yaml)")
+    runs = scan(root)
+    sweeps = sorted(p for p in (root / SWEEPS).glob("*") if is_sweep_dir(p)) if (root / SWEEPS).is_dir() else []
+    exact = [r for r in runs if r.id == ref] + [p for p in sweeps if p.name == ref]
+    if len(exact) == 1:
+        return exact[0]
+    matches = [r for r in runs if r.id.startswith(ref)] + [p for p in sweeps if p.name.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no run or sweep matches '{ref}' under '{root}' ({len(runs)} runs there): "
+                        "see `d2l runs list`, or give --out ROOT or a path")
+    names = [f"{m.experiment}/{m.id}" if isinstance(m, RunRecord) else f"{SWEEPS}/{m.name}" for m in matches]
+    shown = ", ".join(names[:MAX_CANDIDATES]) + (", ..." if len(names) > MAX_CANDIDATES else "")
+    raise UserError(f"'{ref}' matches {len(names)} runs or sweeps: {shown}; give a longer id prefix")
+
+
+def key_params(run: RunRecord) -> dict[str, Any]:
+    """The few config values that tell runs apart at a glance, by short name."""
+    try:
+        config = run.config()
+    except UserError:
+        return {}
+    flat = flatten(config)
+    keys = KEY_PARAMS.get(run.experiment)
+    if keys is None:
+        keys = tuple(k for k in flat if k not in ("seed", "device"))[:_FALLBACK_PARAMS]
+    return {short_key(k): flat.get(k) for k in keys}
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config sections -> {dotted key: value}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def short_key(key: str) -> str:
+    """`optimizer.lr` -> `lr`, `problem.name` -> `problem`."""
+    section, _, leaf = key.rpartition(".")
+    return section.rsplit(".", 1)[-1] if leaf == "name" and section else leaf
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # being replaced right now, or damaged: the run reads as incomplete
+
+
+def _cached(path: Path, load: Callable[[Path], Any]) -> Any:
+    if not path.is_file():
+        return load(path)  # the loader says what is wrong
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = load(path)
+    _cache[path] = (stamp, value)
+    return value
+

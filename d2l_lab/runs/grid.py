@@ -1,0 +1,191 @@
+"""A sweep's plan: `--grid key=v1,v2` axes, their cross product, and every point's resolved config.
+
+Grid keys are config keys, written as `d2l run` flags are (`lr`, `batch-size`, `problem`) or dotted
+(`optimizer.lr`). The short names are derived from the config class itself, so a new experiment
+gets them for free: a leaf's own name when no other leaf shares it (`lr` -> `optimizer.lr`), and a
+section's name for its `name` field (`problem` -> `problem.name`, `schedule` -> `schedule.name`).
+
+Each point is composed exactly as `d2l run --preset/--config ... --set key=value` would compose
+it, so validation, precedence and the saved config are the run command's own; the plan is complete
+(every point validated) before anything starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from d2l_lab.config.loading import compose, parse_set
+from d2l_lab.config.schema import all_keys, to_dict
+from d2l_lab.errors import UserError
+from d2l_lab.runs.rundir import config_hash
+
+
+@dataclass(frozen=True)
+class Axis:
+    key: str
+    """Dotted config key."""
+    name: str
+    """Short column name: the alias when the key has one, else the dotted key."""
+    texts: tuple[str, ...]
+    """Each value as written, a YAML scalar (passed on as `--set key=text`)."""
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Point:
+    index: int
+    """1-based, in grid order (first --grid outermost)."""
+    values: dict[str, Any]
+    """Axis name -> value."""
+    config: Any
+    config_hash: str
+    command: tuple[str, ...]
+    """The equivalent `d2l run` command, recorded in the run's command.txt."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What `d2l sweep` was asked, before anything is resolved."""
+
+    experiment: str
+    grid: tuple[str, ...]
+    sets: tuple[str, ...] = ()
+    preset: str | None = None
+    config_file: Path | None = None
+    seeds: int | None = None
+
+
+def aliases(config_class: type) -> dict[str, str]:
+    """Short grid names -> dotted keys (see the module docstring for the rule)."""
+    keys = all_keys(config_class)
+    leaves: dict[str, list[str]] = {}
+    for key in keys:
+        leaves.setdefault(key.rsplit(".", 1)[-1], []).append(key)
+    out = {leaf: found[0] for leaf, found in leaves.items() if len(found) == 1}
+    for key in keys:
+        section, _, leaf = key.rpartition(".")
+        if leaf == "name" and section and "." not in section:
+            out.setdefault(section, key)
+    return out
+
+
+def short_name(key: str, names: dict[str, str]) -> str:
+    for alias, dotted in names.items():
+        if dotted == key:
+            return alias
+    return key
+
+
+def parse_axis(item: str, config_class: type) -> Axis:
+    """One `--grid key=v1,v2,...`: key resolved to its dotted form, values read as YAML scalars."""
+    raw_key, sep, raw_values = item.partition("=")
+    raw_key = raw_key.strip()
+    if not sep or not raw_key:
+        raise UserError(f"--grid expects key=v1,v2,... (e.g. --grid lr=0.01,0.1), got '{item}'")
+    key = _dotted(raw_key.replace("-", "_"), config_class)
+    texts = tuple(t.strip() for t in _split_values(raw_values))
+    if not raw_values.strip() or any(not t for t in texts):
+        raise UserError(f"--grid {raw_key}: empty value in '{raw_values}'; give comma-separated values, "
+                        "e.g. --grid lr=0.01,0.1")
+    values = tuple(parse_set(f"{key}={t}")[1] for t in texts)
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise UserError(f"--grid {raw_key}: value '{texts[i]}' is given twice")
+    return Axis(key, short_name(key, aliases(config_class)), texts, values)
+
+
+def plan(request: Request, config_class: type) -> tuple[list[Axis], list[Point]]:
+    """Every point's validated, resolved config; any bad point is a UserError before anything runs."""
+    axes = [parse_axis(item, config_class) for item in request.grid]
+    keys = [a.key for a in axes]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise UserError(f"--grid {axes[i].name} is given twice: list all its values in one --grid")
+    fixed = {parse_set(item)[0] for item in request.sets}
+    for axis in axes:
+        if axis.key in fixed:
+            raise UserError(f"{axis.key} is both swept (--grid) and fixed (--set): drop one of them")
+    if request.seeds is not None:
+        if request.seeds < 1:
+            raise UserError(f"--seeds must be >= 1, got {request.seeds}")
+        if "seed" in keys:
+            raise UserError("give seeds either as --grid seed=... or as --seeds K, not both")
+        base = compose(config_class, request.experiment, preset=request.preset,
+                       config_file=request.config_file, sets=request.sets).seed
+        seeds = tuple(base + i for i in range(request.seeds))
+        axes.append(Axis("seed", "seed", tuple(map(str, seeds)), seeds))
+    if not axes:
+        raise UserError("nothing to sweep: give --grid KEY=V1,V2 (repeatable) and/or --seeds K")
+    points = [_point(i, request, axes, combo, config_class)
+              for i, combo in enumerate(itertools.product(*(range(len(a.values)) for a in axes)), start=1)]
+    seen: dict[str, Point] = {}
+    for point in points:
+        if point.config_hash in seen:
+            raise UserError(f"grid points {describe(seen[point.config_hash].values)} and "
+                            f"{describe(point.values)} resolve to the same config: drop one of the values")
+        seen[point.config_hash] = point
+    return axes, points
+
+
+def _point(index: int, request: Request, axes: Sequence[Axis], combo: Sequence[int], config_class: type) -> Point:
+    point_sets = [f"{a.key}={a.texts[i]}" for a, i in zip(axes, combo)]
+    values = {a.name: a.values[i] for a, i in zip(axes, combo)}
+    try:
+        config = compose(config_class, request.experiment, preset=request.preset,
+                         config_file=request.config_file, sets=[*request.sets, *point_sets])
+    except UserError as exc:
+        raise UserError(f"grid point {describe(values)}: {exc}") from None
+    command = ["d2l", "run", request.experiment]
+    if request.preset:
+        command += ["--preset", request.preset]
+    if request.config_file:
+        command += ["--config", str(request.config_file)]
+    for item in [*request.sets, *point_sets]:
+        command += ["--set", item]
+    return Point(index, values, config, config_hash(to_dict(config)), tuple(command))
+
+
+def scalar_text(value: Any) -> str:
+    """A value as one would type it after `key=` (YAML flow style: `0.01`, `sgd`, `null`, `[1, 2]`)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def describe(values: dict[str, Any]) -> str:
+    """`algo=sgd, lr=0.01`: a point as a label."""
+    return ", ".join(f"{k}={scalar_text(v)}" for k, v in values.items())
+
+
+def _dotted(key: str, config_class: type) -> str:
+    valid = all_keys(config_class)
+    if key in valid:
+        return key
+    names = aliases(config_class)
+    if key in names:
+        return names[key]
+    sharing = [k for k in valid if k.rsplit(".", 1)[-1] == key or k.startswith(key + ".")]
+    if len(sharing) > 1:
+        raise UserError(f"--grid key '{key}' is ambiguous: use one of {', '.join(sharing)}")
+    close = difflib.get_close_matches(key, [*names, *valid], n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"grid keys are {', '.join(names)} or dotted config keys"
+    raise UserError(f"unknown --grid key '{key}': {hint}")
+
+
+def _split_values(text: str) -> list[str]:
+    """Split on commas outside brackets, so `start=[1,2],[3,4]` gives two values."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        depth += (char in "[{") - (char in "]}")
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts

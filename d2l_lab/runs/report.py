@@ -1,0 +1,137 @@
+"""A shareable page of runs: comparison plots and a results table, as HTML or Markdown.
+
+HTML is one self-contained file (plots embedded as base64 PNG), to attach or mail. Markdown keeps
+its PNGs beside the file (`<stem>-1.png`, ...), to commit next to it. Runs are plotted in groups
+that can share axes: same experiment and same x column (airfoil epochs, surface steps).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from d2l_lab.errors import UserError
+from d2l_lab.runs import compare
+from d2l_lab.runs.atomic import atomic_write, atomic_write_text
+from d2l_lab.runs.catalog import Selected
+from d2l_lab.runs.metrics import read_metrics
+
+FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+MAX_METRIC_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    png: bytes
+
+
+def report_format(path: Path) -> str:
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise UserError(f"-o '{path}': the report format comes from the extension: use .html or .md") from None
+
+
+def figures(selected: Sequence[Selected], metric: str) -> list[Figure]:
+    """One comparison plot per group of runs that share an experiment and an x axis."""
+    groups: dict[tuple[str, str], list[Selected]] = {}
+    for s in selected:
+        groups.setdefault((s.run.experiment, _x_column(s, metric)), []).append(s)
+    out = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for n, ((experiment, x), members) in enumerate(sorted(groups.items()), start=1):
+            if x == "":
+                continue  # these runs have no such metric: they are in the table only
+            path = Path(scratch) / f"{n}.png"
+            title = f"{experiment}: {metric} vs {x} ({len(members)} runs)"
+            compare.plot(path, compare.curves(members, metric), metric, title=title)
+            out.append(Figure(title, path.read_bytes()))
+    if not out:
+        raise UserError(f"none of these runs logs '{metric}': pick another --metric")
+    return out
+
+
+def table(selected: Sequence[Selected]) -> tuple[list[str], list[list[str]]]:
+    """One row per run: label, status, final metrics, wall time."""
+    labels = compare.labels(selected)
+    metrics = list(dict.fromkeys(k for s in selected for k, v in s.run.final.items()
+                                 if isinstance(v, (int, float))))[:MAX_METRIC_COLUMNS]
+    columns = ["run", "experiment", "label", "status", *metrics, "wall s"]
+    rows = []
+    for s, label in zip(selected, labels):
+        wall = s.run.summary.get("wall_time_s")
+        rows.append([s.run.id, s.run.experiment, label, s.run.status,
+                     *(_cell(s.run.final.get(m)) for m in metrics), "" if wall is None else f"{wall:.2f}"])
+    return columns, rows
+
+
+def write(path: Path, selected: Sequence[Selected], metric: str, sources: Sequence[str]) -> list[Path]:
+    """Write the report (and, for Markdown, its PNGs); returns every file written."""
+    kind = report_format(path)
+    shown = figures(selected, metric)
+    columns, rows = table(selected)
+    title = f"d2l-lab report: {len(selected)} runs"
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    if kind == "html":
+        atomic_write_text(path, _html(title, stamp, sources, shown, columns, rows))
+        return [path]
+    images = []
+    for n, figure in enumerate(shown, start=1):
+        image = path.with_name(f"{path.stem}-{n}.png")
+        atomic_write(image, lambda f, data=figure.png: f.write(data))
+        images.append(image)
+    atomic_write_text(path, _markdown(title, stamp, sources, shown, images, columns, rows))
+    return [*images, path]
+
+
+def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure], columns: list[str],
+          rows: list[list[str]]) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">", f"<title>{e(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "table{border-collapse:collapse;font-size:0.9rem}td,th{border:1px solid #ccc;padding:0.25rem 0.5rem;"
+        "text-align:left}th{background:#f3f3f3}img{max-width:100%}</style></head><body>",
+        f"<h1>{e(title)}</h1>", f"<p>Generated {e(stamp)} from {e(' '.join(sources))}.</p>",
+    ]
+    for figure in shown:
+        data = base64.b64encode(figure.png).decode("ascii")
+        parts += [f"<h2>{e(figure.title)}</h2>", f"<img alt=\"{e(figure.title)}\" src=\"data:image/png;base64,{data}\">"]
+    parts += ["<h2>Results</h2>", "<table>", "<tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>"]
+    parts += ["<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows]
+    parts += ["</table>", "</body></html>", ""]
+    return "\n".join(parts)
+
+
+def _markdown(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure], images: Sequence[Path],
+              columns: list[str], rows: list[list[str]]) -> str:
+    def cells(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    parts = [f"# {title}", "", f"Generated {stamp} from `{' '.join(sources)}`.", ""]
+    for figure, image in zip(shown, images):
+        parts += [f"## {figure.title}", "", f"![{figure.title}]({image.name})", ""]
+    parts += ["## Results", "", cells(columns), cells(["---"] * len(columns)), *(cells(r) for r in rows), ""]
+    return "\n".join(parts)
+
+
+def _x_column(s: Selected, metric: str) -> str:
+    """The run's x column, or '' when it has no metrics or no such metric."""
+    path = s.run.path / "metrics.csv"
+    if not path.is_file():
+        return ""
+    rows = read_metrics(path)
+    columns = list(rows[0]) if rows else []
+    return compare.x_column(columns) if metric in columns else ""
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)

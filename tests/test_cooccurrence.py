@@ -1,0 +1,185 @@
+"""Co-occurrence counting: hand-checked values, the symmetric 1/d rule, sparsity and the cache."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from d2l_lab.embeddings import cooccurrence
+from d2l_lab.embeddings.cooccurrence import (
+    Cooccurrences,
+    cooccurrence_cache_key,
+    cooccurrences,
+    count_cooccurrences,
+    default_cache_dir,
+    vocab_fingerprint,
+)
+
+
+def encode(sentences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """What `Vocab.encode` returns: flat ids and sentence starts plus the total length."""
+    ids = np.array([w for s in sentences for w in s], dtype=np.int64)
+    offsets = np.cumsum([0] + [len(s) for s in sentences]).astype(np.int64)
+    return ids, offsets
+
+
+def as_dict(cooc: Cooccurrences) -> dict[tuple[int, int], float]:
+    return {(int(i), int(j)): float(x) for i, j, x in zip(cooc.rows, cooc.cols, cooc.values)}
+
+
+def naive(sentences: list[list[int]], window: int) -> dict[tuple[int, int], float]:
+    """The GloVe tool's loop: each word with every earlier word within the window, both ways."""
+    counts: dict[tuple[int, int], float] = defaultdict(float)
+    for s in sentences:
+        for right in range(len(s)):
+            for left in range(max(0, right - window), right):
+                counts[s[left], s[right]] += 1.0 / (right - left)
+                counts[s[right], s[left]] += 1.0 / (right - left)
+    return dict(counts)
+
+
+def test_toy_corpus_by_hand():
+    # Sentences "a b c a", "b d", "d d" with a=0, b=1, c=2, d=3, window 2.
+    ids, offsets = encode([[0, 1, 2, 0], [1, 3], [3, 3]])
+    cooc = count_cooccurrences(ids, offsets, vocab_size=4, window=2)
+    expected = {
+        (0, 1): 1.5, (1, 0): 1.5,  # a-b at distance 1 (1) and b..a at distance 2 (1/2)
+        (0, 2): 1.5, (2, 0): 1.5,  # a..c at distance 2 (1/2) and c-a at distance 1 (1)
+        (1, 2): 1.0, (2, 1): 1.0,  # b-c at distance 1
+        (1, 3): 1.0, (3, 1): 1.0,  # b-d in the second sentence
+        (3, 3): 2.0,               # d-d: counted in both directions, as the GloVe tool does
+    }
+    assert as_dict(cooc) == pytest.approx(expected)
+    assert cooc.vocab_size == 4 and cooc.nnz == len(expected)
+    assert cooc.rows.dtype == np.int64 and cooc.cols.dtype == np.int64
+
+
+def test_pairs_never_cross_sentences():
+    ids, offsets = encode([[0, 1, 2], [3, 4], [5]])
+    cooc = count_cooccurrences(ids, offsets, vocab_size=6, window=5)
+    group = {0: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 2}
+    assert all(group[int(i)] == group[int(j)] for i, j in zip(cooc.rows, cooc.cols))
+    assert 5 not in cooc.rows  # a one-word sentence has no pairs
+
+
+def test_symmetric_and_sorted():
+    rng = np.random.default_rng(1)
+    ids, offsets = encode([rng.integers(0, 30, size=n).tolist() for n in (40, 7, 0, 25)])
+    cooc = count_cooccurrences(ids, offsets, vocab_size=30, window=4)
+    pairs = as_dict(cooc)
+    assert all(pairs[j, i] == x for (i, j), x in pairs.items())
+    keys = cooc.rows * 30 + cooc.cols
+    assert np.all(np.diff(keys) > 0)
+
+
+@pytest.mark.parametrize("window", [1, 3, 10])
+def test_matches_naive_loop(window):
+    rng = np.random.default_rng(window)
+    sentences = [rng.integers(0, 20, size=n).tolist() for n in rng.integers(0, 30, size=25)]
+    ids, offsets = encode(sentences)
+    got = as_dict(count_cooccurrences(ids, offsets, vocab_size=20, window=window))
+    want = naive(sentences, window)
+    assert got.keys() == want.keys()
+    assert [got[k] for k in want] == pytest.approx(list(want.values()), rel=1e-12)
+
+
+def test_small_blocks_merge_to_the_same_counts(monkeypatch):
+    rng = np.random.default_rng(3)
+    ids, offsets = encode([rng.integers(0, 50, size=60).tolist() for _ in range(5)])
+    whole = count_cooccurrences(ids, offsets, 50, 6)
+    monkeypatch.setattr(cooccurrence, "_BLOCK", 7)
+    blocked = count_cooccurrences(ids, offsets, 50, 6)
+    np.testing.assert_array_equal(blocked.rows, whole.rows)
+    np.testing.assert_array_equal(blocked.cols, whole.cols)
+    np.testing.assert_allclose(blocked.values, whole.values, rtol=1e-12)
+
+
+def test_large_vocabulary_stays_sparse():
+    """V = 50,000: a dense V x V matrix would need 20 GB; memory must follow the pairs."""
+    vocab_size, window = 50_000, 10
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=10_000)
+    ids = rng.integers(0, vocab_size, size=int(lengths.sum()))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    tracemalloc.start()
+    started = time.perf_counter()
+    cooc = count_cooccurrences(ids, offsets, vocab_size, window)
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seconds < 10
+    assert peak < 400 * cooc.nnz + 50_000_000  # linear in the pairs, nothing quadratic in V
+    d = np.arange(1, window + 1)
+    expected_total = 2 * sum(float(np.sum(np.maximum(n - d, 0) / d)) for n in lengths)
+    assert cooc.values.sum() == pytest.approx(expected_total)
+
+
+def test_rejects_inconsistent_input():
+    ids, offsets = encode([[0, 1]])
+    with pytest.raises(ValueError):
+        count_cooccurrences(ids, offsets, vocab_size=2, window=0)
+    with pytest.raises(ValueError):
+        count_cooccurrences(ids, offsets, vocab_size=1, window=2)
+    with pytest.raises(ValueError):
+        count_cooccurrences(ids, np.array([0, 1]), vocab_size=2, window=2)
+
+
+def test_cache_hit_skips_counting(tmp_path, monkeypatch):
+    ids, offsets = encode([[0, 1, 2, 0, 3], [2, 2, 1]])
+    first = cooccurrences(ids, offsets, 4, 3, cache_key="toy", cache_dir=tmp_path)
+    assert (tmp_path / "cooccurrence" / "toy.npz").is_file()
+
+    def no_counting(*args, **kwargs):
+        raise AssertionError("counted again despite a cached result")
+
+    monkeypatch.setattr(cooccurrence, "count_cooccurrences", no_counting)
+    second = cooccurrences(ids, offsets, 4, 3, cache_key="toy", cache_dir=tmp_path)
+    for name in ("rows", "cols", "values"):
+        np.testing.assert_array_equal(getattr(second, name), getattr(first, name))
+        assert getattr(second, name).dtype == getattr(first, name).dtype
+    assert second.vocab_size == first.vocab_size
+
+
+def test_cache_recounts_unusable_files(tmp_path):
+    ids, offsets = encode([[0, 1, 2, 0, 3]])
+    path = tmp_path / "cooccurrence" / "k.npz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a zip file")
+    assert as_dict(cooccurrences(ids, offsets, 4, 2, "k", tmp_path)) == as_dict(count_cooccurrences(ids, offsets, 4, 2))
+    # Same key reused for another window (a caller's mistake): recounted, not served stale.
+    assert as_dict(cooccurrences(ids, offsets, 4, 1, "k", tmp_path)) == as_dict(count_cooccurrences(ids, offsets, 4, 1))
+
+
+def test_no_cache_key_writes_nothing(tmp_path):
+    ids, offsets = encode([[0, 1]])
+    cooccurrences(ids, offsets, 2, 2, cache_key=None, cache_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cache_key_depends_on_every_input():
+    words, counts = ["the", "cat"], np.array([5, 3])
+    base = cooccurrence_cache_key("sha1:abc", words, counts, 10)
+    assert base == cooccurrence_cache_key("sha1:abc", list(words), counts.astype(np.int32), 10)
+    variants = [
+        cooccurrence_cache_key("sha1:abd", words, counts, 10),
+        cooccurrence_cache_key("sha1:abc", ["the", "dog"], counts, 10),
+        cooccurrence_cache_key("sha1:abc", words, np.array([5, 4]), 10),
+        cooccurrence_cache_key("sha1:abc", words, counts, 5),
+    ]
+    assert len({base, *variants}) == 5
+    assert vocab_fingerprint(["ab", "c"], counts) != vocab_fingerprint(["a", "bc"], counts)
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("D2L_LAB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "d2l-lab"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / ".cache" / "d2l-lab"

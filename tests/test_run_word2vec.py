@@ -1,0 +1,135 @@
+"""`d2l run word2vec` and `d2l embed` end to end, on a small generated corpus (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from d2l_lab.embeddings.vector_formats import load_vectors
+from d2l_lab.runs.metrics import read_metrics
+
+from .conftest import d2l, only_run_dir
+
+TINY = ["--epochs", "3", "--min-count", "2", "--subsample", "0", "--dim", "16", "--batch-size", "512", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Two topics whose words co-occur only within their topic, so the vectors must separate them."""
+    rng = np.random.default_rng(0)
+    topics = [[f"cat{i}" for i in range(30)], [f"dog{i}" for i in range(30)]]
+    lines = [" ".join(rng.choice(topics[rng.integers(2)], size=12)) for _ in range(1500)]
+    path = tmp_path_factory.mktemp("corpus") / "topics.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_word2vec(corpus, out, *extra):
+    result = d2l("run", "word2vec", "--corpus", str(corpus), *TINY, "--out", str(out), *extra)
+    assert result.exit_code == 0, result.stderr
+    return only_run_dir(out / "word2vec")
+
+
+def test_run_dir_has_vectors_vocab_metrics_and_evaluation(corpus, tmp_path):
+    run = run_word2vec(corpus, tmp_path)
+    assert {"config.yaml", "command.txt", "metrics.csv", "summary.json", "loss.png", "checkpoint.pt",
+            "vectors.txt", "vocab.tsv"} <= {p.name for p in run.iterdir()}
+    vectors = load_vectors(run / "vectors.txt")
+    assert len(vectors) == 60 and vectors.dim == 16
+    vocab = [line.split("\t") for line in (run / "vocab.tsv").read_text().splitlines()]
+    assert [w for w, _ in vocab] == vectors.words and sum(int(c) for _, c in vocab) == 1500 * 12
+    epochs = [r for r in read_metrics(run / "metrics.csv") if r["words_per_s"]]
+    assert [int(r["epoch"]) for r in epochs] == [1, 2, 3]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["data_checksum"].startswith("sha1:")
+    assert set(summary["notes"]["evaluation"]) == {"wordsim353", "simlex999", "google_analogy"}
+    neighbours = [w for w, _ in vectors.most_similar("cat0", k=10)]
+    assert sum(w.startswith("cat") for w in neighbours) >= 9, neighbours
+
+
+def test_embed_similar_matches_cosines_of_the_saved_vectors(corpus, tmp_path):
+    run = run_word2vec(corpus, tmp_path)
+    result = d2l("embed", "similar", str(run), "cat3", "-k", "4", "--json")
+    assert result.exit_code == 0, result.stderr
+    hits = json.loads(result.stdout)["cat3"]
+    vectors = load_vectors(run / "vectors.txt")
+    unit = vectors.matrix / np.linalg.norm(vectors.matrix, axis=1, keepdims=True)
+    for word, score in hits:
+        expected = unit[vectors.index["cat3"]] @ unit[vectors.index[word]]
+        assert score == pytest.approx(float(expected), abs=1e-5)
+    gensim = pytest.importorskip("gensim")
+    keyed = gensim.models.KeyedVectors.load_word2vec_format(str(run / "vectors.txt"))
+    assert [w for w, _ in keyed.most_similar("cat3", topn=4)] == [w for w, _ in hits]
+
+
+def test_same_seed_same_vectors_and_metrics(corpus, tmp_path):
+    first = run_word2vec(corpus, tmp_path / "a")
+    second = d2l("run", "word2vec", "--config", str(first / "config.yaml"), "--quiet", "--out", str(tmp_path / "b"))
+    assert second.exit_code == 0
+    rerun = only_run_dir(tmp_path / "b" / "word2vec")
+    assert (first / "vectors.txt").read_bytes() == (rerun / "vectors.txt").read_bytes()
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(corpus, tmp_path):
+    full = run_word2vec(corpus, tmp_path / "full", "--epochs", "6")
+    command = [sys.executable, "-m", "d2l_lab", "run", "word2vec", "--corpus", str(corpus), *TINY,
+               "--epochs", "6", "--out", str(tmp_path / "cut")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    checkpoint = None
+    while time.time() < deadline and process.poll() is None:
+        found = list((tmp_path / "cut").glob("word2vec/*/checkpoint.pt"))
+        if found:
+            checkpoint = found[0]
+            break
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    if checkpoint is None:
+        pytest.fail("the run finished or failed before writing its first checkpoint")
+    cut = checkpoint.parent
+    result = d2l("run", "word2vec", "--resume", str(cut), "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert (cut / "vectors.txt").read_bytes() == (full / "vectors.txt").read_bytes()
+    assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--corpus", "missing.txt"], "does not exist"),
+        (["--model", "glove"], "must be one of skipgram, cbow"),
+        (["--window", "0"], "'word2vec.window' must be >= 1"),
+        (["--min-count", "1000000"], "lower --min-count"),
+    ],
+)
+def test_bad_word2vec_input_is_one_line_exit_2(tmp_path, args, message):
+    result = d2l("run", "word2vec", *args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_empty_corpus_is_exit_2(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    result = d2l("run", "word2vec", "--corpus", str(empty), "--out", str(tmp_path))
+    assert result.exit_code == 2 and "empty" in result.stderr
+
+
+def test_embed_unknown_word_and_analogy(corpus, tmp_path):
+    run = run_word2vec(corpus, tmp_path)
+    result = d2l("embed", "similar", str(run), "zebra")
+    assert result.exit_code == 2 and "'zebra' is not in the vocabulary" in result.stderr
+    result = d2l("embed", "analogy", str(run), "cat1", "cat2", "dog1", "--json")
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["answers"]) == 1
+    result = d2l("embed", "eval", str(run), "--json")
+    assert json.loads(result.stdout)["wordsim353"]["pairs_oov"] == 353
