@@ -8,6 +8,8 @@ fused=True where torch has a fused kernel for that device) each take warm-up ste
 timed in rotating order, one step each per round, so drift in machine load hits all of them
 alike. The table shows median milliseconds per step and ours / torch's fastest non-fused path
 (the target is <= 1.1); the fused column is there for context, it fuses every op into one kernel.
+On a machine shared with other jobs, `--threads 1` gives far steadier numbers: multi-threaded
+ops stall whenever another process preempts one of their threads.
 """
 
 from __future__ import annotations

@@ -43,9 +43,6 @@ class OptimizerConfig:
                                 "adamw); 0 because the book's experiments use none", ge=0)
 
     def check(self) -> None:
-        if self.eps is not None and self.algo not in BOOK_EPS:
-            raise UserError(f"config key 'optimizer.eps' has no effect on algo '{self.algo}': "
-                            f"remove it, or pick one of {', '.join(BOOK_EPS)}")
         if self.algo == "nesterov" and self.momentum == 0:
             raise UserError("config key 'optimizer.momentum' must be > 0 for algo 'nesterov': "
                             "with no momentum use algo 'sgd'")
