@@ -35,7 +35,7 @@ def test_airfoil_run_writes_a_complete_run_dir(tmp_path):
     assert summary["final"]["loss"] == pytest.approx(float(rows[-1]["loss"]))
     assert 0.24 < summary["final"]["loss"] < 0.26  # the book's Adam ends near 0.245
     state = load_checkpoint(run / "checkpoint.pt")
-    assert state["step"] == 300 and len(state["metrics"]) == len(rows)
+    assert state["step"] == 300 and state["metric_rows"] == len(rows)
 
 
 def test_book_momentum_on_the_quadratic_prints_one_json_line(tmp_path):

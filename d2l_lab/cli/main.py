@@ -3,6 +3,8 @@ only when they run, so `d2l --help` stays instant for scripted sweeps."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from d2l_lab import __version__
@@ -37,4 +39,18 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
-    app()
+    """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        usage_error = hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+        if not usage_error or type(exc).__name__ == "NoArgsIsHelpError":
+            if usage_error:  # `d2l run` alone: show that command's help
+                print(exc.ctx.get_help() if getattr(exc, "ctx", None) else exc.format_message())
+                sys.exit(0)
+            raise
+        context = getattr(exc, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

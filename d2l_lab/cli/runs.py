@@ -33,14 +33,16 @@ RunRef = Annotated[str, typer.Argument(help="run id prefix (e.g. 20250101-1200) 
 def list_(
     experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="only this experiment",
                                                       show_default=False)] = None,
-    status: Annotated[Optional[str], typer.Option(help="only runs with this status: running, completed, "
-                                                       "diverged, interrupted or incomplete", show_default=False)] = None,
+    status: Annotated[Optional[str], typer.Option(
+        help="only runs with this status: running, completed, diverged, interrupted or incomplete",
+        show_default=False)] = None,
     out: OutRoot = Path("outputs"),
     json: Json = False,
 ) -> None:
     """A table of runs, oldest first: id, experiment, key hyper-parameters, final metric, status, age."""
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs.catalog import STATUSES, key_params, scan
+    from d2l_lab.runs.compare import cell
 
     with cli_errors():
         if experiment is not None:
@@ -60,7 +62,7 @@ def list_(
         print(f"no runs under '{out}'", file=sys.stderr)
         return
     print_table(["id", "experiment", "params", "final", "status", "age"],
-                 [[e["id"], e["experiment"], " ".join(f"{k}={_short(v)}" for k, v in e["params"].items()),
+                 [[e["id"], e["experiment"], " ".join(f"{k}={cell(v, 4)}" for k, v in e["params"].items()),
                    _headline(e["final"]), e["status"], _age(e["age_s"])] for e in entries])
 
 
@@ -95,7 +97,8 @@ def compare(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="PNG to write (default: compare-METRIC.png in the sweep directory when "
                                "comparing one sweep, else in the current directory)", show_default=False)] = None,
-    log_y: Annotated[bool, typer.Option("--log-y", help="logarithmic y axis")] = False,
+    log_y: Annotated[bool, typer.Option("--log-y", help="logarithmic y axis (automatic when the values span "
+                                                        "more than 3 decades)")] = False,
     out: OutRoot = Path("outputs"),
 ) -> None:
     """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended."""
@@ -176,9 +179,11 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
 
 def _headline(final: dict[str, Any]) -> str:
     """The final metric worth a column: loss when there is one, else the first number."""
+    from d2l_lab.runs.compare import cell
+
     for key, value in sorted(final.items(), key=lambda kv: kv[0] != "loss"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{key}={_short(value)}"
+            return f"{key}={cell(value, 4)}"
     return ""
 
 
@@ -188,6 +193,3 @@ def _age(seconds: float) -> str:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
 
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,7 +1,8 @@
 """`d2l sweep <experiment> --grid key=v1,v2 ...`: the cross product of runs, in parallel, resumable.
 
 Every point is validated before anything starts; the sweep directory is keyed by the request, so
-re-issuing the same command reuses it and runs only what has not completed (see
+re-issuing the same command reuses it and runs only what has not completed, resuming interrupted
+points from their checkpoints (see
 `d2l_lab.runs.sweepdir` and, for the worker design, `d2l_lab.runs.sweep`).
 """
 
@@ -71,45 +72,29 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     spec = find_experiment(experiment)
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
-    request = Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds)
-    axes, points = plan(request, spec.config_class)
+    axes, points = plan(Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds), spec.config_class)
     _check_devices({p.config.device for p in points})
     check_writable(out, "--out")
 
-    asked = {"experiment": experiment, "grid": {a.key: list(a.values) for a in axes}, "sets": list(sets),
-             "preset": preset, "config": str(config_file) if config_file else None, "seeds": seeds}
-    digest = config_hash({"experiment": experiment, "axes": {a.key: list(a.values) for a in axes},
-                          "points": [p.config_hash for p in points]})
+    grid_values = {a.key: list(a.values) for a in axes}
+    asked = {"experiment": experiment, "grid": grid_values, "sets": list(sets), "preset": preset,
+             "config": str(config_file) if config_file else None, "seeds": seeds}
+    digest = config_hash({"experiment": experiment, "axes": grid_values, "points": [p.config_hash for p in points]})
     sweep_dir = open_sweep_dir(out, asked, digest, name)
     state = Sweep(experiment, axes, points, out, sweep_dir, read_index(sweep_dir))
     state.save()
-    done = {} if force else catalog.completed(out, experiment)
-    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []))) for p in points]
-    jobs = min(jobs or available_cores(), len(work))
+    done = {} if force else catalog.by_config(out, experiment, "completed")
+    stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
+    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, [])))
+            for p in points]
+    cores = available_cores()
+    jobs = min(jobs or cores, len(work))
     if not quiet:
-        print(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x "
-              f"{threads_per_job(available_cores(), jobs)} threads", file=sys.stderr)
-
-    pool = WorkerPool(jobs, threads_per_job(available_cores(), jobs))
+        print(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x {threads_per_job(cores, jobs)} threads",
+              file=sys.stderr)
+    pool = WorkerPool(jobs, threads_per_job(cores, jobs))
     pool.start(work)
-    results, interrupted = [], False
-    while pool.busy():
-        try:
-            outcome = pool.outcomes.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        except KeyboardInterrupt:
-            if interrupted:
-                break  # a second Ctrl-C: stop waiting; the workers still save their points
-            interrupted = True
-            pool.interrupt()
-            print("interrupting: running points save a checkpoint; re-issue the command to finish",
-                  file=sys.stderr)
-            continue
-        results.append(outcome.result)
-        row = state.record(outcome)
-        _print_outcome(len(results), len(points), row, outcome.result, quiet)
-    state.save()
+    results, interrupted = _collect(pool, state, len(points), quiet)
     code = exit_code(results, interrupted or len(results) < len(points))
     rows = [vars(r) for r in state.rows]
     if json:
@@ -124,6 +109,30 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     return code
 
 
+def _collect(pool: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[str, Any]], bool]:
+    """Record outcomes as they arrive; the first Ctrl-C interrupts the workers (each saves its running
+    point) and waits for them, a second one stops waiting."""
+    results: list[dict[str, Any]] = []
+    interrupted = False
+    while pool.busy():
+        try:
+            outcome = pool.outcomes.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        except KeyboardInterrupt:
+            if interrupted:
+                break
+            interrupted = True
+            pool.interrupt()
+            print("interrupting: running points save a checkpoint; re-issue the command to finish",
+                  file=sys.stderr)
+            continue
+        results.append(outcome.result)
+        _print_outcome(len(results), total, state.record(outcome), outcome.result, quiet)
+    state.save()
+    return results, interrupted
+
+
 def _check_devices(names: set[str]) -> None:
     """Devices other than auto/cpu need torch to check; done once per name, before anything starts."""
     from d2l_lab.devices import resolve_device
@@ -133,6 +142,7 @@ def _check_devices(names: set[str]) -> None:
 
 
 def _print_outcome(done: int, total: int, row: Any, result: dict[str, Any], quiet: bool) -> None:
+    from d2l_lab.runs.compare import cell
     from d2l_lab.runs.grid import describe
 
     label = describe(row.values)
@@ -142,19 +152,19 @@ def _print_outcome(done: int, total: int, row: Any, result: dict[str, Any], quie
         print(f"[{done}/{total}] {label}: {row.status}: {result['error'].rstrip()}", file=sys.stderr)
     elif not quiet:
         what = "already completed, reused" if row.reused else row.status
-        metrics = "".join(f" {k}={_short(v)}" for k, v in list(row.final.items())[:2])
+        what += " (resumed from its checkpoint)" if result.get("resumed") else ""
+        metrics = "".join(f" {k}={cell(v)}" for k, v in list(row.final.items())[:2] if v is not None)
         wall = "" if row.wall_time_s is None else f" ({row.wall_time_s:.2f} s)"
         print(f"[{done}/{total}] {label}: {what}{metrics}{wall} {row.run_dir or ''}", file=sys.stderr)
 
 
 def _print_table(axes: list[str], rows: list[dict[str, Any]]) -> None:
+    from d2l_lab.runs.compare import cell
+
     metrics = list(dict.fromkeys(k for r in rows for k in r["final"]))[:3]
     print_table([*axes, "status", *metrics, "wall s", "run"],
-                [[*(_short(r["values"][a]) for a in axes), r["status"] + (" (reused)" if r["reused"] else ""),
-                  *(_short(r["final"].get(m, "")) for m in metrics),
+                [[*(cell(r["values"][a]) for a in axes), r["status"] + (" (reused)" if r["reused"] else ""),
+                  *(cell(r["final"].get(m, "")) for m in metrics),
                   "" if r["wall_time_s"] is None else f"{r['wall_time_s']:.2f}", r["run_dir"] or ""] for r in rows],
                 title="sweep results")
 
-
-def _short(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)

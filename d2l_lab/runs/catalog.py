@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from d2l_lab.errors import UserError
+from d2l_lab.experiments.registry import EXPERIMENTS
+from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
 
 STATUSES = ("running", "completed", "diverged", "interrupted", "incomplete")
 """A run's status as summary.json says; `incomplete`: its directory has no readable summary."""
@@ -84,8 +86,6 @@ def record(path: str | Path, experiment: str | None = None) -> RunRecord:
 
 def scan(root: str | Path, experiments: Iterable[str] | None = None) -> list[RunRecord]:
     """Every run directory under `root` (all registered experiments by default), oldest first."""
-    from d2l_lab.experiments.registry import EXPERIMENTS
-
     root = Path(root)
     records = []
     for name in experiments if experiments is not None else EXPERIMENTS:
@@ -95,11 +95,14 @@ def scan(root: str | Path, experiments: Iterable[str] | None = None) -> list[Run
     return sorted(records, key=lambda r: (r.summary.get("started_at", ""), r.id))
 
 
-def completed(root: str | Path, experiment: str) -> dict[str, list[RunRecord]]:
-    """Completed runs of `experiment` by config hash, newest first: what a sweep may reuse."""
+def by_config(root: str | Path, experiment: str, status: str) -> dict[str, list[RunRecord]]:
+    """Runs of `experiment` with `status`, by config hash, newest first: what a sweep may reuse
+    (completed) or resume (interrupted, with a checkpoint)."""
     found: dict[str, list[RunRecord]] = {}
     for run in reversed(scan(root, [experiment])):
-        if run.status == "completed" and run.config_hash:
+        if run.status == status and run.config_hash:
+            if status == "interrupted" and not (run.path / "checkpoint.pt").is_file():
+                continue
             found.setdefault(run.config_hash, []).append(run)
     return found
 
@@ -114,8 +117,6 @@ class Selected:
 
 def select(refs: Iterable[str], root: str | Path) -> list[Selected]:
     """Runs named by path or id prefix, and sweeps (all their finished runs), without repeats."""
-    from d2l_lab.runs.sweepdir import finished_points
-
     chosen: dict[Path, Selected] = {}
     for ref in refs:
         found = _find(ref, Path(root))
@@ -139,8 +140,6 @@ def find_run(ref: str, root: str | Path) -> RunRecord:
 
 
 def _find(ref: str, root: Path) -> RunRecord | Path:
-    from d2l_lab.runs.sweepdir import SWEEPS, is_sweep_dir
-
     for path in (Path(ref), root / ref):
         if path.is_dir():
             if is_sweep_dir(path):

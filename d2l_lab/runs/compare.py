@@ -7,6 +7,7 @@ hyper-parameters first), so `algo=adam` rather than a run id.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from d2l_lab.runs.catalog import KEY_PARAMS, Selected, flatten, short_key
 from d2l_lab.runs.grid import describe
 
 MAX_LABEL_KEYS = 3
+LOG_SCALE_RATIO = 1e3
+"""Curves spanning more than this factor get a log y axis, so a diverging run does not flatten the rest."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +74,18 @@ def curves(selected: Sequence[Selected], metric: str) -> list[Curve]:
 
 
 def plot(path: Path, drawn: Sequence[Curve], metric: str, *, title: str, log_y: bool = False) -> None:
-    """Overlay the curves (the book's comparison figures); they must share an x axis."""
+    """Overlay the curves (the book's comparison figures); they must share an x axis. The y axis is
+    logarithmic when asked, or when the values span more than LOG_SCALE_RATIO."""
     from d2l_lab import plotting
 
     axes = {c.x_name for c in drawn}
     if len(axes) > 1:
         raise UserError(f"these runs log different x axes ({' and '.join(sorted(axes))}): compare them "
                         "separately, or use `d2l report`, which groups them")
+    values = [abs(y) for c in drawn for y in c.ys if math.isfinite(y) and y != 0]
+    wide = bool(values) and max(values) > LOG_SCALE_RATIO * min(values)
     plotting.curve_plot(path, {c.label: (c.xs, c.ys) for c in drawn}, xlabel=drawn[0].x_name,
-                        ylabel=metric, log_y=log_y, title=title)
+                        ylabel=metric, log_y=log_y or wide, title=title)
 
 
 def table(drawn: Sequence[Curve], metric: str) -> tuple[list[str], list[list[str]]]:
@@ -90,8 +96,8 @@ def table(drawn: Sequence[Curve], metric: str) -> tuple[list[str], list[list[str
         summary = c.selected.run.summary
         final = summary.get("final", {}).get(metric, c.ys[-1] if c.ys else None)
         wall = summary.get("wall_time_s")
-        rows.append([c.selected.run.id, c.label, c.selected.run.status, _number(final),
-                     _number(min(c.ys) if c.ys else None), "" if wall is None else f"{wall:.2f}"])
+        rows.append([c.selected.run.id, c.label, c.selected.run.status, cell(final),
+                     cell(min(c.ys) if c.ys else None), "" if wall is None else f"{wall:.2f}"])
     return columns, rows
 
 
@@ -102,7 +108,8 @@ def _flat_config(s: Selected) -> dict[str, Any]:
         return {}
 
 
-def _number(value: Any) -> str:
+def cell(value: Any, digits: int = 6) -> str:
+    """A value for a table: floats to `digits` significant digits, None as blank."""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return "" if value is None else str(value)

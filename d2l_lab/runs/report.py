@@ -67,7 +67,7 @@ def table(selected: Sequence[Selected]) -> tuple[list[str], list[list[str]]]:
     for s, label in zip(selected, labels):
         wall = s.run.summary.get("wall_time_s")
         rows.append([s.run.id, s.run.experiment, label, s.run.status,
-                     *(_cell(s.run.final.get(m)) for m in metrics), "" if wall is None else f"{wall:.2f}"])
+                     *(compare.cell(s.run.final.get(m)) for m in metrics), "" if wall is None else f"{wall:.2f}"])
     return columns, rows
 
 
@@ -102,7 +102,8 @@ def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure
     ]
     for figure in shown:
         data = base64.b64encode(figure.png).decode("ascii")
-        parts += [f"<h2>{e(figure.title)}</h2>", f"<img alt=\"{e(figure.title)}\" src=\"data:image/png;base64,{data}\">"]
+        parts += [f"<h2>{e(figure.title)}</h2>",
+                  f"<img alt=\"{e(figure.title)}\" src=\"data:image/png;base64,{data}\">"]
     parts += ["<h2>Results</h2>", "<table>", "<tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>"]
     parts += ["<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows]
     parts += ["</table>", "</body></html>", ""]
@@ -130,8 +131,3 @@ def _x_column(s: Selected, metric: str) -> str:
     columns = list(rows[0]) if rows else []
     return compare.x_column(columns) if metric in columns else ""
 
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)

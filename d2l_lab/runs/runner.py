@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from d2l_lab.errors import UserError
 from d2l_lab.runs import console
 from d2l_lab.runs.atomic import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
-from d2l_lab.runs.metrics import MetricsLog
+from d2l_lab.runs.metrics import MetricsLog, read_metrics
 from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
 
@@ -91,7 +94,7 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
     if resume_state is not None:
         task.load_state_dict(resume_state["task"])
         restore_rng_state(resume_state["rng"])
-        metrics.rows = list(resume_state["metrics"])
+        metrics.rows = _logged_rows(run_dir, resume_state["metric_rows"])
         start_step, elapsed_before = resume_state["step"], resume_state["elapsed_s"]
         first_loss = resume_state["first_loss"]
     else:
@@ -108,15 +111,17 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
     def checkpoint(step: int) -> None:
         metrics.flush()
         save_checkpoint(run_dir / CHECKPOINT_NAME, {
-            "step": step, "task": task.state_dict(), "rng": rng_state(), "metrics": metrics.rows,
+            "step": step, "task": task.state_dict(), "rng": rng_state(), "metric_rows": len(metrics.rows),
             "first_loss": first_loss, "elapsed_s": elapsed(),
         })
 
     status, code, step = "completed", EXIT_OK, start_step
     try:
         with console.progress_bar(task.total_steps, experiment, enabled=not (options.quiet or options.json),
-                                  completed=start_step) as bar:
+                                  completed=start_step) as bar, _stop_at_step_boundary() as stop_requested:
             for step in range(start_step + 1, task.total_steps + 1):
+                if stop_requested():
+                    raise KeyboardInterrupt
                 loss = task.train_step(step)
                 if first_loss is None:
                     first_loss = loss
@@ -144,6 +149,37 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
     _write_summary(run_dir, summary, status=status, wall=elapsed())
     _report(summary, options)
     return code
+
+
+def _logged_rows(run_dir: Path, count: int) -> list[dict[str, Any]]:
+    """The metrics rows up to the checkpoint (metrics.csv is flushed before every checkpoint;
+    rows logged after it are dropped and will be logged again)."""
+    rows = read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
+    if len(rows) < count:
+        raise UserError(f"'{run_dir}/metrics.csv' has {len(rows)} rows but the checkpoint expects {count}: "
+                        "the run directory was edited; start the run again")
+    return rows[:count]
+
+
+@contextmanager
+def _stop_at_step_boundary() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C (SIGINT) asks the loop to stop before the next step, so the checkpoint holds a
+    whole number of steps and `--resume` repeats the uninterrupted run exactly. A second Ctrl-C
+    interrupts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        requested.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _base_summary(experiment: str, config: Any, task: Task, device: Any, run_dir: Path) -> dict[str, Any]:

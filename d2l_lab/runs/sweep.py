@@ -101,11 +101,15 @@ class Sweep:
         write_progress(self.sweep_dir, self.experiment, self.axes, [vars(r) for r in self.rows])
 
 
-def request_for(point: Point, experiment: str, out_root: Path, reuse: Sequence[RunRecord]) -> dict[str, Any]:
-    """What a worker needs to run (or reuse) one point."""
+def request_for(point: Point, experiment: str, out_root: Path, reuse: Sequence[RunRecord],
+                resume: Sequence[RunRecord]) -> dict[str, Any]:
+    """What a worker needs to reuse, resume or run one point."""
+    def candidates(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+        return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs]
+
     return {"experiment": experiment, "config": to_dict(point.config), "out": str(out_root),
-            "command": [*point.command, "--out", str(out_root)],
-            "reuse": [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in reuse]}
+            "command": [*point.command, "--out", str(out_root)], "reuse": candidates(reuse),
+            "resume": candidates(resume)}
 
 
 class WorkerPool:
@@ -168,7 +172,7 @@ class WorkerPool:
                 code = proc.wait()
                 interrupted = self._stop.is_set()
                 result = {"exit": EXIT_INTERRUPTED if interrupted else EXIT_INTERNAL, "summary": None,
-                          "reused": False, "messages": "",
+                          "reused": False, "resumed": False, "messages": "",
                           "error": None if interrupted else f"worker process died (exit code {code})"}
             self.outcomes.put(Outcome(point, result))
             if result["exit"] == EXIT_INTERRUPTED:
