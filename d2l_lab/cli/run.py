@@ -9,6 +9,7 @@ import typer
 
 from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
                                 RunRequest, Sets, flag_help, run_experiment)
+from d2l_lab.experiments.glove.config import GloveRunConfig
 from d2l_lab.experiments.optim.config import OptimRunConfig
 from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
 
@@ -26,6 +27,10 @@ def _optim_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
 
 def _w2v_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
     return _flag(Word2VecRunConfig, dotted, *names)
+
+
+def _glove_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
+    return _flag(GloveRunConfig, dotted, *names)
 
 
 @app.command()
@@ -103,3 +108,37 @@ def word2vec(
     }
     request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
     run_experiment("word2vec", request, flags)
+
+
+@app.command()
+def glove(
+    dim: Annotated[Optional[int], _glove_flag("glove.dim", "--dim")] = None,
+    window: Annotated[Optional[int], _glove_flag("glove.window", "--window")] = None,
+    min_count: Annotated[Optional[int], _glove_flag("glove.min_count", "--min-count")] = None,
+    x_max: Annotated[Optional[float], _glove_flag("glove.x_max", "--x-max")] = None,
+    alpha: Annotated[Optional[float], _glove_flag("glove.alpha", "--alpha")] = None,
+    epochs: Annotated[Optional[int], _glove_flag("glove.epochs", "--epochs")] = None,
+    batch_size: Annotated[Optional[int], _glove_flag("glove.batch_size", "--batch-size")] = None,
+    lr: Annotated[Optional[float], _glove_flag("glove.lr", "--lr")] = None,
+    corpus: Annotated[Optional[str], _glove_flag("corpus", "--corpus")] = None,
+    seed: Annotated[Optional[int], _glove_flag("seed", "--seed")] = None,
+    device: Annotated[Optional[str], _glove_flag("device", "--device")] = None,
+    preset: Preset = None,
+    config: ConfigFile = None,
+    set_: Sets = None,
+    out: OutRoot = Path("outputs"),
+    name: RunName = None,
+    resume: Resume = None,
+    quiet: Quiet = False,
+    json: Json = False,
+    dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    """GloVe from weighted co-occurrence counts on the Penn Treebank or --corpus (book 15.5)."""
+    flags = {
+        "glove.dim": dim, "glove.window": window, "glove.min_count": min_count, "glove.x_max": x_max,
+        "glove.alpha": alpha, "glove.epochs": epochs, "glove.batch_size": batch_size, "glove.lr": lr,
+        "corpus": corpus, "seed": seed, "device": device,
+    }
+    request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
+    run_experiment("glove", request, flags)
