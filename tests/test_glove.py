@@ -16,7 +16,6 @@ from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings import glove
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, count_cooccurrences
 from d2l_lab.embeddings.glove import (
-    ADAGRAD_EPS,
     GloveConfig,
     GloveTrainer,
     glove_gradients,
@@ -67,25 +66,26 @@ def test_hand_written_gradients_match_autograd():
 
 def test_sparse_update_equals_dense_adagrad():
     """One batch holding every entry (rows repeat) must move the tables as torch's dense AdaGrad
-    on the full-table loss does: repeated rows summed, untouched rows left alone."""
+    on the full-table loss does (in the GloVe tool's form: accumulators start at 1 and add
+    (lr g)^2, i.e. lr 1 and initial accumulator 1/lr^2): repeats summed, other rows untouched."""
     cooc = toy_cooccurrences(vocab_size=12)
     t = trainer(cooc, batch_size=cooc.nnz, lr=0.3)
     center = t.center.clone().double().requires_grad_()
     context = t.context.clone().double().requires_grad_()
-    optimizer = torch.optim.Adagrad([center, context], lr=0.3, eps=ADAGRAD_EPS)
+    optimizer = torch.optim.Adagrad([center, context], lr=1.0, initial_accumulator_value=1 / 0.3**2, eps=0.0)
     rows, cols = torch.from_numpy(cooc.rows), torch.from_numpy(cooc.cols)
     log_x = torch.from_numpy(np.log(cooc.values))
     weight = torch.from_numpy(weighting(cooc.values, 100.0, 0.75))
     glove_loss(center[rows], context[cols], log_x, weight).backward()
     optimizer.step()
-    t.train_epoch(1)
+    t.train_epoch(0)
     torch.testing.assert_close(t.center.double(), center.detach(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(t.context.double(), context.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_loss_decreases():
     t = trainer(toy_cooccurrences())
-    losses = [t.train_epoch(epoch)["loss"] for epoch in range(1, 16)]
+    losses = [t.train_epoch(epoch)["loss"] for epoch in range(15)]
     assert all(math.isfinite(loss) for loss in losses)
     assert losses[-1] < 0.3 * losses[0]
     assert losses[-1] <= min(losses[:-1]) * 1.05
@@ -111,17 +111,19 @@ def test_train_epoch_reports_and_calls_back_rarely():
     cooc = toy_cooccurrences()
     t = trainer(cooc, batch_size=4)
     calls = []
-    stats = t.train_epoch(1, on_batch=lambda batch, loss: calls.append((batch, loss)))
+    stats = t.train_epoch(0, on_batch=lambda batch, loss: calls.append((batch, loss)))
     batches = math.ceil(cooc.nnz / 4)
-    assert [b for b, _ in calls] == [*range(glove.REPORT_EVERY, batches + 1, glove.REPORT_EVERY), batches][
-        : math.ceil(batches / glove.REPORT_EVERY)]
+    expected = list(range(glove.REPORT_EVERY, batches + 1, glove.REPORT_EVERY))
+    if batches % glove.REPORT_EVERY:
+        expected.append(batches)
+    assert [b for b, _ in calls] == expected
     assert all(loss > 0 for _, loss in calls)
     assert stats["entries"] == cooc.nnz and stats["entries_per_s"] > 0 and stats["loss"] > 0
 
 
 def test_vectors_are_center_plus_context():
     t = trainer(toy_cooccurrences())
-    t.train_epoch(1)
+    t.train_epoch(0)
     vectors = t.vectors()
     assert vectors.dtype == np.float32 and vectors.shape == (40, 8)
     np.testing.assert_array_equal(vectors, (t.center[:, :-1] + t.context[:, :-1]).numpy())
@@ -132,7 +134,7 @@ def test_deterministic_given_seed():
     runs = []
     for seed in (3, 3, 4):
         t = trainer(cooc, seed=seed)
-        for epoch in (1, 2):
+        for epoch in (0, 1):
             t.train_epoch(epoch)
         runs.append(t.vectors())
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -142,20 +144,26 @@ def test_deterministic_given_seed():
 def test_resume_equals_uninterrupted():
     cooc = toy_cooccurrences()
     straight = trainer(cooc, seed=7)
-    for epoch in (1, 2, 3):
+    for epoch in (0, 1, 2):
         straight.train_epoch(epoch)
 
     first = trainer(cooc, seed=7)
-    first.train_epoch(1)
+    first.train_epoch(0)
     buffer = io.BytesIO()
     torch.save(first.state_dict(), buffer)
     buffer.seek(0)
     resumed = trainer(cooc, seed=7)
     resumed.load_state_dict(torch.load(buffer, weights_only=True))
-    for epoch in (2, 3):
+    for epoch in (1, 2):
         resumed.train_epoch(epoch)
     assert torch.equal(resumed.center, straight.center) and torch.equal(resumed.context, straight.context)
     np.testing.assert_array_equal(resumed.vectors(), straight.vectors())
+
+
+def test_epochs_must_run_in_order():
+    t = trainer(toy_cooccurrences())
+    with pytest.raises(ValueError, match="in order"):
+        t.train_epoch(1)
 
 
 def test_state_of_another_model_is_refused():
@@ -168,7 +176,8 @@ def test_state_of_another_model_is_refused():
     ({"dim": 0}, "dim"), ({"window": 0}, "window"), ({"min_count": 0}, "min_count"),
     ({"x_max": 0}, "x_max"), ({"alpha": 1.5}, "alpha"), ({"epochs": 0}, "epochs"),
     ({"batch_size": 0}, "batch_size"), ({"lr": -0.1}, "lr"), ({"optimizer": "sgd"}, "optimizer"),
-    ({"probe_words": "chip"}, "probe_words"), ({"learning_rate": 0.1}, "learning_rate"),
+    ({"probe_words": "chip"}, "probe_words"), ({"threads": 0}, "threads"),
+    ({"learning_rate": 0.1}, "learning_rate"),
 ])
 def test_config_rejects_bad_values(data, key):
     with pytest.raises(UserError, match=key):

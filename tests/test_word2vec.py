@@ -14,8 +14,18 @@ from d2l_lab.embeddings.word2vec_config import Word2VecConfig
 from d2l_lab.errors import UserError
 
 CPU = torch.device("cpu")
+# Every word of a 24-word corpus occurs dozens of times per batch, and each row's step sums
+# them all: such tiny vocabularies need a lower learning rate than PTB's 0.075 (0.1 diverges).
 SMALL = Word2VecConfig(dim=16, window=3, min_count=1, subsample=0.0, epochs=3, batch_size=256,
-                       negative_group=16, shared_negatives=8, lr=0.1, threads=1)
+                       negative_group=16, shared_negatives=8, lr=0.04, threads=1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Trainers set the process's torch threads; leave other test files the default."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def topic_corpus(sentences=600, length=8, words_per_topic=12, seed=0):
@@ -56,34 +66,35 @@ def test_a_training_step_is_sgd_on_the_batch_loss(model):
     repeated rows) equals one SGD step on the batch loss differentiated by autograd."""
     cfg = dataclasses.replace(SMALL, model=model, batch_size=64, negative_group=16, shared_negatives=4)
     trainer = make_trainer(cfg, corpus=topic_corpus(sentences=21)[0])
+    trainer.input_table.normal_(generator=torch.Generator().manual_seed(1))  # scores far from 0
+    trainer.output_table.normal_(generator=torch.Generator().manual_seed(2))
     data = _Epoch(trainer, 0)
     tensors = trainer._to_device(data)
     last = data.batches - 1  # the padded batch
     start, stop = last * cfg.batch_size, data.examples
-    assert (stop - start) % cfg.negative_group, "the test corpus must leave a partial group"
+    pairs = stop - start
+    assert pairs % cfg.negative_group, "the test corpus must leave a partial group"
     tables = [trainer.input_table.double().requires_grad_(), trainer.output_table.double().requires_grad_()]
     before = [t.detach().clone() for t in tables]
     w_in, w_out = tables
-    targets = tensors["targets"][start:stop]
     if model == "skipgram":
         inputs = w_in[tensors["inputs"][start:stop]]
     else:
         lo, hi = data.member_starts[start], data.member_starts[stop]
         owner = tensors["members"][lo:hi] - start
-        sums = torch.zeros(stop - start, cfg.dim, dtype=torch.float64).index_add(0, owner, w_in[tensors["inputs"][lo:hi]])
-        inputs = sums / torch.bincount(owner, minlength=stop - start).unsqueeze(1)
-    group = torch.arange(stop - start) // cfg.negative_group
-    noise = w_out[tensors["noise"][last]][group]  # [pairs, S, dim]
+        sums = torch.zeros(pairs, cfg.dim, dtype=torch.float64).index_add(0, owner, w_in[tensors["inputs"][lo:hi]])
+        inputs = sums / torch.bincount(owner, minlength=pairs).unsqueeze(1)
+    noise = w_out[tensors["noise"][last][torch.arange(pairs) // cfg.negative_group]]  # [pairs, S, dim]
     weight = cfg.negatives / cfg.shared_negatives
-    loss = -(torch.nn.functional.logsigmoid((inputs * w_out[targets]).sum(-1)).sum()
+    loss = -(torch.nn.functional.logsigmoid((inputs * w_out[tensors["targets"][start:stop]]).sum(-1)).sum()
              + weight * torch.nn.functional.logsigmoid(-(noise @ inputs.unsqueeze(-1))).sum())
     loss.backward()
     lr = 0.3
     step_loss, examples = trainer._step(tensors, data, last, lr)
-    assert examples == stop - start
+    assert examples == pairs
     assert step_loss.item() == pytest.approx(loss.item(), rel=1e-5)
     for table, old, new in zip(tables, before, (trainer.input_table, trainer.output_table)):
-        assert torch.allclose(new.double(), old - lr * table.grad, atol=1e-6)
+        assert torch.allclose(new.double(), old - lr * table.grad, atol=1e-5)
 
 
 def topic_margin(trainer, topics):
@@ -99,7 +110,7 @@ def test_learns_planted_topics_and_loss_decreases(model):
     trainer = make_trainer(dataclasses.replace(SMALL, model=model, epochs=4), corpus=corpus)
     losses = [trainer.train_epoch(epoch)["loss"] for epoch in range(4)]
     assert losses[-1] < losses[0]
-    assert topic_margin(trainer, topics) > 0.3
+    assert topic_margin(trainer, topics) > 0.5  # same-topic cosine minus cross-topic cosine
 
 
 def test_epoch_metrics_and_progress_callback(monkeypatch):

@@ -9,6 +9,7 @@ import typer
 
 from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
                                 RunRequest, Sets, flag_help, run_experiment)
+from d2l_lab.experiments.fasttext.config import FastTextRunConfig
 from d2l_lab.experiments.glove.config import GloveRunConfig
 from d2l_lab.experiments.optim.config import OptimRunConfig
 from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
@@ -31,6 +32,10 @@ def _w2v_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
 
 def _glove_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
     return _flag(GloveRunConfig, dotted, *names)
+
+
+def _ft_flag(dotted: str, *names: str) -> typer.models.OptionInfo:
+    return _flag(FastTextRunConfig, dotted, *names)
 
 
 @app.command()
@@ -142,3 +147,41 @@ def glove(
     }
     request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
     run_experiment("glove", request, flags)
+
+
+@app.command()
+def fasttext(
+    buckets: Annotated[Optional[int], _ft_flag("fasttext.buckets", "--buckets")] = None,
+    min_n: Annotated[Optional[int], _ft_flag("fasttext.min_n", "--min-n")] = None,
+    max_n: Annotated[Optional[int], _ft_flag("fasttext.max_n", "--max-n")] = None,
+    dim: Annotated[Optional[int], _ft_flag("fasttext.dim", "--dim")] = None,
+    window: Annotated[Optional[int], _ft_flag("fasttext.window", "--window")] = None,
+    negatives: Annotated[Optional[int], _ft_flag("fasttext.negatives", "--negatives")] = None,
+    min_count: Annotated[Optional[int], _ft_flag("fasttext.min_count", "--min-count")] = None,
+    subsample: Annotated[Optional[float], _ft_flag("fasttext.subsample", "--subsample")] = None,
+    epochs: Annotated[Optional[int], _ft_flag("fasttext.epochs", "--epochs")] = None,
+    batch_size: Annotated[Optional[int], _ft_flag("fasttext.batch_size", "--batch-size")] = None,
+    lr: Annotated[Optional[float], _ft_flag("fasttext.lr", "--lr")] = None,
+    corpus: Annotated[Optional[str], _ft_flag("corpus", "--corpus")] = None,
+    seed: Annotated[Optional[int], _ft_flag("seed", "--seed")] = None,
+    device: Annotated[Optional[str], _ft_flag("device", "--device")] = None,
+    preset: Preset = None,
+    config: ConfigFile = None,
+    set_: Sets = None,
+    out: OutRoot = Path("outputs"),
+    name: RunName = None,
+    resume: Resume = None,
+    quiet: Quiet = False,
+    json: Json = False,
+    dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    """fastText: skip-gram over character n-gram vectors, which also embed unseen words (book 15.6)."""
+    flags = {
+        "fasttext.buckets": buckets, "fasttext.min_n": min_n, "fasttext.max_n": max_n, "fasttext.dim": dim,
+        "fasttext.window": window, "fasttext.negatives": negatives, "fasttext.min_count": min_count,
+        "fasttext.subsample": subsample, "fasttext.epochs": epochs, "fasttext.batch_size": batch_size,
+        "fasttext.lr": lr, "corpus": corpus, "seed": seed, "device": device,
+    }
+    request = RunRequest(preset, config, set_, out, name, resume, quiet, json, dry_run, print_config)
+    run_experiment("fasttext", request, flags)

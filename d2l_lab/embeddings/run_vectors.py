@@ -1,5 +1,6 @@
 """Word vectors named on the command line: a run directory of an embedding experiment, or a
-vectors file in any supported format (`--vectors FILE`)."""
+vectors file in any supported format (`--vectors FILE`). A fastText run directory also holds
+its n-gram table, which embeds words outside the vocabulary."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
 
 VECTORS_NAME = "vectors.txt"
+SUBWORDS_NAME = "subwords.npz"
 
 
 def load_run_vectors(run_dir: str | Path, limit: int | None = None) -> WordVectors:
-    """The vectors a word2vec/GloVe/fastText run saved."""
+    """The vectors a word2vec/GloVe/fastText run saved; for fastText, unknown words are embedded
+    from their character n-grams."""
     run_dir = Path(run_dir)
     path = run_dir / VECTORS_NAME
     if not path.is_file():
         what = "does not exist" if not run_dir.exists() else f"has no {VECTORS_NAME}"
         raise UserError(f"run directory '{run_dir}' {what}: give an embedding run directory, or --vectors FILE")
-    return load_vectors(path, limit=limit)
+    vectors = load_vectors(path, limit=limit)
+    if (run_dir / SUBWORDS_NAME).is_file():
+        from d2l_lab.embeddings.subwords import SubwordVectors
+
+        vectors.oov_vector = SubwordVectors.load(run_dir / SUBWORDS_NAME)
+    return vectors

@@ -54,6 +54,8 @@ class Vocab:
         The flat layout lets samplers work on whole arrays; out-of-vocabulary tokens are
         dropped (so windows reach over them, as in the C tool). `offsets` has one entry per
         sentence plus a final one equal to `len(ids)`; empty sentences repeat an offset.
+        Encoding the very list the vocabulary was built from reuses the ids found while
+        counting (half the cost of PTB's preparation), so do not modify it in between.
         """
         lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
         if sentences is self._corpus and int(lengths.sum()) == self._corpus_ids.size:

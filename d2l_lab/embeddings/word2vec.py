@@ -3,10 +3,12 @@
 The book trains with autograd and dense Adam over both embedding tables at batch 512, which
 touches all 2 x 10k x 100 parameters at every step; here each step touches only the rows its
 batch uses. The gradients are derived by hand (`sgns_gradients`, checked against autograd in
-the tests) and applied with `index_add_` as plain SGD with the C tool's linearly decaying
-learning rate. Noise words are drawn once per group of `negative_group` pairs and shared by
-the group, so the noise term of a group is two small matrix products instead of K gathered
-rows per pair.
+the tests) and added to the rows in place: plain SGD with the C tool's linearly decaying
+learning rate, over batches of 4096 pairs. Noise words are drawn once per group of
+`negative_group` pairs and shared by the group, so the noise term of a group is two small
+matrix products instead of K gathered rows per pair; as each drawn noise row then sums only
+the steps of its group (not of the whole batch), high learning rates stay stable.
+Bit-for-bit reproducibility holds on CPU; CUDA's scatter-add order is not deterministic.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
+from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.embeddings.word2vec_config import Word2VecConfig
-from d2l_lab.embeddings.vectors import WordVectors
 
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
@@ -38,59 +40,36 @@ def set_cpu_threads(threads: int | None = None) -> None:
     torch.set_num_threads(max(1, threads or 1))
 
 
-class SGNSGradients(NamedTuple):
-    """Loss per pair and gradients of one batch (see `sgns_gradients`)."""
-
-    loss: torch.Tensor
-    inputs: torch.Tensor
-    targets: torch.Tensor
-    noise: torch.Tensor
-    curvature_inputs: torch.Tensor
-    curvature_targets: torch.Tensor
-    curvature_noise: torch.Tensor
-
-
 def sgns_gradients(
     inputs: torch.Tensor, targets: torch.Tensor, noise: torch.Tensor, weight: float,
     mask: torch.Tensor | None = None, scale: float = 1.0,
-) -> SGNSGradients:
-    """Loss, gradients and row curvatures of negative sampling for groups sharing noise words.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Loss and hand-derived gradients of negative sampling for groups sharing noise words.
 
     Shapes: `inputs`, `targets` [G, g, d] (input vector and true output vector of each pair),
     `noise` [G, S, d] (output vectors of the group's noise words). Per pair the loss is
         -log sigmoid(x . y) - weight * sum_s log sigmoid(-x . n_s),
     with weight = K / S, i.e. K noise words in expectation. `mask` [G, g] zeroes padding pairs.
-    Gradients come multiplied by `scale` (-lr turns them into SGD steps at no extra cost).
-    The curvatures bound the loss's second derivative along each row: sum over the row's
-    terms of sigmoid'(score) * |other vector|^2 ([G, g], [G, g] and [G, S]).
+    Returns (loss per pair [G, g], d/d inputs, d/d targets, d/d noise), the gradients
+    multiplied by `scale` (-lr turns them into SGD steps at no extra cost).
     """
     positive = (inputs * targets).sum(-1)
     negative = torch.bmm(inputs, noise.transpose(1, 2))  # [G, g, S]
     softplus = torch.nn.functional.softplus
     loss = softplus(-positive) + weight * softplus(negative).sum(-1)
     # d loss / d score: sigmoid(s) - 1 for the true pair, weight * sigmoid(s) for noise.
-    sig_positive = torch.sigmoid(positive)
-    sig_negative = torch.sigmoid(negative)
-    bend_positive = sig_positive * (1 - sig_positive)
-    bend_negative = sig_negative * (1 - sig_negative) * weight
-    grad_positive = (sig_positive - 1).mul_(scale)
-    grad_negative = sig_negative.mul_(weight * scale)
+    grad_positive = torch.sigmoid(positive).sub_(1).mul_(scale)
+    grad_negative = torch.sigmoid(negative).mul_(weight * scale)
     if mask is not None:
+        loss = loss * mask
         grad_positive.mul_(mask)
         grad_negative.mul_(mask.unsqueeze(-1))
-        bend_positive.mul_(mask)
-        bend_negative.mul_(mask.unsqueeze(-1))
-        loss = loss * mask
-    square_inputs = (inputs * inputs).sum(-1, keepdim=True)  # [G, g, 1]
-    square_noise = (noise * noise).sum(-1, keepdim=True)  # [G, S, 1]
-    return SGNSGradients(
+    grad_positive = grad_positive.unsqueeze(-1)
+    return (
         loss,
-        torch.baddbmm(grad_positive.unsqueeze(-1) * targets, grad_negative, noise),
-        grad_positive.unsqueeze(-1) * inputs,
+        torch.baddbmm(grad_positive * targets, grad_negative, noise),
+        grad_positive * inputs,
         torch.bmm(grad_negative.transpose(1, 2), inputs),
-        bend_positive * (targets * targets).sum(-1) + torch.bmm(bend_negative, square_noise).squeeze(-1),
-        bend_positive * square_inputs.squeeze(-1),
-        torch.bmm(bend_negative.transpose(1, 2), square_inputs).squeeze(-1),
     )
 
 
@@ -109,8 +88,9 @@ class _Epoch:
         centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng)
         self.tokens = ids.size
         self.pairs = centres.size
-        if cfg.model == "skipgram":
-            order = rng.permutation(centres.size)
+        if cfg.model == "skipgram":  # torch's randperm is twice as fast as numpy's here
+            shuffle = torch.Generator().manual_seed(int(rng.integers(2**63)))
+            order = torch.randperm(centres.size, generator=shuffle).numpy()
             self.inputs, self.targets = centres[order], contexts[order]
             self.members = self.member_starts = None
         else:
@@ -146,8 +126,12 @@ class Word2VecTrainer:
             set_cpu_threads(cfg.threads)
         self.ids, self.offsets, self.vocab, self.cfg = ids, offsets, vocab, cfg
         self.seed, self.device = seed, device
+        # Loss sums stay on the device (no sync per batch); MPS has no float64.
+        self._sum_dtype = torch.float32 if device.type == "mps" else torch.float64
         self.noise = NoiseSampler(vocab.counts)
         self.epochs_done = 0
+        self.batches_this_epoch = 0
+        """Batches of the epoch in progress (or last run), known before its first `on_batch`."""
         # The C tool's and gensim's init: small random inputs, zero outputs, so that every
         # score starts at 0 and the first updates move the outputs towards the inputs.
         rng = np.random.default_rng([seed, _INIT_STREAM])
@@ -157,7 +141,7 @@ class Word2VecTrainer:
         self.output_table = torch.zeros(shape, device=device)
 
     @classmethod
-    def from_sentences(cls, sentences: list[list[str]], cfg: Word2VecConfig, seed: int,
+    def from_sentences(cls, sentences: Sequence[Sequence[str]], cfg: Word2VecConfig, seed: int,
                        device: torch.device) -> Word2VecTrainer:
         """Vocabulary (min_count), encoding and trainer in one go."""
         vocab = Vocab(sentences, cfg.min_count)
@@ -184,8 +168,8 @@ class Word2VecTrainer:
         data = _Epoch(self, epoch)
         self.batches_this_epoch = data.batches
         tensors = self._to_device(data)
-        total = torch.zeros((), dtype=torch.float64)
-        recent, recent_examples = torch.zeros((), dtype=torch.float64), 0
+        total = torch.zeros((), dtype=self._sum_dtype, device=self.device)
+        recent, recent_examples = torch.zeros_like(total), 0
         lr = self.cfg.lr
         for b in range(data.batches):
             lr = self.learning_rate(epoch + b / data.batches)
@@ -235,32 +219,27 @@ class Word2VecTrainer:
             owner = tensors["members"][lo:hi] - start
             counts = torch.bincount(owner, minlength=groups * group).clamp_(min=1)
             inv_counts = counts.reciprocal().to(self.input_table.dtype).unsqueeze(1)
-            inputs = torch.zeros(groups * group, cfg.dim, device=self.device).index_add_(
-                0, owner, self.input_table.index_select(0, context_ids)).mul_(inv_counts)
+            inputs = torch.zeros(groups * group, cfg.dim, device=self.device)
+            _add_rows(inputs, owner, self.input_table.index_select(0, context_ids))
+            inputs.mul_(inv_counts)
         mask = None
         if padding:
             mask = torch.ones(groups * group, device=self.device)
             mask[size:] = 0
             mask = mask.view(groups, group)
         shape = (groups, group, cfg.dim)
-        grads = sgns_gradients(
+        loss, step_inputs, step_targets, step_noise = sgns_gradients(
             inputs.view(shape), self.output_table.index_select(0, targets).view(shape),
             self.output_table.index_select(0, noise_ids).view(groups, cfg.shared_negatives, cfg.dim),
             cfg.negatives / cfg.shared_negatives, mask, scale=-lr)
-        step_inputs = grads.inputs.view(-1, cfg.dim)
+        step_inputs = step_inputs.view(-1, cfg.dim)
         if data.members is None:
-            input_rows, input_curvature = centres, grads.curvature_inputs.view(-1)
+            _add_rows(self.input_table, centres, step_inputs)
         else:  # the mean spreads each example's input gradient evenly over its context words
-            input_rows = context_ids
-            step_inputs = (step_inputs * inv_counts).index_select(0, owner)
-            input_curvature = (grads.curvature_inputs.view(-1, 1) * inv_counts.square()).view(-1).index_select(0, owner)
-        output_rows = torch.cat([targets, noise_ids])
-        output_curvature = torch.cat([grads.curvature_targets.view(-1), grads.curvature_noise.view(-1)])
-        step_outputs = torch.cat([grads.targets.view(-1, cfg.dim), grads.noise.view(-1, cfg.dim)])
-        _damped_add_rows(self.input_table, input_rows, step_inputs, input_curvature, lr)
-        _damped_add_rows(self.output_table, output_rows, step_outputs, output_curvature, lr)
-        loss = grads.loss
-        return loss.sum(dtype=torch.float64), size
+            _add_rows(self.input_table, context_ids, (step_inputs * inv_counts).index_select(0, owner))
+        _add_rows(self.output_table, targets, step_targets.view(-1, cfg.dim))
+        _add_rows(self.output_table, noise_ids, step_noise.view(-1, cfg.dim))
+        return loss.sum(dtype=self._sum_dtype), size
 
     def input_vectors(self) -> np.ndarray:
         """The word vectors [V, dim] float32: the input (centre) table, as the book and gensim."""
@@ -295,21 +274,12 @@ class Word2VecTrainer:
         self.epochs_done = int(state["epochs_done"])
 
 
-def _damped_add_rows(table: torch.Tensor, index: torch.Tensor, steps: torch.Tensor,
-                     curvature: torch.Tensor, lr: float) -> None:
-    """table[index[i]] += steps[i] / (1 + lr * H[index[i]]), H = the row's summed curvature.
+def _add_rows(table: torch.Tensor, index: torch.Tensor, steps: torch.Tensor) -> None:
+    """table[index[i]] += steps[i], repeated rows summed, as a dense gradient would be.
 
-    A row that occurs k times in a batch receives k gradients computed at the same weights;
-    summed, they overshoot where k sequential SGD steps would have corrected themselves (the
-    frequent noise words of a 4096-pair batch get hundreds). Dividing by 1 + lr * H is the
-    implicit (proximal) SGD step for the row's summed loss: plain SGD for rows seen rarely, a
-    damped Newton-like step for frequent ones, so large batches stay stable at high rates.
     On CPU, scatter_add_ with an expanded index is a sorted, parallel kernel, about 3x faster
     than index_add_ (which loops over rows).
     """
-    rows = torch.zeros(table.shape[0], dtype=table.dtype, device=table.device)
-    rows.scatter_add_(0, index, curvature).mul_(lr).add_(1).reciprocal_()
-    steps = steps * rows.index_select(0, index).unsqueeze(1)
     table.scatter_add_(0, index.unsqueeze(1).expand(-1, table.shape[1]), steps)
 
 

@@ -34,6 +34,8 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
                        "d2l_lab.experiments.optim.tasks:build_task"),
         ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec.config:Word2VecRunConfig",
                        "d2l_lab.experiments.word2vec.task:build_task"),
+        ExperimentSpec("fasttext", "d2l_lab.experiments.fasttext.config:FastTextRunConfig",
+                       "d2l_lab.experiments.fasttext.task:build_task"),
         ExperimentSpec("glove", "d2l_lab.experiments.glove.config:GloveRunConfig",
                        "d2l_lab.experiments.glove.task:build_task"),
     )

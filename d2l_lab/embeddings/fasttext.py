@@ -1,0 +1,139 @@
+"""fastText (Bojanowski et al., 2017): skip-gram whose centre vector is built from subwords.
+
+A centre word's input vector is the mean (or sum) of its own row and the rows of its hashed
+character n-grams (`subwords.py`), so words that share n-grams share parameters and an unseen
+word still gets a vector. Everything else (pairs, subsampling, shared noise words, outputs,
+SGD with linear decay) is word2vec's, and is reused rather than repeated: `FastTextTrainer` is
+a `Word2VecTrainer` whose every step is a word2vec step on a small table holding the combined
+vectors of the batch's centre words, after which the change of each vector is added to all
+its rows. That is fastText's skip-gram update: each row takes the vector's full step (for the
+mean, fastText does not divide the gradient by the number of rows outside supervised mode),
+so a word's vector moves as fast as word2vec's would while its rows are shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from d2l_lab.embeddings.fasttext_config import FastTextConfig
+from d2l_lab.embeddings.subwords import SubwordScheme, SubwordVectors
+from d2l_lab.embeddings.vectors import WordVectors
+from d2l_lab.embeddings.vocab import Vocab
+from d2l_lab.embeddings.word2vec import Word2VecTrainer
+
+_NGRAM_STREAM = 2  # word2vec draws its initial vectors from stream 0 and its epochs from 1
+
+
+class FastTextTrainer(Word2VecTrainer):
+    """Trains `table` [V + used buckets, dim]: word rows first, then one row per n-gram bucket
+    that some vocabulary word uses (`bucket_ids`, sorted), and word2vec's output table.
+
+    Unused buckets would never receive a gradient, so they are not allocated: fastText's 2M
+    buckets cost PTB 68k rows. Resume and determinism are word2vec's (epoch e's randomness
+    comes from (seed, e) alone).
+    """
+
+    cfg: FastTextConfig
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, cfg: FastTextConfig,
+                 seed: int, device: torch.device) -> None:
+        super().__init__(ids, offsets, vocab, cfg, seed, device)
+        starts, rows = SubwordScheme(len(vocab), cfg.buckets, cfg.min_n, cfg.max_n).table(vocab.words)
+        is_ngram = rows >= len(vocab)
+        self.bucket_ids, compact = np.unique(rows[is_ngram] - len(vocab), return_inverse=True)
+        rows[is_ngram] = len(vocab) + compact
+        # Initialised like the word rows (word2vec's and gensim's uniform +-0.5/dim).
+        rng = np.random.default_rng([seed, _NGRAM_STREAM])
+        ngram_rows = rng.random((self.bucket_ids.size, cfg.dim), dtype=np.float32) - np.float32(0.5)
+        ngram_rows /= np.float32(cfg.dim)
+        self.table = torch.cat([self.input_table, torch.from_numpy(ngram_rows).to(device)])
+        self.input_table = self._word_rows()
+        self._starts = torch.from_numpy(starts).to(device)
+        self._rows = torch.from_numpy(rows).to(device)
+
+    def _word_rows(self) -> torch.Tensor:
+        """Each word's own row (a view of `table`): what `input_table` means between steps."""
+        return self.table[:len(self.vocab)]
+
+    def rows_of(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rows of `words`, concatenated: (rows, index of each row's word, start of each
+        word's rows). Built with index_select, several times faster than fancy indexing."""
+        counts = self._starts[words + 1] - self._starts[words]
+        bag_starts = torch.cumsum(counts, 0) - counts
+        owner = torch.repeat_interleave(counts)
+        flat = torch.arange(owner.numel(), device=self.device)
+        flat += (self._starts[words] - bag_starts).index_select(0, owner)
+        return self._rows.index_select(0, flat), owner, bag_starts
+
+    def combined(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Input vectors of `words` [n, dim] (mean or sum of their rows), with the rows and their
+        owners from `rows_of`, which `spread` needs to send the vectors' steps back."""
+        rows, owner, bag_starts = self.rows_of(words)
+        vectors = torch.nn.functional.embedding_bag(rows, self.table, bag_starts, mode=self.cfg.combine)
+        return vectors, rows, owner
+
+    def spread(self, rows: torch.Tensor, owner: torch.Tensor, steps: torch.Tensor) -> None:
+        """Add each word's vector step to all of its rows (repeated rows summed)."""
+        self.table.index_add_(0, rows, steps.index_select(0, owner))
+
+    def _to_device(self, data: Any) -> dict[str, torch.Tensor]:
+        tensors = super()._to_device(data)
+        tensors["words"] = tensors["inputs"]
+        tensors["inputs"] = torch.empty_like(tensors["words"])  # batch-local ids, set by `_step`
+        return tensors
+
+    def _step(self, tensors: dict[str, torch.Tensor], data: Any, b: int, lr: float) -> tuple[torch.Tensor, int]:
+        """word2vec's step on the combined vectors of the batch's centre words, then `spread`.
+
+        The word2vec step sees a table with one row per distinct centre word of the batch, so
+        each vector is built once per batch however many pairs share its word, and the row's
+        change is the sum of its pairs' steps, exactly what the subword rows must receive.
+        """
+        batch = slice(b * self.cfg.batch_size, min((b + 1) * self.cfg.batch_size, data.examples))
+        words, local = torch.unique(tensors["words"][batch], return_inverse=True)
+        tensors["inputs"][batch] = local
+        vectors, rows, owner = self.combined(words)
+        before = vectors.clone()
+        self.input_table = vectors
+        try:
+            result = super()._step(tensors, data, b, lr)
+        finally:
+            self.input_table = self._word_rows()
+        self.spread(rows, owner, vectors - before)
+        return result
+
+    def input_vectors(self) -> np.ndarray:
+        """Every vocabulary word's vector [V, dim] float32: own row and n-grams combined, as
+        fastText's `.vec` file holds them."""
+        with torch.no_grad():
+            vectors, _, _ = self.combined(torch.arange(len(self.vocab), device=self.device))
+        return vectors.cpu().numpy().astype(np.float32, copy=True)
+
+    def subword_vectors(self) -> SubwordVectors:
+        """The trained n-gram rows, which embed words outside the vocabulary."""
+        cfg = self.cfg
+        rows = self.table[len(self.vocab):].cpu().numpy().astype(np.float32, copy=True)
+        return SubwordVectors(cfg.buckets, cfg.min_n, cfg.max_n, cfg.combine, self.bucket_ids, rows)
+
+    def word_vectors(self) -> WordVectors:
+        """Vocabulary vectors whose `oov_vector` embeds any other word from its n-grams."""
+        return WordVectors(self.vocab.words, self.input_vectors(), oov_vector=self.subword_vectors())
+
+    def state_dict(self) -> dict[str, Any]:
+        """word2vec's state with the whole subword table as its input table."""
+        cfg = self.cfg
+        return {**super().state_dict(), "input_table": self.table.cpu().clone(),
+                "subwords": [cfg.buckets, cfg.min_n, cfg.max_n, cfg.combine]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        cfg = self.cfg
+        expected = [cfg.buckets, cfg.min_n, cfg.max_n, cfg.combine]
+        if state.get("subwords") != expected or state["input_table"].shape != self.table.shape:
+            raise ValueError(f"fastText state is for subwords {state.get('subwords')} with an input table of "
+                             f"{tuple(state['input_table'].shape)}, this trainer has {expected} and "
+                             f"{tuple(self.table.shape)}")
+        super().load_state_dict({**state, "input_table": state["input_table"][:len(self.vocab)]})
+        self.table.copy_(state["input_table"])

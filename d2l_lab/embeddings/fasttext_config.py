@@ -1,0 +1,41 @@
+"""The hyperparameters of fastText training: word2vec's, plus how words split into subwords.
+
+fastText's skip-gram is word2vec's with a different input vector, so the config extends
+`Word2VecConfig` (same keys, same meaning, same PTB-tuned recipe, a slightly lower learning
+rate) with the subword keys of the fastText tool (`-bucket -minn -maxn`, same defaults).
+Defaults are the DEFAULT preset, `configs/fasttext/default.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from d2l_lab.config.schema import param
+from d2l_lab.embeddings.subwords import COMBINES
+from d2l_lab.embeddings.word2vec_config import Word2VecConfig
+from d2l_lab.errors import UserError
+
+
+@dataclass(frozen=True)
+class FastTextConfig(Word2VecConfig):
+    model: str = param("skipgram", "fastText trains its subword vectors with skip-gram here (the "
+                       "fastText paper's model); CBOW is not offered", choices=("skipgram",))
+    lr: float = param(0.06, "initial SGD learning rate; a little below word2vec's 0.075, because "
+                      "an n-gram row shared by many words sums all their steps in a batch: on PTB "
+                      "0.1 diverges, and 0.06 gives rho 0.40-0.41 over seeds 0-2 (0.075: 0.37-0.41)", gt=0)
+    buckets: int = param(2_000_000, "hash buckets shared by all character n-grams (fastText's "
+                         "-bucket); fewer buckets make unrelated n-grams collide. Only buckets some "
+                         "vocabulary word uses are allocated (PTB: 68k of 2M), so memory does not "
+                         "grow with this number", ge=1)
+    min_n: int = param(3, "shortest character n-gram, counting the < and > word boundaries "
+                       "(fastText's -minn)", ge=1)
+    max_n: int = param(6, "longest character n-gram (fastText's -maxn)", ge=1)
+    combine: str = param("mean", "a word's input vector from its own row and its n-gram rows: mean "
+                         "(fastText) or sum; either way every row takes the vector's full step",
+                         choices=COMBINES)
+
+    def check(self) -> None:
+        super().check()
+        if self.min_n > self.max_n:
+            raise UserError(f"config key 'min_n' ({self.min_n}) must be <= 'max_n' ({self.max_n}): "
+                            "n-grams run from min_n to max_n characters")
