@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +18,12 @@ from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings import glove
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, count_cooccurrences
 from d2l_lab.embeddings.glove import (
-    GloveConfig,
     GloveTrainer,
     glove_gradients,
     glove_loss,
     weighting,
 )
+from d2l_lab.embeddings.glove_config import GloveConfig
 from d2l_lab.errors import UserError
 
 CPU = torch.device("cpu")
@@ -185,4 +187,11 @@ def test_config_rejects_bad_values(data, key):
 
 
 def test_preset_spells_out_the_defaults():
-    assert from_dict(GloveConfig, read_yaml(PRESET)) == GloveConfig()
+    assert from_dict(GloveConfig, read_yaml(PRESET)["glove"]) == GloveConfig()
+
+
+def test_config_module_does_not_import_torch():
+    """The CLI validates configs (and prints --help) without paying for a torch import."""
+    code = "import sys, d2l_lab.embeddings.glove_config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -184,7 +184,7 @@ def test_default_preset_file_is_the_config_default():
     from pathlib import Path
 
     preset = Path(__file__).resolve().parents[1] / "configs" / "word2vec" / "default.yaml"
-    assert from_dict(Word2VecConfig, yaml.safe_load(preset.read_text())) == Word2VecConfig()
+    assert from_dict(Word2VecConfig, yaml.safe_load(preset.read_text())["word2vec"]) == Word2VecConfig()
     assert from_dict(Word2VecConfig, to_dict(Word2VecConfig())) == Word2VecConfig()
 
 

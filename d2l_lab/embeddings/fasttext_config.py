@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d2l_lab.config.schema import param
-from d2l_lab.embeddings.subwords import COMBINES
 from d2l_lab.embeddings.word2vec_config import Word2VecConfig
 from d2l_lab.errors import UserError
+
+COMBINES = ("mean", "sum")
+"""How a word's rows make its input vector (kept here, not in `subwords`, so that building the
+CLI's flags needs no numpy)."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from d2l_lab.embeddings.fasttext_config import COMBINES
 from d2l_lab.errors import UserError
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 BOW, EOW = "<", ">"
-COMBINES = ("mean", "sum")
 
 
 def char_ngrams(word: str, min_n: int, max_n: int) -> list[str]:

@@ -36,7 +36,7 @@ class Word2VecConfig:
                                   "per 32, same rho)", ge=1)
     negative_group: int = param(16, "pairs that share one draw of noise words; each drawn noise row "
                                 "takes the summed step of negative_group*negatives/shared_negatives "
-                                "pair-terms (10 here); sharing by the whole batch diverges, and 20 "
+                                "pair-terms (10 here); one draw for a whole batch diverges, and 20 "
                                 "(64 pairs per 16 words) is faster but loses rho", ge=1)
     min_count: int = param(5, "words seen fewer times are dropped (too rare to learn; the book "
                            "uses 10, gensim and the C tool 5)", ge=1)
@@ -44,11 +44,11 @@ class Word2VecConfig:
                              "occurrences of very frequent words; 0 keeps every token", ge=0)
     epochs: int = param(10, "passes over the corpus; PTB is small, so it needs about 10 at the "
                         "learning rate below to reach WordSim-353 rho 0.40 (gensim: 20 at 0.025)", ge=1)
-    batch_size: int = param(4096, "pairs per update; large batches amortise Python and gather "
-                            "overheads (the book uses 512, which makes an epoch 20x slower)", ge=1)
+    batch_size: int = param(4096, "pairs per SGD step; large batches amortise Python overhead per "
+                            "step (the book uses 512); the rate below is tuned for 4096", ge=1)
     lr: float = param(0.075, "initial SGD learning rate: 3x gensim's 0.025 for a run of half as "
-                      "many epochs; on PTB 0.15 diverges, since each row's step sums all its "
-                      "pairs in a batch computed at the same weights", gt=0)
+                      "many epochs; 0.15 can diverge, since each row's step sums all its "
+                      "pairs in a batch, computed at the same weights", gt=0)
     lr_schedule: str = param("linear", "linear decays the learning rate to lr*min_lr_ratio over "
                              "all epochs (the C tool, gensim); constant keeps it", choices=LR_SCHEDULES)
     min_lr_ratio: float = param(1e-4, "floor of the linear decay as a fraction of lr (the C "

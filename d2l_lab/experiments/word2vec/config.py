@@ -5,17 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d2l_lab.config.schema import param
-from d2l_lab.devices import check_device_name
 from d2l_lab.embeddings.word2vec_config import Word2VecConfig
+from d2l_lab.experiments.corpus_config import CorpusRunConfig
 
 
 @dataclass(frozen=True)
-class Word2VecRunConfig:
-    seed: int = param(0, "seeds the initial vectors and every epoch's subsampling, windows and noise", ge=0)
-    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
-    corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz/.xz "
-                               "accepted); null trains on the bundled Penn Treebank (887,521 tokens)")
+class Word2VecRunConfig(CorpusRunConfig):
     word2vec: Word2VecConfig = param(Word2VecConfig(), "model, sampling and optimisation settings")
-
-    def check(self) -> None:
-        check_device_name(self.device)

@@ -1,0 +1,40 @@
+"""The hyperparameters of GloVe training, each with the reason for its default.
+
+Kept apart from the trainer so that the CLI can build and validate configs without importing
+torch. Defaults are the DEFAULT preset (`configs/glove/default.yaml`): the paper's and the GloVe
+tool's model and counting settings, with the optimisation settings measured on PTB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from d2l_lab.config.schema import param
+
+OPTIMIZERS = ("adagrad",)
+PROBE_WORDS = ("chip", "intel", "baby", "beautiful", "computer", "money")
+
+
+@dataclass(frozen=True)
+class GloveConfig:
+    dim: int = param(100, "vector size; 100 is the book's and a common size for a small corpus", ge=1)
+    window: int = param(10, "co-occurrences are counted up to this many tokens either side, "
+                        "weighted 1/distance; 10 is the GloVe tool's default", ge=1)
+    min_count: int = param(5, "words seen fewer times are dropped before counting: their few "
+                           "co-occurrences are too noisy to place them (the GloVe tool's default)", ge=1)
+    x_max: float = param(100.0, "counts at or above this get full weight h(x)=1, rarer ones less "
+                         "(the paper's 100; on PTB 30 learns faster but overfits sooner, 300 is slower)", gt=0)
+    alpha: float = param(0.75, "exponent of the weighting h(x)=(x/x_max)^alpha; the paper found "
+                         "0.75 better than 1", gt=0, le=1)
+    epochs: int = param(20, "passes over the non-zero co-occurrences; WordSim-353 rho on PTB levels "
+                        "off after 20-25 and then slowly falls, as the vectors fit noise in rare pairs", ge=1)
+    batch_size: int = param(16384, "non-zero entries per update; large batches keep the per-step "
+                            "overhead small and still give ~180 updates per PTB epoch", ge=1)
+    lr: float = param(0.1, "AdaGrad learning rate; twice the GloVe tool's 0.05, which needs more "
+                      "than 30 PTB epochs; at 0.2 results start to depend on the seed", gt=0)
+    optimizer: str = param("adagrad", "AdaGrad on the touched rows only, with the GloVe tool's "
+                           "accumulators starting at 1 (the only optimizer implemented)", choices=OPTIMIZERS)
+    probe_words: tuple[str, ...] = param(PROBE_WORDS, "words whose nearest neighbours are "
+                                         "reported, the book's examples ('chip' etc.)")
+    threads: int | None = param(None, "torch CPU threads; null uses every core this process may "
+                                "run on", ge=1)

@@ -1,0 +1,19 @@
+"""Run settings every embedding experiment shares: seed, device and the corpus it trains on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from d2l_lab.config.schema import param
+from d2l_lab.devices import check_device_name
+
+
+@dataclass(frozen=True)
+class CorpusRunConfig:
+    seed: int = param(0, "seeds the initial vectors and every epoch's sampling and shuffling", ge=0)
+    device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
+    corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz/.xz "
+                               "accepted); null trains on the bundled Penn Treebank (887,521 tokens)")
+
+    def check(self) -> None:
+        check_device_name(self.device)
