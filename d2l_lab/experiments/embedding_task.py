@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.errors import UserError
@@ -25,22 +27,22 @@ class EpochTrainer(Protocol):
     def word_vectors(self) -> WordVectors: ...
 
 
-def load_sentences(corpus: str | None) -> tuple[list[list[str]], str]:
-    """The bundled PTB (default) or a user's corpus file, with the checksum of what was read."""
+def prepare_corpus(corpus: str | None, min_count: int) -> tuple[Vocab, np.ndarray, np.ndarray, str]:
+    """The bundled PTB (default) or a user's corpus file, as a vocabulary, token ids, sentence
+    offsets and the checksum of what was read."""
     from d2l_lab.datasets.corpus import corpus_checksum, ptb_checksum, read_corpus, read_ptb
 
     if corpus is None:
-        return read_ptb(), ptb_checksum()
-    return read_corpus(corpus), corpus_checksum(corpus)
-
-
-def build_vocab(sentences: list[list[str]], min_count: int, corpus: str | None) -> Vocab:
+        sentences, checksum = read_ptb(), ptb_checksum()
+    else:
+        sentences, checksum = read_corpus(corpus), corpus_checksum(corpus)
     vocab = Vocab(sentences, min_count)
     if len(vocab) < 2:
         source = f"corpus '{corpus}'" if corpus else "the corpus"
         raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
                         "lower --min-count or use a larger corpus")
-    return vocab
+    ids, offsets = vocab.encode(sentences)
+    return vocab, ids, offsets, checksum
 
 
 class EmbeddingTask:

@@ -10,7 +10,7 @@ import torch
 
 from d2l_lab.embeddings.fasttext import FastTextTrainer
 from d2l_lab.embeddings.run_vectors import SUBWORDS_NAME
-from d2l_lab.experiments.embedding_task import EmbeddingTask, build_vocab, load_sentences
+from d2l_lab.experiments.embedding_task import EmbeddingTask, prepare_corpus
 from d2l_lab.experiments.fasttext.config import FastTextRunConfig
 
 
@@ -26,9 +26,7 @@ class FastTextTask(EmbeddingTask):
 
 def build_task(config: FastTextRunConfig, device: torch.device) -> FastTextTask:
     cfg = config.fasttext
-    sentences, checksum = load_sentences(config.corpus)
-    vocab = build_vocab(sentences, cfg.min_count, config.corpus)
-    ids, offsets = vocab.encode(sentences)
+    vocab, ids, offsets, checksum = prepare_corpus(config.corpus, cfg.min_count)
     trainer = FastTextTrainer(ids, offsets, vocab, cfg, config.seed, device)
     return FastTextTask(trainer, vocab, cfg.epochs, cfg.probe_words, checksum,
                         label=f"fastText {cfg.combine} of {cfg.min_n}-{cfg.max_n}-grams, dim {cfg.dim}")

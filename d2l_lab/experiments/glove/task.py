@@ -9,7 +9,7 @@ import torch
 from d2l_lab.embeddings.cooccurrence import cooccurrence_cache_key, cooccurrences
 from d2l_lab.embeddings.glove import GloveTrainer
 from d2l_lab.embeddings.vectors import WordVectors
-from d2l_lab.experiments.embedding_task import EmbeddingTask, build_vocab, load_sentences
+from d2l_lab.experiments.embedding_task import EmbeddingTask, prepare_corpus
 from d2l_lab.experiments.glove.config import GloveRunConfig
 
 
@@ -36,9 +36,7 @@ class _NamedGloveTrainer:
 
 def build_task(config: GloveRunConfig, device: torch.device) -> EmbeddingTask:
     cfg = config.glove
-    sentences, checksum = load_sentences(config.corpus)
-    vocab = build_vocab(sentences, cfg.min_count, config.corpus)
-    ids, offsets = vocab.encode(sentences)
+    vocab, ids, offsets, checksum = prepare_corpus(config.corpus, cfg.min_count)
     key = cooccurrence_cache_key(checksum, vocab.words, vocab.counts, cfg.window)
     counts = cooccurrences(ids, offsets, len(vocab), cfg.window, cache_key=key)
     trainer = GloveTrainer(counts, len(vocab), cfg, config.seed, device)

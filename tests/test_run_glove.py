@@ -1,0 +1,33 @@
+"""`d2l run glove` end to end on a small generated corpus, with its co-occurrence cache."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from d2l_lab.embeddings.vector_formats import load_vectors
+
+from .conftest import d2l, only_run_dir
+
+
+def test_glove_run_writes_vectors_and_reuses_the_cooccurrence_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    topics = [[f"cat{i}" for i in range(20)], [f"dog{i}" for i in range(20)]]
+    corpus = tmp_path / "topics.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(topics[rng.integers(2)], size=10)) for _ in range(800)) + "\n")
+    args = ("run", "glove", "--corpus", str(corpus), "--min-count", "2", "--dim", "8", "--window", "3",
+            "--epochs", "2", "--batch-size", "1024", "--device", "cpu", "--json")
+    first = d2l(*args, "--out", str(tmp_path / "a"))
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["status"] == "completed" and summary["final"]["vocab_size"] == 40
+    cached = list((tmp_path / "cache" / "cooccurrence").glob("*.npz"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    second = d2l(*args, "--lr", "0.05", "--out", str(tmp_path / "b"))
+    assert second.exit_code == 0, second.stderr
+    assert cached[0].stat().st_mtime_ns == stamp  # the sweep-style re-run did not recount
+    run = only_run_dir(tmp_path / "b" / "glove")
+    assert len(load_vectors(run / "vectors.txt")) == 40 and (run / "vocab.tsv").exists()
