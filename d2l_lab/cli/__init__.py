@@ -1,1 +1,2 @@
-"""cli"""
+"""The `d2l` command line (typer): one module per command group; heavy imports happen inside
+commands so that `--help` never loads torch."""

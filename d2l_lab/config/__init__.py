@@ -1,1 +1,2 @@
-"""config"""
+"""Typed, validated experiment configs and how a run composes them from defaults, presets, files
+and flags."""

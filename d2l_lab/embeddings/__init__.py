@@ -1,1 +1,2 @@
-"""embeddings"""
+"""Word embeddings from scratch: vocabulary and sampling, word2vec, GloVe, fastText subwords, BPE,
+word-vector files, queries and intrinsic evaluation."""
