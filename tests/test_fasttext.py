@@ -19,7 +19,7 @@ from d2l_lab.embeddings.word2vec import _Epoch
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.fasttext.task import FastTextTask
 
-from .conftest import d2l, only_run_dir
+from .conftest import d2l, only_run_dir, run_on_corpus
 
 CPU = torch.device("cpu")
 SUFFIXES = ["beam", "dial", "rise", "spot", "lamp", "fold", "kind", "wave", "glow", "path", "mark", "tone"]
@@ -163,9 +163,7 @@ def corpus_file(tmp_path_factory):
 
 
 def run_fasttext(corpus, out, *extra):
-    result = d2l("run", "fasttext", "--corpus", str(corpus), *TINY, "--out", str(out), *extra)
-    assert result.exit_code == 0, result.stderr
-    return only_run_dir(out / "fasttext")
+    return run_on_corpus("fasttext", corpus, out, *TINY, *extra)
 
 
 def test_run_dir_is_complete_and_embed_similar_answers_unseen_words(corpus_file, tmp_path):

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from d2l_lab.embeddings.vector_formats import load_vectors
 
-from .conftest import d2l, only_run_dir
+from .conftest import d2l, only_run_dir, write_topic_corpus
 
 
 def test_glove_run_writes_vectors_and_reuses_the_cooccurrence_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))
-    rng = np.random.default_rng(0)
-    topics = [[f"cat{i}" for i in range(20)], [f"dog{i}" for i in range(20)]]
-    corpus = tmp_path / "topics.txt"
-    corpus.write_text("\n".join(" ".join(rng.choice(topics[rng.integers(2)], size=10)) for _ in range(800)) + "\n")
+    corpus = write_topic_corpus(tmp_path / "topics.txt", 20, 800, 10)
     args = ("run", "glove", "--corpus", str(corpus), "--min-count", "2", "--dim", "8", "--window", "3",
             "--epochs", "2", "--batch-size", "1024", "--device", "cpu", "--json")
     first = d2l(*args, "--out", str(tmp_path / "a"))

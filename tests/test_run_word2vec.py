@@ -15,26 +15,18 @@ import pytest
 from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.runs.metrics import read_metrics
 
-from .conftest import d2l, only_run_dir
+from .conftest import d2l, only_run_dir, run_on_corpus, write_topic_corpus
 
 TINY = ["--epochs", "3", "--min-count", "2", "--subsample", "0", "--dim", "16", "--batch-size", "512", "--device", "cpu", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Two topics whose words co-occur only within their topic, so the vectors must separate them."""
-    rng = np.random.default_rng(0)
-    topics = [[f"cat{i}" for i in range(30)], [f"dog{i}" for i in range(30)]]
-    lines = [" ".join(rng.choice(topics[rng.integers(2)], size=12)) for _ in range(1500)]
-    path = tmp_path_factory.mktemp("corpus") / "topics.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_topic_corpus(tmp_path_factory.mktemp("corpus") / "topics.txt", 30, 1500, 12)
 
 
 def run_word2vec(corpus, out, *extra):
-    result = d2l("run", "word2vec", "--corpus", str(corpus), *TINY, "--out", str(out), *extra)
-    assert result.exit_code == 0, result.stderr
-    return only_run_dir(out / "word2vec")
+    return run_on_corpus("word2vec", corpus, out, *TINY, *extra)
 
 
 def test_run_dir_has_vectors_vocab_metrics_and_evaluation(corpus, tmp_path):
