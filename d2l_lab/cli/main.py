@@ -8,7 +8,7 @@ import sys
 import typer
 
 from d2l_lab import __version__
-from d2l_lab.cli import bpe, embed, run
+from d2l_lab.cli import bpe, data, embed, run
 from d2l_lab.cli import report, runs, sweep
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(run.app, name="run")
 app.add_typer(embed.app, name="embed")
 app.add_typer(bpe.app, name="bpe")
+app.add_typer(data.app, name="data")
 app.command("sweep")(sweep.sweep)
 app.add_typer(runs.app, name="runs")
 app.command("report")(report.report)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from d2l_lab.cache import default_cache_dir
 from d2l_lab.runs.atomic import atomic_write
 
 CACHE_FORMAT = 1
@@ -111,15 +111,6 @@ def cooccurrence_cache_key(corpus_checksum: str, words: Sequence[str], counts: n
     """The cache file name stem: everything that determines the counts, hashed."""
     parts = f"{CACHE_FORMAT}|{corpus_checksum}|{vocab_fingerprint(words, counts)}|window={window}"
     return hashlib.sha1(parts.encode("utf-8")).hexdigest()
-
-
-def default_cache_dir() -> Path:
-    """$D2L_LAB_CACHE, else $XDG_CACHE_HOME/d2l-lab, else ~/.cache/d2l-lab."""
-    if os.environ.get("D2L_LAB_CACHE"):
-        return Path(os.environ["D2L_LAB_CACHE"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "d2l-lab"
-    return Path.home() / ".cache" / "d2l-lab"
 
 
 def cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int,
