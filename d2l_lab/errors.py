@@ -5,5 +5,3 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input: the message is one line naming the problem and the fix."""
-
-    exit_code = 2

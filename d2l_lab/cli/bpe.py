@@ -20,6 +20,7 @@ from d2l_lab.cli.common import Json, cli_errors
 from d2l_lab.embeddings.bpe import EOW, Segmenter, learn_merges, load_merges, save_merges, symbol_vocabulary
 from d2l_lab.errors import UserError
 from d2l_lab.runs.atomic import atomic_write_text
+from d2l_lab.textfiles import read_utf8_text
 
 app = typer.Typer(help="Byte-pair encoding, as in the book's 'Subword Embedding' section: learn merges from a "
                        "corpus, then split words into subword pieces ending in the end-of-word marker '_'.",
@@ -76,18 +77,6 @@ def learn(
             print(json.dumps(summary))
 
 
-def _read_text(path: Path) -> str:
-    fix = "give a UTF-8 text file"
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"input file '{path}' does not exist: {fix}") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"input file '{path}' is not UTF-8 text (bad byte at offset {exc.start}): {fix}") from None
-    except OSError as exc:
-        raise UserError(f"input file '{path}' cannot be read ({exc.strerror or exc}): {fix}") from None
-
-
 @app.command("apply")
 def apply_(
     merges: Annotated[Path, typer.Option("--merges", help="merges file written by `d2l bpe learn`",
@@ -115,7 +104,7 @@ def apply_(
         if words:
             lines = [" ".join(segmenter.word(word)) for word in words]
         else:
-            text = _read_text(input_file)
+            text = read_utf8_text(input_file, "input file", "give a UTF-8 text file")
             lines = [segmenter.text(line) for line in text.split("\n")]
             if lines[-1] == "":
                 lines.pop()  # the final newline ends the last line; it does not start another

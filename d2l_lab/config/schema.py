@@ -42,14 +42,6 @@ def param(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def field_help(cls: type, name: str) -> str:
-    """The help text of one field, for CLI flags that mirror config keys."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            return f.metadata.get("help", "")
-    raise KeyError(name)
-
-
 def to_dict(config: Any) -> dict[str, Any]:
     """A plain, YAML-ready dict (tuples become lists) in field order."""
     out: dict[str, Any] = {}

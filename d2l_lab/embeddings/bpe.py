@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from d2l_lab.errors import UserError
+from d2l_lab.textfiles import read_utf8_text
 from d2l_lab.runs.atomic import atomic_write_text
 
 EOW = "_"
@@ -254,14 +255,7 @@ def load_merges(path: str | Path) -> list[Pair]:
     """Read a merges file written by `save_merges`; every problem is a one-line UserError."""
     path = Path(path)
     fix = f"give a file written by `d2l bpe learn CORPUS --merges N -o {path}`"
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"merges file '{path}' does not exist: {fix}") from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"merges file '{path}' is not UTF-8 text (bad byte at offset {exc.start}): {fix}") from None
-    except OSError as exc:
-        raise UserError(f"merges file '{path}' cannot be read ({exc.strerror or exc}): {fix}") from None
+    text = read_utf8_text(path, "merges file", fix)
     lines = text.split("\n")
     if lines[0].rstrip() != HEADER:
         raise UserError(f"merges file '{path}' does not start with the line '{HEADER}': {fix}")

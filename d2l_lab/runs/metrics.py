@@ -37,9 +37,6 @@ class MetricsLog:
             writer.writerow([_format(row.get(c, "")) for c in self.columns])
         atomic_write_text(self.path, buffer.getvalue())
 
-    def column(self, name: str) -> list[Value]:
-        return [row[name] for row in self.rows if name in row]
-
 
 def _format(value: Value) -> str:
     if isinstance(value, float):

@@ -16,7 +16,6 @@ from d2l_lab.optimizers.config import OptimizerConfig
 from d2l_lab.optimizers.schedules import ScheduleConfig
 
 PROBLEMS = ("airfoil", "quadratic", "rosenbrock", "beale")
-SURFACES = PROBLEMS[1:]
 AIRFOIL_ROWS = 1503
 
 
