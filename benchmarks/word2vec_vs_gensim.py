@@ -50,22 +50,16 @@ def _ws353(words: list[str], matrix: Any) -> float:
 
 
 def run_ours(seed: int, threads: int | None, epochs: int | None) -> dict[str, Any]:
-    import dataclasses
-
     import torch
-    import yaml
 
-    from d2l_lab.config.schema import from_dict
+    from d2l_lab.config.loading import compose
     from d2l_lab.datasets.corpus import read_ptb
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
-    from d2l_lab.embeddings.word2vec_config import Word2VecConfig
+    from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
 
-    preset = Path(__file__).resolve().parents[1] / "configs" / "word2vec" / "default.yaml"
-    cfg = from_dict(Word2VecConfig, yaml.safe_load(preset.read_text()))
-    if threads is not None:
-        cfg = dataclasses.replace(cfg, threads=threads)
-    if epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=epochs)
+    overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs}
+    config = compose(Word2VecRunConfig, "word2vec", preset="default", flags=overrides)
+    cfg = config.word2vec
     sentences = read_ptb()
     started = time.perf_counter()
     trainer = Word2VecTrainer.from_sentences(sentences, cfg, seed, torch.device("cpu"))

@@ -15,7 +15,7 @@ from d2l_lab.errors import UserError
 
 CPU = torch.device("cpu")
 # Every word of a 24-word corpus occurs dozens of times per batch, and each row's step sums
-# them all: such tiny vocabularies need a lower learning rate than PTB's 0.075 (0.1 diverges).
+# them all: such tiny vocabularies need a lower learning rate than PTB's 0.05 (0.1 diverges).
 SMALL = Word2VecConfig(dim=16, window=3, min_count=1, subsample=0.0, epochs=3, batch_size=256,
                        negative_group=16, shared_negatives=8, lr=0.04, threads=1)
 

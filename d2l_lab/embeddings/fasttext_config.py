@@ -1,8 +1,9 @@
 """The hyperparameters of fastText training: word2vec's, plus how words split into subwords.
 
 fastText's skip-gram is word2vec's with a different input vector, so the config extends
-`Word2VecConfig` (same keys, same meaning, same PTB-tuned recipe, a slightly lower learning
-rate) with the subword keys of the fastText tool (`-bucket -minn -maxn`, same defaults).
+`Word2VecConfig` (same keys, same meaning; its own epochs, batch size and learning rate, as
+an n-gram row shared by many words takes many steps per batch) with the subword keys of the
+fastText tool (`-bucket -minn -maxn`, same defaults).
 Defaults are the DEFAULT preset, `configs/fasttext/default.yaml`.
 """
 
@@ -23,9 +24,13 @@ CLI's flags needs no numpy)."""
 class FastTextConfig(Word2VecConfig):
     model: str = param("skipgram", "fastText trains its subword vectors with skip-gram here (the "
                        "fastText paper's model); CBOW is not offered", choices=("skipgram",))
-    lr: float = param(0.06, "initial SGD learning rate; a little below word2vec's 0.075, because "
-                      "an n-gram row shared by many words sums all their steps in a batch: on PTB "
-                      "0.1 diverges, and 0.06 gives rho 0.40-0.41 over seeds 0-2 (0.075: 0.37-0.41)", gt=0)
+    epochs: int = param(10, "passes over the corpus; each costs ~5x a word2vec epoch (a word's "
+                        "vector is the mean of ~20 rows), and 10 reach WordSim-353 rho 0.40-0.41 on "
+                        "PTB over seeds 0-2", ge=1)
+    batch_size: int = param(4096, "pairs per SGD step; the learning rate below is tuned for it", ge=1)
+    lr: float = param(0.06, "initial SGD learning rate: an n-gram row shared by many words sums all "
+                      "their steps in a batch, so on PTB 0.1 diverges, and 0.06 gives rho 0.40-0.41 "
+                      "over seeds 0-2 (0.075: 0.37-0.41)", gt=0)
     buckets: int = param(2_000_000, "hash buckets shared by all character n-grams (fastText's "
                          "-bucket); fewer buckets make unrelated n-grams collide. Only buckets some "
                          "vocabulary word uses are allocated (PTB: 68k of 2M), so memory does not "

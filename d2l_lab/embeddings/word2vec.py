@@ -4,7 +4,7 @@ The book trains with autograd and dense Adam over both embedding tables at batch
 touches all 2 x 10k x 100 parameters at every step; here each step touches only the rows its
 batch uses. The gradients are derived by hand (`sgns_gradients`, checked against autograd in
 the tests) and added to the rows in place: plain SGD with the C tool's linearly decaying
-learning rate, over batches of 4096 pairs. Noise words are drawn once per group of
+learning rate, over batches of 2048 pairs. Noise words are drawn once per group of
 `negative_group` pairs and shared by the group, so the noise term of a group is two small
 matrix products instead of K gathered rows per pair; as each drawn noise row then sums only
 the steps of its group (not of the whole batch), high learning rates stay stable.
