@@ -187,29 +187,28 @@ def test_state_dict_round_trip_resumes_bit_exactly(algo):
     cfg = OptimizerConfig(algo=algo, weight_decay=0.01)
     schedule = ScheduleConfig(name="cosine")
 
+    def start(params):
+        optimizer = build_optimizer(params, cfg)
+        return optimizer, build_scheduler(optimizer, schedule, 20)
+
+    def advance(optimizer, scheduler, params, steps):
+        for step in steps:
+            regression_step(optimizer, params, step)
+            scheduler.step()
+
     straight = regression_params()
-    optimizer = build_optimizer(straight, cfg)
-    scheduler = build_scheduler(optimizer, schedule, 20)
-    for step in range(20):
-        regression_step(optimizer, straight, step)
-        scheduler.step()
+    advance(*start(straight), straight, range(20))
 
     first = regression_params()
-    optimizer = build_optimizer(first, cfg)
-    scheduler = build_scheduler(optimizer, schedule, 20)
-    for step in range(10):
-        regression_step(optimizer, first, step)
-        scheduler.step()
+    optimizer, scheduler = start(first)
+    advance(optimizer, scheduler, first, range(10))
     saved = copy.deepcopy((optimizer.state_dict(), scheduler.state_dict()))
 
     resumed = [p.detach().clone().requires_grad_() for p in first]
-    optimizer = build_optimizer(resumed, cfg)
-    scheduler = build_scheduler(optimizer, schedule, 20)
+    optimizer, scheduler = start(resumed)
     optimizer.load_state_dict(saved[0])
     scheduler.load_state_dict(saved[1])
-    for step in range(10, 20):
-        regression_step(optimizer, resumed, step)
-        scheduler.step()
+    advance(optimizer, scheduler, resumed, range(10, 20))
     assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
 
 
