@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from d2l_lab.runs.atomic import atomic_write
+from d2l_lab.files import atomic_write
 
 Curve = tuple[Sequence[float], Sequence[float]]
 

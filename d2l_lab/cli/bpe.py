@@ -19,8 +19,8 @@ import typer
 from d2l_lab.cli.common import Json, cli_errors
 from d2l_lab.embeddings.bpe import EOW, Segmenter, learn_merges, load_merges, save_merges, symbol_vocabulary
 from d2l_lab.errors import UserError
-from d2l_lab.runs.atomic import atomic_write_text
-from d2l_lab.textfiles import read_utf8_text
+from d2l_lab.files import atomic_write_text
+from d2l_lab.files import read_utf8_text
 
 app = typer.Typer(help="Byte-pair encoding, as in the book's 'Subword Embedding' section: learn merges from a "
                        "corpus, then split words into subword pieces ending in the end-of-word marker '_'.",

@@ -21,7 +21,7 @@ def report(
     """Write comparison plots and a results table for sweeps or runs, as HTML or Markdown."""
     from d2l_lab.runs import report as reporting
     from d2l_lab.runs.catalog import select
-    from d2l_lab.runs.writable import check_output_file
+    from d2l_lab.files import check_output_file
 
     with cli_errors():
         reporting.report_format(output)

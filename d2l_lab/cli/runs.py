@@ -104,7 +104,7 @@ def compare(
     """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended."""
     from d2l_lab.runs import compare as comparing
     from d2l_lab.runs.catalog import select
-    from d2l_lab.runs.writable import check_output_file
+    from d2l_lab.files import check_output_file
 
     with cli_errors():
         selected = select(runs, out)

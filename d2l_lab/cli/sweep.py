@@ -67,7 +67,7 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     from d2l_lab.runs.rundir import config_hash
     from d2l_lab.runs.sweep import Sweep, WorkerPool, available_cores, exit_code, request_for, threads_per_job
     from d2l_lab.runs.sweepdir import open_sweep_dir, read_index
-    from d2l_lab.runs.writable import check_writable
+    from d2l_lab.files import check_writable
 
     spec = find_experiment(experiment)
     if jobs is not None and jobs < 1:

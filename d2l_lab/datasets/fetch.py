@@ -20,7 +20,7 @@ from pathlib import Path
 
 from d2l_lab.cache import default_cache_dir
 from d2l_lab.errors import UserError
-from d2l_lab.runs.atomic import atomic_write
+from d2l_lab.files import atomic_write
 
 D2L_DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
 _CHUNK = 1 << 20

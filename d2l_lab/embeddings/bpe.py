@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from d2l_lab.errors import UserError
-from d2l_lab.textfiles import read_utf8_text
-from d2l_lab.runs.atomic import atomic_write_text
+from d2l_lab.files import read_utf8_text
+from d2l_lab.files import atomic_write_text
 
 EOW = "_"
 """End-of-word marker, the last symbol of every word (the book's ``'fast_'``)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from d2l_lab.cache import default_cache_dir
-from d2l_lab.runs.atomic import atomic_write
+from d2l_lab.files import atomic_write
 
 CACHE_FORMAT = 1
 """Bump when the counting rule or the file layout changes, so old cache files are ignored."""

@@ -139,7 +139,7 @@ class SubwordVectors:
 
     def save(self, path: str | Path) -> None:
         """Write an `.npz` atomically: a killed run never leaves half a table behind."""
-        from d2l_lab.runs.atomic import atomic_write
+        from d2l_lab.files import atomic_write
 
         meta = np.array([self.scheme.buckets, self.scheme.min_n, self.scheme.max_n], dtype=np.int64)
         atomic_write(path, lambda f: np.savez(f, meta=meta, combine=np.array(self.combine),

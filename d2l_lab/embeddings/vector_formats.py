@@ -22,7 +22,7 @@ import numpy as np
 
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
-from d2l_lab.runs.atomic import atomic_write
+from d2l_lab.files import atomic_write
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 

@@ -122,7 +122,7 @@ class EmbeddingTask:
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
         from d2l_lab import plotting
         from d2l_lab.embeddings.vector_formats import save_word2vec_text
-        from d2l_lab.runs.atomic import atomic_write_text
+        from d2l_lab.files import atomic_write_text
 
         save_word2vec_text(self.trainer.word_vectors(), run_dir / "vectors.txt")
         atomic_write_text(run_dir / "vocab.tsv", "".join(

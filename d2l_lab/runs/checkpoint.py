@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_lab.errors import UserError
-from d2l_lab.runs.atomic import atomic_write
+from d2l_lab.files import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from d2l_lab.runs.atomic import atomic_write_text
+from d2l_lab.files import atomic_write_text
 
 Value = float | int | str
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from d2l_lab.errors import UserError
 from d2l_lab.runs import compare
-from d2l_lab.runs.atomic import atomic_write, atomic_write_text
+from d2l_lab.files import atomic_write, atomic_write_text
 from d2l_lab.runs.catalog import Selected
 from d2l_lab.runs.metrics import read_metrics
 

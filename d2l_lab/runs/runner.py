@@ -24,7 +24,7 @@ from d2l_lab.config.loading import dump_yaml, read_yaml
 from d2l_lab.config.schema import to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.runs import console
-from d2l_lab.runs.atomic import atomic_write_text
+from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from d2l_lab.runs.metrics import MetricsLog, read_metrics
 from d2l_lab.runs.rundir import config_hash, create_run_dir

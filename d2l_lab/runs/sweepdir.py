@@ -25,7 +25,7 @@ import yaml
 
 from d2l_lab.config.loading import read_yaml
 from d2l_lab.errors import UserError
-from d2l_lab.runs.atomic import atomic_write_text
+from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.rundir import check_run_name
 
 SWEEPS = "sweeps"
