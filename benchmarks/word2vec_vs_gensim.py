@@ -1,4 +1,4 @@
-"""Our word2vec (default preset) against gensim's on PTB: speed, quality, time to rho 0.40.
+"""Our word2vec (default config) against gensim's on PTB: speed, quality, time to rho 0.40.
 
     pip install -e '.[bench]'      # gensim: a benchmark peer only, never a runtime dependency
     python benchmarks/word2vec_vs_gensim.py [--seeds 0 1 2] [--gensim-epochs 20] [--workers N] [--threads N]
@@ -6,8 +6,8 @@
 Each system trains in its own subprocess (so neither inherits the other's threads, caches or
 memory) on the same bundled PTB sentences, with the same model: skip-gram, dim 100, window 5,
 5 noise words, t = 1e-4, min count 5; gensim with --workers threads (default: every core),
-ours with the preset's torch threads unless --threads is given (torch's OpenMP threads wait
-for each other at every op, so with more than one a busy core makes epochs much slower).
+ours with the default config's torch threads unless --threads is given (torch's OpenMP threads
+wait for each other at every op, so with more than one a busy core makes epochs much slower).
 Both train epoch by epoch and are evaluated (WordSim-353 rho on the input vectors,
 pairs with an unknown word skipped) after every epoch, outside the timed part: gensim through
 `train(epochs=1)` with its linear alpha decay split across the epochs exactly as one
@@ -55,10 +55,10 @@ def run_ours(seed: int, threads: int | None, epochs: int | None) -> dict[str, An
     from d2l_lab.config.loading import compose
     from d2l_lab.datasets.corpus import read_ptb
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
-    from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
+    from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
     overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs}
-    config = compose(Word2VecRunConfig, "word2vec", preset="default", flags=overrides)
+    config = compose(Word2VecRunConfig, "word2vec", flags=overrides)
     cfg = config.word2vec
     sentences = read_ptb()
     started = time.perf_counter()
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="gensim worker threads (default: the cores available)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for ours (default: the preset's)")
+                        help="torch threads for ours (default: the config's, 1)")
     parser.add_argument("--worker", choices=("ours", "gensim"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,7 +157,7 @@ def main() -> None:
     for seed in args.seeds:  # alternate systems so that drifting machine load hits both alike
         rows["ours"].append(summarise(spawn("ours", seed, args, None)))
         rows["gensim"].append(summarise(spawn("gensim", seed, args, args.gensim_epochs)))
-    ours_threads = args.threads or "preset's"
+    ours_threads = args.threads or "the config's"
     print(f"PTB train, skip-gram, dim 100, window 5, K 5, t 1e-4, min count 5; gensim {args.workers} "
           f"workers, ours {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
     print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'WS353':>7}"

@@ -124,6 +124,7 @@ def ptb_merges(ptb_counts: Counter) -> list[tuple[str, str]]:
     return learn_merges(ptb_counts, 500)
 
 
+@pytest.mark.slow
 def test_every_ptb_word_round_trips(ptb_counts: Counter, ptb_merges: list[tuple[str, str]]) -> None:
     segmenter = Segmenter(ptb_merges)
     for word in ptb_counts:

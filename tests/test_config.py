@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from d2l_lab.config.keys import short_name, short_names
 from d2l_lab.config.loading import compose, dump_yaml, parse_set, read_yaml
 from d2l_lab.config.schema import all_keys, from_dict
 from d2l_lab.errors import UserError
@@ -17,7 +18,7 @@ def make(**kwargs):
 def test_defaults_are_resolved_to_concrete_numbers():
     config = make()
     assert config.problem.name == "airfoil"
-    assert config.optimizer.lr is not None and config.optimizer.lr > 0
+    assert (config.optimizer.algo, config.optimizer.lr) == ("sgd", 0.05)  # the book's minibatch SGD
     assert "lr: null" not in dump_yaml(config)
 
 
@@ -50,6 +51,7 @@ def test_set_values_are_yaml_scalars():
     [
         (["optimizer.lrr=0.1"], "unknown config key 'optimizer.lrr': did you mean 'optimizer.lr'"),
         (["lr=0.1"], "unknown config key 'lr': did you mean 'optimizer.lr'"),
+        (["batch-size=10"], "unknown config key 'batch-size': did you mean 'train.batch_size'"),
         (["optimizer.lr=-0.1"], "'optimizer.lr' must be > 0, got -0.1"),
         (["optimizer.lr=abc"], "'optimizer.lr' must be a number, got 'abc'"),
         (["optimizer.lr=.nan"], "'optimizer.lr' must be a finite number"),
@@ -95,3 +97,11 @@ def test_a_list_where_a_section_belongs_is_refused():
     assert {"optimizer.lr", "train.batch_size", "problem.name"} <= set(all_keys(OptimRunConfig))
     with pytest.raises(UserError, match="config section 'problem' must be a mapping of key: value, got a list"):
         from_dict(OptimRunConfig, {"problem": ["airfoil"]})
+
+
+def test_one_short_name_scheme_for_flags_grid_keys_columns_and_suggestions():
+    keys = ("train.batch_size", "optimizer.lr", "optimizer.algo", "problem.name", "schedule.name", "seed")
+    assert [short_name(k) for k in keys] == ["batch-size", "lr", "algo", "problem", "schedule", "seed"]
+    names = short_names(OptimRunConfig)
+    assert all(names[short_name(k)] == k for k in keys)
+    assert all(short_name(key) == name for name, key in names.items())  # a short name stands for one key

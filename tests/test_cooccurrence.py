@@ -98,6 +98,7 @@ def test_small_blocks_merge_to_the_same_counts(monkeypatch):
     np.testing.assert_allclose(blocked.values, whole.values, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_large_vocabulary_stays_sparse():
     """V = 50,000: a dense V x V matrix would need 20 GB; memory must follow the pairs."""
     vocab_size, window = 50_000, 10

@@ -107,6 +107,7 @@ def test_ptb_counts() -> None:
     assert ptb_checksum() == "sha1:f9ffb014fa33bd5730e5029697ad245184f3a678"
 
 
+@pytest.mark.slow
 def test_ptb_returns_fresh_lists() -> None:
     read_ptb()[0].append("junk")
     assert read_ptb()[0][-1] != "junk"

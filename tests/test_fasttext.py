@@ -3,21 +3,20 @@ config checks, and `d2l run fasttext` / `d2l embed similar` end to end on genera
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings.fasttext import FastTextTrainer
-from d2l_lab.embeddings.fasttext_config import FastTextConfig
 from d2l_lab.embeddings.subwords import SubwordScheme
 from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.embeddings.word2vec import _Epoch
+from d2l_lab.embeddings.subwords import COMBINES
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.fasttext.task import FastTextTask
+from d2l_lab.experiments import embedding_task, fasttext
+from d2l_lab.experiments.fasttext import FastTextConfig
 
 from .conftest import d2l, only_run_dir, run_on_corpus
 
@@ -57,7 +56,7 @@ def test_a_step_is_fasttexts_update_of_the_combined_input(combine):
     assert (stop - start) % cfg.negative_group, "the test corpus must leave a partial group"
     table, out = (t.double().requires_grad_() for t in (trainer.table, trainer.output_table))
     before = [t.detach().clone() for t in (table, out)]
-    bags = [trainer._rows[trainer._starts[w]:trainer._starts[w + 1]] for w in tensors["words"][start:stop].tolist()]
+    bags = [trainer._rows[trainer._starts[w]:trainer._starts[w + 1]] for w in tensors["inputs"][start:stop].tolist()]
     inputs = torch.stack([table[rows].mean(0) if combine == "mean" else table[rows].sum(0) for rows in bags])
     noise = out[tensors["noise"][last][torch.arange(stop - start) // cfg.negative_group]]
     weight = cfg.negatives / cfg.shared_negatives
@@ -73,7 +72,7 @@ def test_a_step_is_fasttexts_update_of_the_combined_input(combine):
     assert step_loss.item() == pytest.approx(losses.sum().item(), rel=1e-5)
     assert torch.allclose(trainer.table.double(), before[0] - lr * table_grad, atol=1e-5)
     assert torch.allclose(trainer.output_table.double(), before[1] - lr * out_grad, atol=1e-5)
-    assert torch.equal(trainer.input_table, trainer.table[:len(trainer.vocab)])  # restored after the step
+    assert trainer.input_table.data_ptr() == trainer.table.data_ptr()  # still the word rows of `table`
 
 
 def ngram_table_rows(trainer, word):
@@ -119,6 +118,7 @@ def test_unseen_word_lands_among_the_words_sharing_its_ngrams():
         assert near - far > 0.5, (near, far)
 
 
+@pytest.mark.slow
 def test_resume_from_a_state_dict_equals_uninterrupted_training(tmp_path):
     full = make_trainer()
     for epoch in range(3):
@@ -135,9 +135,8 @@ def test_resume_from_a_state_dict_equals_uninterrupted_training(tmp_path):
         make_trainer(dataclasses.replace(SMALL, max_n=5)).load_state_dict(full.state_dict())
 
 
-def test_default_preset_file_is_the_config_default():
-    preset = Path(__file__).resolve().parents[1] / "configs" / "fasttext" / "default.yaml"
-    assert from_dict(FastTextConfig, yaml.safe_load(preset.read_text())["fasttext"]) == FastTextConfig()
+def test_config_offers_the_combiners_the_subword_tables_implement():
+    assert fasttext.COMBINES == COMBINES
 
 
 @pytest.mark.parametrize("bad", [
@@ -166,6 +165,7 @@ def run_fasttext(corpus, out, *extra):
     return run_on_corpus("fasttext", corpus, out, *TINY, *extra)
 
 
+@pytest.mark.slow
 def test_run_dir_is_complete_and_embed_similar_answers_unseen_words(corpus_file, tmp_path):
     run = run_fasttext(corpus_file, tmp_path)
     assert {"config.yaml", "command.txt", "metrics.csv", "summary.json", "loss.png", "checkpoint.pt",
@@ -181,19 +181,20 @@ def test_run_dir_is_complete_and_embed_similar_answers_unseen_words(corpus_file,
     assert result.exit_code == 2 and "none of its character 3-6-grams" in result.stderr
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumed_equals_uninterrupted(corpus_file, tmp_path, monkeypatch):
     full = run_fasttext(corpus_file, tmp_path / "full")
-    train_step = FastTextTask.train_step
+    train_step = embedding_task.EmbeddingTask.train_step
 
     def stop_before_epoch_3(task, step):
         if step == 3:
             raise KeyboardInterrupt
         return train_step(task, step)
 
-    monkeypatch.setattr(FastTextTask, "train_step", stop_before_epoch_3)
+    monkeypatch.setattr(embedding_task.EmbeddingTask, "train_step", stop_before_epoch_3)
     result = d2l("run", "fasttext", "--corpus", str(corpus_file), *TINY, "--out", str(tmp_path / "cut"))
     assert result.exit_code == 130
-    monkeypatch.setattr(FastTextTask, "train_step", train_step)
+    monkeypatch.setattr(embedding_task.EmbeddingTask, "train_step", train_step)
     cut = only_run_dir(tmp_path / "cut" / "fasttext")
     assert not (cut / "vectors.txt").exists()
     result = d2l("run", "fasttext", "--resume", str(cut), "--quiet")

@@ -73,6 +73,7 @@ def test_unknown_name_and_list():
     assert {"glove.6b.50d", "glove.6b.100d", "wiki.en"} <= set(listed)
 
 
+@pytest.mark.slow
 def test_50k_word_glove_text_and_word2vec_binary_give_identical_queries(tmp_path):
     """The issue's acceptance: the same vectors in two formats answer queries identically."""
     rng = np.random.default_rng(1)

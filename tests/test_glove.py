@@ -5,15 +5,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from d2l_lab.config.loading import read_yaml
 from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings import glove
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, count_cooccurrences
@@ -23,11 +19,10 @@ from d2l_lab.embeddings.glove import (
     glove_loss,
     weighting,
 )
-from d2l_lab.embeddings.glove_config import GloveConfig
 from d2l_lab.errors import UserError
+from d2l_lab.experiments.glove import GloveConfig
 
 CPU = torch.device("cpu")
-PRESET = Path(__file__).resolve().parents[1] / "configs" / "glove" / "default.yaml"
 
 
 def toy_cooccurrences(vocab_size: int = 40, seed: int = 0) -> Cooccurrences:
@@ -39,7 +34,7 @@ def toy_cooccurrences(vocab_size: int = 40, seed: int = 0) -> Cooccurrences:
 
 def trainer(cooc: Cooccurrences, seed: int = 0, **overrides) -> GloveTrainer:
     cfg = dataclasses.replace(GloveConfig(dim=8, batch_size=256, lr=0.1), **overrides)
-    return GloveTrainer(cooc, cooc.vocab_size, cfg, seed, CPU)
+    return GloveTrainer(cooc, [f"w{i}" for i in range(cooc.vocab_size)], cfg, seed, CPU)
 
 
 def test_weighting_function():
@@ -66,6 +61,7 @@ def test_hand_written_gradients_match_autograd():
     torch.testing.assert_close(grad_context, context.grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_sparse_update_equals_dense_adagrad():
     """One batch holding every entry (rows repeat) must move the tables as torch's dense AdaGrad
     on the full-table loss does (in the GloVe tool's form: accumulators start at 1 and add
@@ -85,6 +81,7 @@ def test_sparse_update_equals_dense_adagrad():
     torch.testing.assert_close(t.context.double(), context.detach(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_loss_decreases():
     t = trainer(toy_cooccurrences())
     losses = [t.train_epoch(epoch)["loss"] for epoch in range(15)]
@@ -119,8 +116,11 @@ def test_train_epoch_reports_and_calls_back_rarely():
     if batches % glove.REPORT_EVERY:
         expected.append(batches)
     assert [b for b, _ in calls] == expected
-    assert all(loss > 0 for _, loss in calls)
-    assert stats["entries"] == cooc.nnz and stats["entries_per_s"] > 0 and stats["loss"] > 0
+    # Each call reports the mean over its batches' entries, so the epoch loss is their weighted mean.
+    sizes = [min(b * 4, cooc.nnz) - min(previous * 4, cooc.nnz)
+             for previous, b in zip([0, *(b for b, _ in calls)], (b for b, _ in calls))]
+    assert stats["loss"] == pytest.approx(np.dot(sizes, [loss for _, loss in calls]) / cooc.nnz, rel=1e-9)
+    assert stats["entries"] == cooc.nnz and stats["lr"] == 0.1
 
 
 def test_vectors_are_center_plus_context():
@@ -184,14 +184,3 @@ def test_state_of_another_model_is_refused():
 def test_config_rejects_bad_values(data, key):
     with pytest.raises(UserError, match=key):
         from_dict(GloveConfig, data)
-
-
-def test_preset_spells_out_the_defaults():
-    assert from_dict(GloveConfig, read_yaml(PRESET)["glove"]) == GloveConfig()
-
-
-def test_config_module_does_not_import_torch():
-    """The CLI validates configs (and prints --help) without paying for a torch import."""
-    code = "import sys, d2l_lab.embeddings.glove_config; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

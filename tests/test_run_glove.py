@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from d2l_lab.embeddings.vector_formats import load_vectors
 
 from .conftest import d2l, only_run_dir, write_topic_corpus
 
 
+@pytest.mark.slow
 def test_glove_run_writes_vectors_and_reuses_the_cooccurrence_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))
     corpus = write_topic_corpus(tmp_path / "topics.txt", 20, 800, 10)

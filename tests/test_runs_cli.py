@@ -37,7 +37,7 @@ def test_list_shows_key_hyperparameters_final_metric_and_status(root):
     runs = _by_algo(root)
     assert set(runs) == {"sgd", "momentum", "adam"}
     assert runs["adam"]["params"] == {"problem": "airfoil", "algo": "adam", "impl": "scratch", "lr": 0.01,
-                                      "batch_size": 10}
+                                      "batch-size": 10}  # short names, as the run flags
     assert all(r["status"] == "completed" and r["experiment"] == "optim" for r in runs.values())
     assert runs["sgd"]["final"]["loss"] > 0 and runs["sgd"]["age_s"] >= 0
     table = d2l("runs", "list", "--out", str(root), "--status", "completed")

@@ -12,7 +12,8 @@ import yaml
 
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.config import OptimRunConfig
-from d2l_lab.runs.grid import Request, aliases, parse_axis, plan
+from d2l_lab.config.keys import short_names
+from d2l_lab.runs.grid import Request, parse_axis, plan
 from d2l_lab.runs.sweep import threads_per_job
 
 from .conftest import d2l
@@ -21,11 +22,12 @@ TINY = ("--set", "problem.name=quadratic", "--set", "train.steps=5")
 
 
 def test_grid_keys_are_run_flag_names_or_dotted_keys():
-    names = aliases(OptimRunConfig)
+    names = short_names(OptimRunConfig)
     assert names["algo"] == "optimizer.algo" and names["lr"] == "optimizer.lr"
     assert names["problem"] == "problem.name" and names["schedule"] == "schedule.name"
-    assert names["batch_size"] == "train.batch_size" and "name" not in names
+    assert names["batch-size"] == "train.batch_size" and "name" not in names
     assert parse_axis("batch-size=1, 10", OptimRunConfig).key == "train.batch_size"
+    assert parse_axis("batch_size=1, 10", OptimRunConfig).name == "batch-size"
     axis = parse_axis("optimizer.lr=1e-3,0.1", OptimRunConfig)
     assert (axis.name, axis.values) == ("lr", ("1e-3", 0.1))
     assert parse_axis("problem.start=[1, 2],[3,4]", OptimRunConfig).values == ([1, 2], [3, 4])
@@ -55,6 +57,7 @@ def _sweep(out, *extra):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_sweep_runs_points_as_runs_and_reissuing_finishes_only_what_is_missing(tmp_path):
     first = _sweep(tmp_path, "--jobs", "2")
     sweep_dir = tmp_path / "sweeps" / first["sweep_dir"].rsplit("/", 1)[-1]
@@ -100,6 +103,7 @@ def test_sweep_runs_points_as_runs_and_reissuing_finishes_only_what_is_missing(t
     assert (sweep_dir / "compare-loss.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_seeds_names_diverged_points_and_force(tmp_path):
     args = ("sweep", "optim", "--preset", "quadratic-gd", "--set", "train.steps=30", "--grid", "lr=0.4,1.5",
             "--seeds", "1", "--name", "book-gd", "--jobs", "1", "--out", str(tmp_path), "--json")

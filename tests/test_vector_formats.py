@@ -219,6 +219,7 @@ def test_bad_arguments_raise_user_errors(files):
         load_vectors(paths["glove"], fmt="word2vec")
 
 
+@pytest.mark.slow
 def test_agrees_with_gensim(tmp_path, generated):
     """Optional cross-check against the reference implementation (never needed by the package)."""
     gensim_models = pytest.importorskip("gensim.models")

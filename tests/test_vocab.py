@@ -48,6 +48,7 @@ def test_empty_input():
     assert ids.size == 0 and offsets.tolist() == [0]
 
 
+@pytest.mark.slow
 def test_ptb_vocabulary_matches_gensim_and_the_c_tool():
     from d2l_lab.datasets.corpus import read_ptb
 

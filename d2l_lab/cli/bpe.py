@@ -6,8 +6,6 @@ inside `learn`, so `d2l --help` stays instant.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections import Counter
 from itertools import chain
@@ -16,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from d2l_lab.cli import output
 from d2l_lab.cli.common import Json, cli_errors
 from d2l_lab.embeddings.bpe import EOW, Segmenter, learn_merges, load_merges, save_merges, symbol_vocabulary
 from d2l_lab.errors import UserError
@@ -45,7 +44,7 @@ def learn(
              "train split (a file named ptb: ./ptb)", show_default=False)],
     merges: Annotated[int, typer.Option("--merges", help="number of merges to learn, >= 1",
                                         show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="merges file to write")] = Path("bpe-merges.txt"),
+    output_file: Annotated[Path, typer.Option("--output", "-o", help="merges file to write")] = Path("bpe-merges.txt"),
     min_count: Annotated[int, typer.Option("--min-count", help="ignore words seen fewer times than this")] = 1,
     as_json: Json = False,
 ) -> None:
@@ -62,19 +61,19 @@ def learn(
             raise UserError(f"no word of {corpus} occurs {min_count} times or more: lower --min-count")
         learned = learn_merges(kept, merges)
         try:
-            save_merges(output, learned)
+            save_merges(output_file, learned)
         except OSError as exc:
-            raise _unwritable(output, exc) from None
+            raise _unwritable(output_file, exc) from None
         summary = {
             "merges": len(learned), "requested": merges, "symbols": len(symbol_vocabulary(kept, learned)),
             "words": len(kept), "tokens": sum(kept.values()), "min_count": min_count, "corpus": corpus,
-            "output": str(output), "seconds": round(time.perf_counter() - started, 3),
+            "output": str(output_file), "seconds": round(time.perf_counter() - started, 3),
         }
         early = f"; stopped early, every word is one symbol after {len(learned)}" if len(learned) < merges else ""
-        print(f"learned {len(learned)} merges from {len(kept):,} word types ({summary['tokens']:,} tokens): "
-              f"{summary['symbols']:,} symbols{early}; wrote {output}", file=sys.stderr)
+        output.note(f"learned {len(learned)} merges from {len(kept):,} word types ({summary['tokens']:,} tokens): "
+                    f"{summary['symbols']:,} symbols{early}; wrote {output_file}")
         if as_json:
-            print(json.dumps(summary))
+            output.write_json(summary)
 
 
 @app.command("apply")
@@ -86,7 +85,7 @@ def apply_(
     input_file: Annotated[Optional[Path], typer.Option(
         "--input", "-i", help="text file to segment line by line instead of WORDs (default: none)",
         show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default: stdout)",
+    output_file: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default: stdout)",
                                                    show_default=False)] = None,
 ) -> None:
     """Split words into pieces with learned merges; unseen characters stay single pieces.
@@ -110,13 +109,13 @@ def apply_(
                 lines.pop()  # the final newline ends the last line; it does not start another
             ambiguous = sum(EOW in word for word in set(text.split()))
             if ambiguous:
-                print(f"warning: {ambiguous} distinct words contain '{EOW}', the end-of-word marker: "
-                      "their pieces cannot be told apart from word ends in the output", file=sys.stderr)
+                output.warn(f"{ambiguous} distinct words contain '{EOW}', the end-of-word marker: "
+                            "their pieces cannot be told apart from word ends in the output")
         result = "".join(line + "\n" for line in lines)
-        if output is None:
-            sys.stdout.write(result)
+        if output_file is None:
+            output.write_text(result)
         else:
             try:
-                atomic_write_text(output, result)
+                atomic_write_text(output_file, result)
             except OSError as exc:
-                raise _unwritable(output, exc) from None
+                raise _unwritable(output_file, exc) from None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json as json_module
 from typing import Annotated
 
 import typer
 
+from d2l_lab.cli import output
 from d2l_lab.cli.common import Json, cli_errors
 
 app = typer.Typer(help="Pretrained word vectors: list them, or download, verify and cache one.",
@@ -19,10 +19,10 @@ def list_remotes(json: Json = False) -> None:
     from d2l_lab.datasets.fetch import REMOTES
 
     if json:
-        typer.echo(json_module.dumps({name: r.__dict__ for name, r in REMOTES.items()}, separators=(",", ":")))
+        output.write_json({name: r.__dict__ for name, r in REMOTES.items()})
         return
     for name, remote in REMOTES.items():
-        typer.echo(f"{name:16} {remote.description}")
+        output.write_line(f"{name:16} {remote.description}")
 
 
 @app.command()
@@ -31,7 +31,9 @@ def fetch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Download NAME once (sha1-verified, cached) and print the path of its vectors file."""
+    from d2l_lab.cli.terminal import download_bar
     from d2l_lab.datasets.fetch import fetch as fetch_vectors
 
-    with cli_errors():
-        typer.echo(str(fetch_vectors(name, progress=not quiet)))
+    with cli_errors(), download_bar(name, enabled=not quiet) as progress:
+        path = fetch_vectors(name, progress=progress)
+    output.write_line(str(path))

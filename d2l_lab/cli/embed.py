@@ -6,12 +6,12 @@ The first positional argument is a run directory unless `--vectors FILE` is give
 
 from __future__ import annotations
 
-import json as json_module
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from d2l_lab.cli import output
 from d2l_lab.cli.common import Json, cli_errors
 from d2l_lab.errors import UserError
 
@@ -45,9 +45,9 @@ def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: 
 
 def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
     if as_json:
-        typer.echo(json_module.dumps(result, separators=(",", ":")))
+        output.write_json(result)
     else:
-        typer.echo("\n".join(lines))
+        output.write_line("\n".join(lines))
 
 
 @app.command()

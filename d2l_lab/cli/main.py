@@ -7,13 +7,15 @@ import sys
 
 import typer
 
-from d2l_lab import __version__
-from d2l_lab.cli import bpe, data, embed, run
-from d2l_lab.cli import report, runs, sweep
+# typer (>= 0.29, see pyproject.toml) parses with its own copy of click; these are its usage errors.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+from d2l_lab import __version__, exit_codes
+from d2l_lab.cli import bpe, data, embed, output, report, run, runs, sweep
 
 app = typer.Typer(
     help="d2l-lab: run the optimization and word-embedding experiments of Dive into Deep Learning.\n\n"
-    "Exit codes: 0 done, 1 internal error, 2 bad input, 3 diverged, 130 interrupted.",
+    + exit_codes.SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -29,7 +31,7 @@ app.command("report")(report.report)
 
 def _version(value: bool) -> None:
     if value:
-        print(f"d2l-lab {__version__}")
+        output.write_line(f"d2l-lab {__version__}")
         raise typer.Exit()
 
 
@@ -43,15 +45,11 @@ def main() -> None:
     """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2."""
     try:
         code = app(standalone_mode=False)
-    except Exception as exc:
-        usage_error = hasattr(exc, "format_message") and hasattr(exc, "exit_code")
-        if not usage_error or type(exc).__name__ == "NoArgsIsHelpError":
-            if usage_error:  # `d2l run` alone: show that command's help
-                print(exc.ctx.get_help() if getattr(exc, "ctx", None) else exc.format_message())
-                sys.exit(0)
-            raise
+    except NoArgsIsHelpError:  # `d2l run` alone: typer has shown that command's help
+        sys.exit(exit_codes.OK)
+    except ClickException as exc:
         context = getattr(exc, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
-        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        output.error(f"{exc.format_message()}{hint}")
         sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code if isinstance(code, int) else exit_codes.OK)  # typer turns Ctrl-C outside a run into 130

@@ -1,96 +1,149 @@
-"""`d2l run <experiment>`: one command per experiment, built from a table of typed flags that
-mirror config keys (`--lr` is `optimizer.lr` for optim, `word2vec.lr` for word2vec); the config
-machinery does the rest. Every command also takes the generic run options of `cli.common`."""
+"""`d2l run <experiment>`: one plain command per experiment of the registry.
+
+Each command's config flags are `config_flag(ConfigClass, "dotted.key")`: the name, help and
+default come from the config field, the type is the annotation here. Every command also takes
+the generic run options of `cli.common`; `run_experiment` composes the config and runs it.
+The registry is the only list of experiments: a command is registered under its registry row
+(the row's summary is its help), and tests/test_cli_commands.py checks every row has a command.
+"""
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
-                                RunRequest, Sets, flag_help, run_experiment)
-from d2l_lab.experiments.fasttext.config import FastTextRunConfig
-from d2l_lab.experiments.glove.config import GloveRunConfig
-from d2l_lab.experiments.optim.config import OptimRunConfig
-from d2l_lab.experiments.word2vec.config import Word2VecRunConfig
+                                RunRequest, Sets, run_experiment)
+from d2l_lab.cli.flags import config_flag, config_values
+from d2l_lab.experiments.registry import experiment
 
 app = typer.Typer(help="Train an experiment; every run lands in its own directory under outputs/.",
                   no_args_is_help=True)
 
 
-@dataclass(frozen=True)
-class Flag:
-    option: str
-    key: str
-    type: type
-
-    @property
-    def parameter(self) -> str:
-        return self.option.lstrip("-").replace("-", "_")
+def _command(function: Callable[..., None]) -> Callable[..., None]:
+    """Register `function` as `d2l run <its name, _ written ->` with its registry row's summary."""
+    name = function.__name__.replace("_", "-")
+    return app.command(name, help=experiment(name).summary)(function)
 
 
-def _flags(section: str, *names: tuple[str, type]) -> list[Flag]:
-    """Flags for keys of one config section: `--min-count` -> `section.min_count`."""
-    return [Flag(f"--{name}", f"{section}.{name.replace('-', '_')}", kind) for name, kind in names]
+def _run(name: str, command: Callable[..., None], arguments: dict[str, Any]) -> None:
+    request = RunRequest(arguments["preset"], arguments["config"], arguments["set_"], arguments["out"],
+                         arguments["name"], arguments["resume"], arguments["quiet"], arguments["json"],
+                         arguments["dry_run"], arguments["print_config"])
+    run_experiment(name, request, config_values(command, arguments))
 
 
-RUN_FLAGS = [Flag("--corpus", "corpus", str), Flag("--seed", "seed", int), Flag("--device", "device", str)]
-EMBEDDING_FLAGS = (("dim", int), ("window", int), ("min-count", int), ("epochs", int), ("batch-size", int),
-                   ("lr", float))
-SKIPGRAM_FLAGS = (*EMBEDDING_FLAGS, ("negatives", int), ("subsample", float))
-
-OPTIM_FLAGS = [
-    *_flags("optimizer", ("algo", str), ("lr", float), ("momentum", float), ("gamma", float), ("rho", float),
-            ("beta1", float), ("beta2", float), ("eps", float), ("weight-decay", float), ("impl", str)),
-    Flag("--schedule", "schedule.name", str), Flag("--problem", "problem.name", str),
-    *_flags("train", ("batch-size", int), ("epochs", int), ("steps", int)),
-    Flag("--seed", "seed", int), Flag("--device", "device", str),
-]
-
-COMMANDS: dict[str, tuple[type, list[Flag], str]] = {
-    "optim": (OptimRunConfig, OPTIM_FLAGS,
-              "Optimization algorithms on a 2-D surface or on airfoil linear regression (book ch. 12)."),
-    "word2vec": (Word2VecRunConfig, [*_flags("word2vec", ("model", str), *SKIPGRAM_FLAGS), *RUN_FLAGS],
-                 "word2vec (skip-gram or CBOW, negative sampling) on the Penn Treebank or --corpus (book 15.1-15.4)."),
-    "glove": (GloveRunConfig, [*_flags("glove", *EMBEDDING_FLAGS, ("x-max", float), ("alpha", float)), *RUN_FLAGS],
-              "GloVe from weighted co-occurrence counts on the Penn Treebank or --corpus (book 15.5)."),
-    "fasttext": (FastTextRunConfig, [*_flags("fasttext", *SKIPGRAM_FLAGS, ("buckets", int), ("min-n", int),
-                                             ("max-n", int)), *RUN_FLAGS],
-                 "fastText: skip-gram over character n-gram vectors, which also embed unseen words (book 15.6)."),
-}
-
-_RUN_OPTIONS: list[tuple[str, Any, Any]] = [
-    ("preset", Preset, None), ("config", ConfigFile, None), ("set_", Sets, None), ("out", OutRoot, Path("outputs")),
-    ("name", RunName, None), ("resume", Resume, None), ("quiet", Quiet, False), ("json", Json, False),
-    ("dry_run", DryRun, False), ("print_config", PrintConfig, False),
-]
+OPTIM = experiment("optim").config_class
+WORD2VEC = experiment("word2vec").config_class
+FASTTEXT = experiment("fasttext").config_class
+GLOVE = experiment("glove").config_class
+PPMI_SVD = experiment("ppmi-svd").config_class
 
 
-def _register(experiment: str, config_class: type, flags: list[Flag], doc: str) -> None:
-    """Add `d2l run <experiment>` with typed flags plus the generic run options."""
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    parameters = [
-        inspect.Parameter(flag.parameter, keyword, default=None, annotation=Annotated[
-            Optional[flag.type], typer.Option(flag.option, help=flag_help(config_class, flag.key), show_default=False)])
-        for flag in flags
-    ] + [inspect.Parameter(name, keyword, default=default, annotation=kind) for name, kind, default in _RUN_OPTIONS]
+@_command
+def optim(
+    algo: Annotated[Optional[str], config_flag(OPTIM, "optimizer.algo")] = None,
+    lr: Annotated[Optional[float], config_flag(OPTIM, "optimizer.lr")] = None,
+    momentum: Annotated[Optional[float], config_flag(OPTIM, "optimizer.momentum")] = None,
+    gamma: Annotated[Optional[float], config_flag(OPTIM, "optimizer.gamma")] = None,
+    rho: Annotated[Optional[float], config_flag(OPTIM, "optimizer.rho")] = None,
+    beta1: Annotated[Optional[float], config_flag(OPTIM, "optimizer.beta1")] = None,
+    beta2: Annotated[Optional[float], config_flag(OPTIM, "optimizer.beta2")] = None,
+    eps: Annotated[Optional[float], config_flag(OPTIM, "optimizer.eps")] = None,
+    weight_decay: Annotated[Optional[float], config_flag(OPTIM, "optimizer.weight_decay")] = None,
+    impl: Annotated[Optional[str], config_flag(OPTIM, "optimizer.impl")] = None,
+    schedule: Annotated[Optional[str], config_flag(OPTIM, "schedule.name")] = None,
+    problem: Annotated[Optional[str], config_flag(OPTIM, "problem.name")] = None,
+    batch_size: Annotated[Optional[int], config_flag(OPTIM, "train.batch_size")] = None,
+    epochs: Annotated[Optional[int], config_flag(OPTIM, "train.epochs")] = None,
+    steps: Annotated[Optional[int], config_flag(OPTIM, "train.steps")] = None,
+    seed: Annotated[Optional[int], config_flag(OPTIM, "seed")] = None,
+    device: Annotated[Optional[str], config_flag(OPTIM, "device")] = None,
+    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    _run("optim", optim, locals())
 
-    def command(**values: Any) -> None:
-        request = RunRequest(values["preset"], values["config"], values["set_"], values["out"], values["name"],
-                             values["resume"], values["quiet"], values["json"], values["dry_run"],
-                             values["print_config"])
-        run_experiment(experiment, request, {flag.key: values[flag.parameter] for flag in flags})
 
-    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__doc__ = doc
-    command.__name__ = experiment
-    app.command(name=experiment)(command)
+@_command
+def word2vec(
+    model: Annotated[Optional[str], config_flag(WORD2VEC, "word2vec.model")] = None,
+    dim: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.dim")] = None,
+    window: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.window")] = None,
+    min_count: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.min_count")] = None,
+    epochs: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.epochs")] = None,
+    batch_size: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.batch_size")] = None,
+    lr: Annotated[Optional[float], config_flag(WORD2VEC, "word2vec.lr")] = None,
+    negatives: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.negatives")] = None,
+    subsample: Annotated[Optional[float], config_flag(WORD2VEC, "word2vec.subsample")] = None,
+    corpus: Annotated[Optional[str], config_flag(WORD2VEC, "corpus")] = None,
+    seed: Annotated[Optional[int], config_flag(WORD2VEC, "seed")] = None,
+    device: Annotated[Optional[str], config_flag(WORD2VEC, "device")] = None,
+    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    _run("word2vec", word2vec, locals())
 
 
-for _experiment, (_config_class, _flag_list, _doc) in COMMANDS.items():
-    _register(_experiment, _config_class, _flag_list, _doc)
+@_command
+def fasttext(
+    dim: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.dim")] = None,
+    window: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.window")] = None,
+    min_count: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.min_count")] = None,
+    epochs: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.epochs")] = None,
+    batch_size: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.batch_size")] = None,
+    lr: Annotated[Optional[float], config_flag(FASTTEXT, "fasttext.lr")] = None,
+    negatives: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.negatives")] = None,
+    subsample: Annotated[Optional[float], config_flag(FASTTEXT, "fasttext.subsample")] = None,
+    buckets: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.buckets")] = None,
+    min_n: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.min_n")] = None,
+    max_n: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.max_n")] = None,
+    corpus: Annotated[Optional[str], config_flag(FASTTEXT, "corpus")] = None,
+    seed: Annotated[Optional[int], config_flag(FASTTEXT, "seed")] = None,
+    device: Annotated[Optional[str], config_flag(FASTTEXT, "device")] = None,
+    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    _run("fasttext", fasttext, locals())
+
+
+@_command
+def glove(
+    dim: Annotated[Optional[int], config_flag(GLOVE, "glove.dim")] = None,
+    window: Annotated[Optional[int], config_flag(GLOVE, "glove.window")] = None,
+    min_count: Annotated[Optional[int], config_flag(GLOVE, "glove.min_count")] = None,
+    epochs: Annotated[Optional[int], config_flag(GLOVE, "glove.epochs")] = None,
+    batch_size: Annotated[Optional[int], config_flag(GLOVE, "glove.batch_size")] = None,
+    lr: Annotated[Optional[float], config_flag(GLOVE, "glove.lr")] = None,
+    x_max: Annotated[Optional[float], config_flag(GLOVE, "glove.x_max")] = None,
+    alpha: Annotated[Optional[float], config_flag(GLOVE, "glove.alpha")] = None,
+    corpus: Annotated[Optional[str], config_flag(GLOVE, "corpus")] = None,
+    seed: Annotated[Optional[int], config_flag(GLOVE, "seed")] = None,
+    device: Annotated[Optional[str], config_flag(GLOVE, "device")] = None,
+    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    _run("glove", glove, locals())
+
+
+@_command
+def ppmi_svd(
+    dim: Annotated[Optional[int], config_flag(PPMI_SVD, "ppmi_svd.dim")] = None,
+    window: Annotated[Optional[int], config_flag(PPMI_SVD, "ppmi_svd.window")] = None,
+    min_count: Annotated[Optional[int], config_flag(PPMI_SVD, "ppmi_svd.min_count")] = None,
+    corpus: Annotated[Optional[str], config_flag(PPMI_SVD, "corpus")] = None,
+    seed: Annotated[Optional[int], config_flag(PPMI_SVD, "seed")] = None,
+    device: Annotated[Optional[str], config_flag(PPMI_SVD, "device")] = None,
+    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
+    print_config: PrintConfig = False,
+) -> None:
+    _run("ppmi-svd", ppmi_svd, locals())

@@ -6,22 +6,17 @@ directories. Everything is read from the run directories themselves (`d2l_lab.ru
 
 from __future__ import annotations
 
-import io
 import json as jsonlib
-import sys
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors
-from d2l_lab.cli.tables import print_table
+from d2l_lab import exit_codes
+from d2l_lab.cli import output
+from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, ctrl_c_stops
 from d2l_lab.errors import UserError
-
-EXIT_CHECK_FAILED = 4
-"""`runs rerun --check`: the re-run's metrics differ from the stored ones."""
 
 app = typer.Typer(help="List, inspect, compare and re-run runs (named by id prefix or path).",
                   no_args_is_help=True)
@@ -41,6 +36,7 @@ def list_(
 ) -> None:
     """A table of runs, oldest first: id, experiment, key hyper-parameters, final metric, status, age."""
     from d2l_lab.experiments.registry import experiment as find_experiment
+    from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.runs.catalog import STATUSES, key_params, scan
     from d2l_lab.runs.compare import cell
 
@@ -49,19 +45,21 @@ def list_(
             find_experiment(experiment)
         if status is not None and status not in STATUSES:
             raise UserError(f"--status must be one of {', '.join(STATUSES)}; got '{status}'")
-        runs = [r for r in scan(out, [experiment] if experiment else None) if status in (None, r.status)]
+        known = catalog_experiments()
+        scanned = scan(out, {experiment: known[experiment]} if experiment else known)
+        runs = [r for r in scanned if status in (None, r.status)]
         now = time.time()
         entries = [{"id": r.id, "experiment": r.experiment, "run_dir": str(r.path), "status": r.status,
                     "params": key_params(r), "final": dict(r.final), "wall_time_s": r.summary.get("wall_time_s"),
                     "started_at": r.summary.get("started_at"), "age_s": round(now - r.started(), 1)}
                    for r in runs]
     if json:
-        sys.stdout.write(jsonlib.dumps(entries, separators=(",", ":")) + "\n")
+        output.write_json(entries)
         return
     if not entries:
-        print(f"no runs under '{out}'", file=sys.stderr)
+        output.note(f"no runs under '{out}'")
         return
-    print_table(["id", "experiment", "params", "final", "status", "age"],
+    output.print_table(["id", "experiment", "params", "final", "status", "age"],
                  [[e["id"], e["experiment"], " ".join(f"{k}={cell(v, 4)}" for k, v in e["params"].items()),
                    _headline(e["final"]), e["status"], _age(e["age_s"])] for e in entries])
 
@@ -69,32 +67,34 @@ def list_(
 @app.command()
 def show(run: RunRef, out: OutRoot = Path("outputs"), json: Json = False) -> None:
     """A run's resolved config, its summary and the paths of its artefacts."""
+    from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.runs.catalog import find_run
 
     with cli_errors():
-        record = find_run(run, out)
+        record = find_run(run, out, catalog_experiments())
         config = record.config()
         artefacts = sorted(p for p in record.path.iterdir() if p.is_file() and not p.name.startswith("."))
     if json:
-        sys.stdout.write(jsonlib.dumps({"run_dir": str(record.path), "config": config, "summary": record.summary,
-                                        "artefacts": [str(p) for p in artefacts]}, separators=(",", ":")) + "\n")
+        output.write_json({"run_dir": str(record.path), "config": config, "summary": record.summary,
+                           "artefacts": [str(p) for p in artefacts]})
         return
     import yaml
 
-    print(f"run {record.path}  ({record.experiment}, {record.status})\n\nconfig:")
-    print("  " + yaml.safe_dump(config, sort_keys=False, default_flow_style=None).rstrip().replace("\n", "\n  "))
-    print("\nsummary:")
-    print("  " + jsonlib.dumps(dict(record.summary), indent=2).replace("\n", "\n  "))
-    print("\nartefacts:")
+    output.write_line(f"run {record.path}  ({record.experiment}, {record.status})\n\nconfig:")
+    output.write_line("  " + yaml.safe_dump(config, sort_keys=False, default_flow_style=None).rstrip()
+                      .replace("\n", "\n  "))
+    output.write_line("\nsummary:")
+    output.write_line("  " + jsonlib.dumps(dict(record.summary), indent=2).replace("\n", "\n  "))
+    output.write_line("\nartefacts:")
     for path in artefacts:
-        print(f"  {path}  ({path.stat().st_size:,} bytes)")
+        output.write_line(f"  {path}  ({path.stat().st_size:,} bytes)")
 
 
 @app.command()
 def compare(
     runs: Annotated[list[str], typer.Argument(help="run ids, run directories or sweep directories")],
     metric: Annotated[str, typer.Option(help="metrics.csv column to plot")] = "loss",
-    output: Annotated[Optional[Path], typer.Option(
+    plot_file: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="PNG to write (default: compare-METRIC.png in the sweep directory when "
                                "comparing one sweep, else in the current directory)", show_default=False)] = None,
     log_y: Annotated[bool, typer.Option("--log-y", help="logarithmic y axis (automatic when the values span "
@@ -102,33 +102,34 @@ def compare(
     out: OutRoot = Path("outputs"),
 ) -> None:
     """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended."""
+    from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.files import check_output_file
     from d2l_lab.runs import compare as comparing
     from d2l_lab.runs.catalog import select
-    from d2l_lab.files import check_output_file
 
     with cli_errors():
-        selected = select(runs, out)
+        selected = select(runs, out, catalog_experiments())
         sweeps = {s.sweep for s in selected}
-        if output is None:
+        if plot_file is None:
             folder = next(iter(sweeps)) if len(sweeps) == 1 and None not in sweeps else Path(".")
-            output = folder / f"compare-{metric}.png"
-        if output.suffix.lower() != ".png":
-            raise UserError(f"-o '{output}' must end in .png")
-        check_output_file(output, "-o")
+            plot_file = folder / f"compare-{metric}.png"
+        if plot_file.suffix.lower() != ".png":
+            raise UserError(f"-o '{plot_file}' must end in .png")
+        check_output_file(plot_file, "-o")
         drawn = comparing.curves(selected, metric)
         experiments = sorted({s.run.experiment for s in selected})
-        comparing.plot(output, drawn, metric, title=f"{', '.join(experiments)}: {metric} of {len(drawn)} runs",
+        comparing.plot(plot_file, drawn, metric, title=f"{', '.join(experiments)}: {metric} of {len(drawn)} runs",
                        log_y=log_y)
         columns, rows = comparing.table(drawn, metric)
-    print_table(columns, rows)
-    print(f"plot: {output}", file=sys.stderr)
+    output.print_table(columns, rows)
+    output.note(f"plot: {plot_file}")
 
 
 @app.command()
 def rerun(
     run: RunRef,
     check: Annotated[bool, typer.Option("--check", help=f"compare the new metrics.csv with the stored one; exit "
-                                                        f"{EXIT_CHECK_FAILED} if they differ")] = False,
+                                                        f"{exit_codes.CHECK_FAILED} if they differ")] = False,
     out: OutRoot = Path("outputs"),
     quiet: Quiet = False,
     json: Json = False,
@@ -144,37 +145,32 @@ def rerun(
 
 
 def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
+    from d2l_lab.cli.terminal import terminal
     from d2l_lab.config.loading import compose
     from d2l_lab.experiments.registry import experiment
+    from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.runs.catalog import find_run
-    from d2l_lab.runs.console import print_summary_table
     from d2l_lab.runs.runner import RunOptions, execute
     from d2l_lab.runs.verify import VOLATILE_COLUMNS, first_difference
 
-    record = find_run(ref, out)
+    record = find_run(ref, out, catalog_experiments())
     if check and record.status not in ("completed", "diverged"):
         raise UserError(f"run '{record.id}' is {record.status}: --check needs a finished run to compare with")
     spec = experiment(record.experiment)
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")
-    print(f"re-running {record.path} from its config.yaml", file=sys.stderr)
-    options = RunOptions(out_root=record.path.parent.parent, command=["d2l", *sys.argv[1:]], quiet=True, json=True)
-    captured = io.StringIO()
-    with redirect_stdout(captured):  # the runner's JSON line tells us the new run directory
-        code = execute(record.experiment, config, spec.build_task(), options)
-    summary = jsonlib.loads(captured.getvalue())
-    if json:
-        sys.stdout.write(captured.getvalue())
-    elif not quiet:
-        print_summary_table(summary)
-    if not check:
-        return code
-    difference = first_difference(record.path / "metrics.csv", Path(summary["run_dir"]) / "metrics.csv")
+    output.note(f"re-running {record.path} from its config.yaml")
+    options = RunOptions(out_root=record.path.parent.parent, command=command_line())
+    with terminal(quiet=quiet, json=json) as shown, ctrl_c_stops() as should_stop:
+        result = execute(record.experiment, config, spec.build_task(), options, should_stop=should_stop,
+                         subscribers=[shown])
+    if not check or result.exit_code == exit_codes.INTERRUPTED:
+        return result.exit_code
+    difference = first_difference(record.path / "metrics.csv", result.run_dir / "metrics.csv")
     if difference is not None:
-        print(f"check failed: {Path(summary['run_dir'])} differs from {record.path}: {difference}", file=sys.stderr)
-        return EXIT_CHECK_FAILED
-    print(f"check passed: metrics.csv matches {record.path} (ignoring {', '.join(sorted(VOLATILE_COLUMNS))})",
-          file=sys.stderr)
-    return 0
+        output.note(f"check failed: {result.run_dir} differs from {record.path}: {difference}")
+        return exit_codes.CHECK_FAILED
+    output.note(f"check passed: metrics.csv matches {record.path} (ignoring {', '.join(sorted(VOLATILE_COLUMNS))})")
+    return exit_codes.OK
 
 
 def _headline(final: dict[str, Any]) -> str:

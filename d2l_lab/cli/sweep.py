@@ -8,16 +8,14 @@ points from their checkpoints (see
 
 from __future__ import annotations
 
-import json as jsonlib
 import queue
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, cli_errors
-from d2l_lab.cli.tables import print_table
+from d2l_lab.cli import output
+from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, cli_errors, ctrl_c_stops
 from d2l_lab.errors import UserError
 
 Grid = Annotated[Optional[list[str]], typer.Option(
@@ -61,6 +59,7 @@ def sweep(
 def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None, preset: str | None,
            config_file: Path | None, sets: list[str], out: Path, name: str | None, force: bool, quiet: bool,
            json: bool) -> int:
+    from d2l_lab.cli.sweep_worker import COMMAND
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs import catalog
     from d2l_lab.runs.grid import Request, plan
@@ -90,22 +89,20 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     cores = available_cores()
     jobs = min(jobs or cores, len(work))
     if not quiet:
-        print(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x {threads_per_job(cores, jobs)} threads",
-              file=sys.stderr)
-    pool = WorkerPool(jobs, threads_per_job(cores, jobs))
+        output.note(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x {threads_per_job(cores, jobs)} threads")
+    pool = WorkerPool(jobs, threads_per_job(cores, jobs), COMMAND)
     pool.start(work)
     results, interrupted = _collect(pool, state, len(points), quiet)
     code = exit_code(results, interrupted or len(results) < len(points))
     rows = [vars(r) for r in state.rows]
     if json:
         counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
-        sys.stdout.write(jsonlib.dumps({"sweep_dir": str(sweep_dir), "experiment": experiment,
-                                        "points": len(points), "reused": sum(r["reused"] for r in rows),
-                                        "statuses": counts, "exit_code": code, "results": rows},
-                                       separators=(",", ":")) + "\n")
+        output.write_json({"sweep_dir": str(sweep_dir), "experiment": experiment, "points": len(points),
+                           "reused": sum(r["reused"] for r in rows), "statuses": counts, "exit_code": code,
+                           "results": rows})
     elif not quiet:
         _print_table(list(state.axes), rows)
-        print(f"results: {sweep_dir / 'results.csv'}\ncompare: d2l runs compare {sweep_dir}", file=sys.stderr)
+        output.note(f"results: {sweep_dir / 'results.csv'}\ncompare: d2l runs compare {sweep_dir}")
     return code
 
 
@@ -114,21 +111,21 @@ def _collect(pool: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[
     point) and waits for them, a second one stops waiting."""
     results: list[dict[str, Any]] = []
     interrupted = False
-    while pool.busy():
+    with ctrl_c_stops() as should_stop:
         try:
-            outcome = pool.outcomes.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        except KeyboardInterrupt:
-            if interrupted:
-                break
+            while pool.busy():
+                if should_stop() and not interrupted:
+                    interrupted = True
+                    pool.interrupt()
+                    output.note("interrupting: running points save a checkpoint; re-issue the command to finish")
+                try:
+                    outcome = pool.outcomes.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                results.append(outcome.result)
+                _print_outcome(len(results), total, state.record(outcome), outcome.result, quiet)
+        except KeyboardInterrupt:  # the second Ctrl-C
             interrupted = True
-            pool.interrupt()
-            print("interrupting: running points save a checkpoint; re-issue the command to finish",
-                  file=sys.stderr)
-            continue
-        results.append(outcome.result)
-        _print_outcome(len(results), total, state.record(outcome), outcome.result, quiet)
     state.save()
     return results, interrupted
 
@@ -147,22 +144,22 @@ def _print_outcome(done: int, total: int, row: Any, result: dict[str, Any], quie
 
     label = describe(row.values)
     for line in (result.get("messages") or "").splitlines():
-        print(f"  [{label}] {line}", file=sys.stderr)
+        output.note(f"  [{label}] {line}")
     if result.get("error"):
-        print(f"[{done}/{total}] {label}: {row.status}: {result['error'].rstrip()}", file=sys.stderr)
+        output.note(f"[{done}/{total}] {label}: {row.status}: {result['error'].rstrip()}")
     elif not quiet:
         what = "already completed, reused" if row.reused else row.status
         what += " (resumed from its checkpoint)" if result.get("resumed") else ""
         metrics = "".join(f" {k}={cell(v)}" for k, v in list(row.final.items())[:2] if v is not None)
         wall = "" if row.wall_time_s is None else f" ({row.wall_time_s:.2f} s)"
-        print(f"[{done}/{total}] {label}: {what}{metrics}{wall} {row.run_dir or ''}", file=sys.stderr)
+        output.note(f"[{done}/{total}] {label}: {what}{metrics}{wall} {row.run_dir or ''}")
 
 
 def _print_table(axes: list[str], rows: list[dict[str, Any]]) -> None:
     from d2l_lab.runs.compare import cell
 
     metrics = list(dict.fromkeys(k for r in rows for k in r["final"]))[:3]
-    print_table([*axes, "status", *metrics, "wall s", "run"],
+    output.print_table([*axes, "status", *metrics, "wall s", "run"],
                 [[*(cell(r["values"][a]) for a in axes), r["status"] + (" (reused)" if r["reused"] else ""),
                   *(cell(r["final"].get(m, "")) for m in metrics),
                   "" if r["wall_time_s"] is None else f"{r['wall_time_s']:.2f}", r["run_dir"] or ""] for r in rows],

@@ -43,9 +43,17 @@ def param(
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A plain, YAML-ready dict (tuples become lists) in field order."""
+    """A plain, YAML-ready dict (tuples become lists) in field order.
+
+    A config may name fields that its current choice never reads (`unused_fields()`, e.g. the
+    hyper-parameters another optimizer uses); they are left out, so a saved config holds exactly
+    what the run used.
+    """
+    unused = set(config.unused_fields()) if hasattr(config, "unused_fields") else set()
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
+        if f.name in unused:
+            continue
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             value = to_dict(value)
@@ -96,9 +104,11 @@ def _unknown_key_message(cls: type, prefix: str, key: str) -> str:
     valid = all_keys(cls, prefix)
     full = prefix + key
     close = difflib.get_close_matches(full, valid, n=1, cutoff=0.6)
-    if not close:  # `lr` given at the top level means `optimizer.lr`
-        leaves = {k.rsplit(".", 1)[-1]: k for k in valid}
-        close = [leaves[m] for m in difflib.get_close_matches(key, list(leaves), n=1, cutoff=0.6)]
+    if not close:  # a short name (`lr`, `batch-size`) given at the top level means its full key
+        from d2l_lab.config.keys import short_name  # keys builds on this module
+
+        names = {short_name(k): k for k in valid}
+        close = [names[m] for m in difflib.get_close_matches(key.replace("_", "-"), list(names), n=1, cutoff=0.6)]
     if close:
         return f"unknown config key '{full}': did you mean '{close[0]}'?"
     return f"unknown config key '{full}': valid keys here are {', '.join(valid)}"

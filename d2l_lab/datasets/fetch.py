@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,9 @@ from d2l_lab.files import atomic_write
 
 D2L_DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
 _CHUNK = 1 << 20
+
+Progress = Callable[[int, "int | None"], None]
+"""Told (bytes received so far, total bytes or None) after every chunk; the CLI draws a bar."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ REMOTES: dict[str, RemoteVectors] = {
 }
 
 
-def fetch(name: str, *, progress: bool = True) -> Path:
+def fetch(name: str, *, progress: Progress | None = None) -> Path:
     """The path of the named vectors file, downloading and verifying it on first use."""
     if name not in REMOTES:
         raise UserError(f"unknown vectors '{name}': choose one of {', '.join(REMOTES)}")
@@ -69,17 +70,19 @@ def fetch(name: str, *, progress: bool = True) -> Path:
     return target
 
 
-def _download(url: str, path: Path, *, progress: bool) -> str:
+def _download(url: str, path: Path, *, progress: Progress | None) -> str:
     """Stream `url` into `path`, returning the sha1 of what arrived."""
     sha1 = hashlib.sha1()
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with _bar(total, url.rsplit("/", 1)[-1], progress) as advance:
-                while chunk := response.read(_CHUNK):
-                    sha1.update(chunk)
-                    out.write(chunk)
-                    advance(len(chunk))
+            while chunk := response.read(_CHUNK):
+                sha1.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+                if progress is not None:
+                    progress(received, total)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise UserError(f"cannot download {url} ({reason}): this machine may be offline; download it by hand "
@@ -96,18 +99,3 @@ def _extract_vectors(archive: Path, target: Path, name: str) -> None:
             raise UserError(f"the '{name}' archive holds no .txt vectors file")
         with bundle.open(chosen[0]) as source:
             atomic_write(target, lambda out: shutil.copyfileobj(source, out, _CHUNK))
-
-
-@contextmanager
-def _bar(total: int | None, label: str, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A rich download bar on a terminal (stderr); silent when piped."""
-    if not (enabled and sys.stderr.isatty()):
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
-
-    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.update(task, advance=n)

@@ -4,25 +4,29 @@ A centre word's input vector is the mean (or sum) of its own row and the rows of
 character n-grams (`subwords.py`), so words that share n-grams share parameters and an unseen
 word still gets a vector. Everything else (pairs, subsampling, shared noise words, outputs,
 SGD with linear decay) is word2vec's, and is reused rather than repeated: `FastTextTrainer` is
-a `Word2VecTrainer` whose every step is a word2vec step on a small table holding the combined
-vectors of the batch's centre words, after which the change of each vector is added to all
-its rows. That is fastText's skip-gram update: each row takes the vector's full step (for the
-mean, fastText does not divide the gradient by the number of rows outside supervised mode),
-so a word's vector moves as fast as word2vec's would while its rows are shared.
+a `Word2VecTrainer` that overrides its one input hook, `input_rows`: the vectors of a batch's
+centre words are built once per distinct word, their steps are summed per word, and the change
+of each vector is added to all its rows. That is fastText's skip-gram update: each row takes
+the vector's full step (for the mean, fastText does not divide the gradient by the number of
+rows outside supervised mode), so a word's vector moves as fast as word2vec's would while its
+rows are shared.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from d2l_lab.embeddings.fasttext_config import FastTextConfig
 from d2l_lab.embeddings.subwords import SubwordScheme, SubwordVectors
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
+from d2l_lab.embeddings.word2vec import Word2VecTrainer, _add_rows
+
+if TYPE_CHECKING:
+    from d2l_lab.experiments.fasttext import FastTextConfig
 
 _NGRAM_STREAM = 2  # word2vec draws its initial vectors from stream 0 and its epochs from 1
 
@@ -50,13 +54,9 @@ class FastTextTrainer(Word2VecTrainer):
         ngram_rows = rng.random((self.bucket_ids.size, cfg.dim), dtype=np.float32) - np.float32(0.5)
         ngram_rows /= np.float32(cfg.dim)
         self.table = torch.cat([self.input_table, torch.from_numpy(ngram_rows).to(device)])
-        self.input_table = self._word_rows()
+        self.input_table = self.table[:len(vocab)]  # each word's own row, a view of `table`
         self._starts = torch.from_numpy(starts).to(device)
         self._rows = torch.from_numpy(rows).to(device)
-
-    def _word_rows(self) -> torch.Tensor:
-        """Each word's own row (a view of `table`): what `input_table` means between steps."""
-        return self.table[:len(self.vocab)]
 
     def rows_of(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The rows of `words`, concatenated: (rows, index of each row's word, start of each
@@ -79,31 +79,20 @@ class FastTextTrainer(Word2VecTrainer):
         """Add each word's vector step to all of its rows (repeated rows summed)."""
         self.table.index_add_(0, rows, steps.index_select(0, owner))
 
-    def _to_device(self, data: Any) -> dict[str, torch.Tensor]:
-        tensors = super()._to_device(data)
-        tensors["words"] = tensors["inputs"]
-        tensors["inputs"] = torch.empty_like(tensors["words"])  # batch-local ids, set by `_step`
-        return tensors
+    def input_rows(self, words: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], None]]:
+        """The combined vectors of `words`, built once per distinct word, and the function that
+        sums the steps of each distinct word's vector and adds that change to all its rows."""
+        distinct, local = torch.unique(words, return_inverse=True)
+        vectors, rows, owner = self.combined(distinct)
 
-    def _step(self, tensors: dict[str, torch.Tensor], data: Any, b: int, lr: float) -> tuple[torch.Tensor, int]:
-        """word2vec's step on the combined vectors of the batch's centre words, then `spread`.
+        def apply_steps(steps: torch.Tensor) -> None:
+            # The change (v + summed steps) - v rather than the sum itself: the same up to rounding,
+            # and what fastText runs have always computed, so their results stay bit for bit.
+            moved = vectors.clone()
+            _add_rows(moved, local, steps)
+            self.spread(rows, owner, moved - vectors)
 
-        The word2vec step sees a table with one row per distinct centre word of the batch, so
-        each vector is built once per batch however many pairs share its word, and the row's
-        change is the sum of its pairs' steps, exactly what the subword rows must receive.
-        """
-        batch = slice(b * self.cfg.batch_size, min((b + 1) * self.cfg.batch_size, data.examples))
-        words, local = torch.unique(tensors["words"][batch], return_inverse=True)
-        tensors["inputs"][batch] = local
-        vectors, rows, owner = self.combined(words)
-        before = vectors.clone()
-        self.input_table = vectors
-        try:
-            result = super()._step(tensors, data, b, lr)
-        finally:
-            self.input_table = self._word_rows()
-        self.spread(rows, owner, vectors - before)
-        return result
+        return vectors.index_select(0, local), apply_steps
 
     def input_vectors(self) -> np.ndarray:
         """Every vocabulary word's vector [V, dim] float32: own row and n-grams combined, as

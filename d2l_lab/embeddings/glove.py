@@ -11,8 +11,8 @@ AdaGrad is the GloVe tool's variant: each accumulator starts at 1 and adds (lr *
 is lr * g / sqrt(accumulator). A coordinate therefore takes plain SGD steps lr * g until its
 gradients add up. Textbook AdaGrad (accumulators at 0) instead moves every touched
 coordinate by a full +-lr on its first step, in a direction set by the random initial vectors.
-On PTB the two reach about the same WordSim-353 rho on average, but with textbook AdaGrad rho
-ranged from 0.13 to 0.22 over three seeds; with the tool's variant it ranged from 0.18 to 0.21.
+On PTB the two reach about the same quality on average, but textbook AdaGrad's depends much
+more on the seed (README).
 
 Each table row stores a word's vector with its bias as the last column: one gather and one
 scatter per side instead of two. A word's final vector is v_i + u_i, as in the paper.
@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from d2l_lab.embeddings.cooccurrence import Cooccurrences
-from d2l_lab.embeddings.glove_config import GloveConfig
+from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.word2vec import set_cpu_threads
+
+if TYPE_CHECKING:
+    from d2l_lab.experiments.glove import GloveConfig
 
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
@@ -83,13 +86,15 @@ class GloveTrainer:
     e-1 repeats an uninterrupted run exactly (bit for bit on CPU).
     """
 
-    def __init__(self, cooc: Cooccurrences, vocab_size: int, cfg: GloveConfig, seed: int,
+    def __init__(self, cooc: Cooccurrences, words: Sequence[str], cfg: GloveConfig, seed: int,
                  device: torch.device) -> None:
+        vocab_size = len(words)
         if cooc.vocab_size != vocab_size:
             raise ValueError(f"co-occurrences are for {cooc.vocab_size} words, not {vocab_size}")
         if device.type == "cpu":
             set_cpu_threads(cfg.threads)
         self.cfg, self.seed, self.device, self.vocab_size = cfg, seed, device, vocab_size
+        self.words = list(words)
         self.epochs_done = 0
         self.rows = torch.from_numpy(cooc.rows).to(device)
         self.cols = torch.from_numpy(cooc.cols).to(device)
@@ -140,8 +145,8 @@ class GloveTrainer:
                 recent, recent_entries = 0.0, 0
         self.epochs_done += 1
         seconds = time.perf_counter() - started
-        return {"loss": total / max(self.entries, 1), "entries": self.entries,
-                "entries_per_s": self.entries / seconds, "seconds": seconds}
+        return {"loss": total / max(self.entries, 1), "lr": self.cfg.lr, "entries": self.entries,
+                "seconds": seconds}
 
     def _step(self, rows: torch.Tensor, cols: torch.Tensor, log_x: torch.Tensor, weight: torch.Tensor) -> float:
         """One AdaGrad step on a batch of entries; returns its summed loss."""
@@ -154,6 +159,9 @@ class GloveTrainer:
     def vectors(self) -> np.ndarray:
         """Final word vectors [V, dim] float32: v_i + u_i (the paper's choice, better than either)."""
         return (self.center[:, :-1] + self.context[:, :-1]).cpu().numpy().astype(np.float32)
+
+    def word_vectors(self) -> WordVectors:
+        return WordVectors(self.words, self.vectors())
 
     def state_dict(self) -> dict[str, Any]:
         """Tables, accumulators and the epoch counter: all a resume at an epoch boundary needs.

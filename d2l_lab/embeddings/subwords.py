@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from d2l_lab.embeddings.fasttext_config import COMBINES
 from d2l_lab.errors import UserError
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 BOW, EOW = "<", ">"
+COMBINES = ("mean", "sum")
+"""How a word's input vector is made from its rows (the fastText tool: the mean)."""
 
 
 def char_ngrams(word: str, min_n: int, max_n: int) -> list[str]:

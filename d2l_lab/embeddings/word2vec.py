@@ -1,17 +1,30 @@
 """Word2vec (skip-gram and CBOW with negative sampling), trained fast on a CPU.
 
-The book trains with autograd and dense Adam over both embedding tables at batch 512, which
-touches all 2 x 10k x 100 parameters at every step; here each step touches only the rows its
-batch uses. The gradients are derived by hand (`sgns_gradients`, checked against autograd in
-the tests) and added to the rows in place: plain SGD with the C tool's linearly decaying
-learning rate, over batches of 2048 pairs. Noise words are drawn once per group of
-`negative_group` pairs and shared by the group, so the noise term of a group is two small
-matrix products instead of K gathered rows per pair; as each drawn noise row then sums only
-the steps of its group (not of the whole batch), high learning rates stay stable.
-CBOW's input is the mean of the context vectors, and, as in the C tool and gensim, every
-context vector takes the mean's whole step rather than its 1/n share (the exact gradient):
-on PTB the exact gradient under-trains them (WordSim-353 rho 0.17 against 0.33).
-Bit-for-bit reproducibility holds on CPU; CUDA's scatter-add order is not deterministic.
+This engine is an optimisation of the book's model, `embeddings.reference` (`SkipGram`, `CBOW`:
+two embedding tables, the loss of `SigmoidBCELoss` over context and noise words); the tests check
+its loss and updates against autograd on that module. The optimisations:
+
+1. Sparse, hand-derived steps. The book runs autograd and dense Adam over both tables, touching
+   all 2 x V x d parameters per step; here `sgns_gradients` computes the gradients of the
+   gathered rows by hand and each step adds plain SGD updates to those rows only, with the C
+   tool's linearly decaying learning rate, over batches of 2048 pairs.
+2. Shared noise words. The book draws K noise words per pair; here one draw of S words serves a
+   group of `negative_group` pairs, each pair scoring all S with weight K/S (the same objective
+   in expectation), so the noise term is two small matrix products per group. Each noise row
+   then sums the steps of its group only, which keeps high learning rates stable.
+3. Pairs, summed. The loss is summed over (centre, context) pairs, and a row used by several
+   pairs of a batch takes the sum of their steps, as a dense gradient of that sum would. The
+   book divides each centre's loss by its number of valid entries, so a centre with many
+   contexts weighs no more than one with few; here, as in the C tool and gensim, every pair
+   counts once.
+4. CBOW's full step. The input is the mean of the context vectors, and, as in the C tool and
+   gensim, every context vector takes the mean's whole step rather than its 1/n share (the exact
+   gradient), which under-trains them on PTB.
+
+The input side goes through one overridable method, `input_rows` (the input vectors of some
+words, with the function that applies their steps): fastText builds its vectors from subword
+rows there, and the rest of its step is this one. Bit-for-bit reproducibility holds on CPU;
+CUDA's scatter-add order is not deterministic.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,7 +41,9 @@ import torch
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec_config import Word2VecConfig
+
+if TYPE_CHECKING:
+    from d2l_lab.experiments.word2vec import Word2VecConfig
 
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
@@ -194,8 +209,6 @@ class Word2VecTrainer:
             "tokens": data.tokens,
             "lr": lr,
             "seconds": seconds,
-            "raw_words_per_s": self.vocab.total_tokens / seconds,
-            "pairs_per_s": data.pairs / seconds,
         }
 
     def _to_device(self, data: _Epoch) -> dict[str, torch.Tensor]:
@@ -216,16 +229,15 @@ class Word2VecTrainer:
         targets = _pad(tensors["targets"][start:stop], padding)
         noise_ids = tensors["noise"][b, :groups].reshape(-1)
         if data.members is None:
-            centres = _pad(tensors["inputs"][start:stop], padding)
-            inputs = self.input_table.index_select(0, centres)
+            inputs, apply_input_steps = self.input_rows(_pad(tensors["inputs"][start:stop], padding))
         else:
             lo, hi = data.member_starts[start], data.member_starts[stop]
-            context_ids = tensors["inputs"][lo:hi]
             owner = tensors["members"][lo:hi] - start
+            context_rows, apply_context_steps = self.input_rows(tensors["inputs"][lo:hi])
             counts = torch.bincount(owner, minlength=groups * group).clamp_(min=1)
-            inv_counts = counts.reciprocal().to(self.input_table.dtype).unsqueeze(1)
-            inputs = torch.zeros(groups * group, cfg.dim, device=self.device)
-            _add_rows(inputs, owner, self.input_table.index_select(0, context_ids))
+            inv_counts = counts.to(context_rows.dtype).reciprocal_().unsqueeze(1)
+            inputs = context_rows.new_zeros(groups * group, cfg.dim)
+            _add_rows(inputs, owner, context_rows)
             inputs.mul_(inv_counts)
         mask = None
         if padding:
@@ -239,12 +251,17 @@ class Word2VecTrainer:
             cfg.negatives / cfg.shared_negatives, mask, scale=-lr)
         step_inputs = step_inputs.view(-1, cfg.dim)
         if data.members is None:
-            _add_rows(self.input_table, centres, step_inputs)
+            apply_input_steps(step_inputs)
         else:  # every context word takes the mean's whole step, as in the C tool and gensim
-            _add_rows(self.input_table, context_ids, step_inputs.index_select(0, owner))
+            apply_context_steps(step_inputs.index_select(0, owner))
         _add_rows(self.output_table, targets, step_targets.view(-1, cfg.dim))
         _add_rows(self.output_table, noise_ids, step_noise.view(-1, cfg.dim))
         return loss.sum(dtype=self._sum_dtype), size
+
+    def input_rows(self, words: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], None]]:
+        """The input vectors of `words` [n, dim], and the function that adds their steps [n, dim]
+        to the parameters (repeated words summed). word2vec: rows of the input table."""
+        return self.input_table.index_select(0, words), lambda steps: _add_rows(self.input_table, words, steps)
 
     def input_vectors(self) -> np.ndarray:
         """The word vectors [V, dim] float32: the input (centre) table, as the book and gensim."""
@@ -253,11 +270,6 @@ class Word2VecTrainer:
     def word_vectors(self) -> WordVectors:
         """Input vectors with their words, for evaluation and nearest neighbours."""
         return WordVectors(self.vocab.words, self.input_vectors())
-
-    def probe(self, k: int = 3) -> dict[str, list[tuple[str, float]]]:
-        """The k nearest neighbours of each configured probe word found in the vocabulary."""
-        vectors = self.word_vectors()
-        return {word: vectors.most_similar(word, k) for word in self.cfg.probe_words if word in vectors}
 
     def state_dict(self) -> dict[str, Any]:
         """Both tables and the epoch counter: all a resume at an epoch boundary needs.

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from d2l_lab.config.schema import param
 from d2l_lab.devices import check_device_name
 
+PROBE_WORDS = ("chip", "intel", "baby", "beautiful", "computer", "money")
+"""The book's example words, whose nearest neighbours every embedding run reports."""
+
 
 @dataclass(frozen=True)
 class CorpusRunConfig:

@@ -1,18 +1,22 @@
-"""What word2vec, GloVe and fastText runs share: the corpus, one run-loop step per epoch,
+"""The one run-loop task of every embedding model: the corpus, one run-loop step per epoch,
 per-epoch evaluation, and the artefacts every embedding run leaves (`vectors.txt`, `vocab.tsv`,
-`loss.png`, evaluation and probe-word neighbours in `summary.json`).
+`loss.png` when there is a curve, evaluation and probe-word neighbours in `summary.json`).
 
-An embedding trainer only has to offer `train_epoch(epoch, on_batch)`, `state_dict()`,
-`load_state_dict()` and `word_vectors()`.
+A model plugs in through `EmbeddingTrainer`, four methods; what else a model saves (fastText's
+n-gram table) comes in as `extra_artifacts`. A model's `build_task` is then a few lines: read the
+corpus (`read_corpus`), build its trainer, return `EmbeddingTask(...)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from d2l_lab.embeddings.cooccurrence import Cooccurrences, cooccurrence_cache_key, cooccurrences
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.errors import UserError
@@ -20,29 +24,50 @@ from d2l_lab.errors import UserError
 PROBE_NEIGHBOURS = 5
 
 
-class EpochTrainer(Protocol):
-    def train_epoch(self, epoch: int, on_batch: Any = None) -> dict[str, Any]: ...
+class EmbeddingTrainer(Protocol):
+    def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+        """Train epoch `epoch` (0-based, the next one). Returns at least `loss` (mean per example)
+        and `seconds`, and `lr` where there is one; calls `on_batch(batches_done, recent_loss)`
+        now and then if it has batches."""
+
     def state_dict(self) -> dict[str, Any]: ...
+
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
     def word_vectors(self) -> WordVectors: ...
 
 
-def prepare_corpus(corpus: str | None, min_count: int) -> tuple[Vocab, np.ndarray, np.ndarray, str]:
-    """The bundled PTB (default) or a user's corpus file, as a vocabulary, token ids, sentence
-    offsets and the checksum of what was read."""
-    from d2l_lab.datasets.corpus import corpus_checksum, ptb_checksum, read_corpus, read_ptb
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus as the models read it: its vocabulary, token ids and sentence starts
+    (`Vocab.encode`), and the checksum of the text they came from."""
+
+    vocab: Vocab
+    ids: np.ndarray
+    offsets: np.ndarray
+    checksum: str
+
+    def cooccurrences(self, window: int) -> Cooccurrences:
+        """The co-occurrence counts (1/distance within `window`), from the on-disk cache when the
+        same corpus, vocabulary and window were counted before."""
+        key = cooccurrence_cache_key(self.checksum, self.vocab.words, self.vocab.counts, window)
+        return cooccurrences(self.ids, self.offsets, len(self.vocab), window, cache_key=key)
+
+
+def read_corpus(corpus: str | None, min_count: int) -> Corpus:
+    """The bundled PTB (default) or a user's corpus file, with its words seen >= min_count times."""
+    from d2l_lab.datasets import corpus as datasets
 
     if corpus is None:
-        sentences, checksum = read_ptb(), ptb_checksum()
+        sentences, checksum = datasets.read_ptb(), datasets.ptb_checksum()
     else:
-        sentences, checksum = read_corpus(corpus), corpus_checksum(corpus)
+        sentences, checksum = datasets.read_corpus(corpus), datasets.corpus_checksum(corpus)
     vocab = Vocab(sentences, min_count)
     if len(vocab) < 2:
         source = f"corpus '{corpus}'" if corpus else "the corpus"
         raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
                         "lower --min-count or use a larger corpus")
-    ids, offsets = vocab.encode(sentences)
-    return vocab, ids, offsets, checksum
+    return Corpus(vocab, *vocab.encode(sentences), checksum)
 
 
 class EmbeddingTask:
@@ -51,21 +76,23 @@ class EmbeddingTask:
     columns = ("epoch", "progress", "loss", "lr", "words_per_s", "wordsim353_rho")
     checkpoint_every = 1
 
-    def __init__(self, trainer: EpochTrainer, vocab: Vocab, epochs: int, probe_words: tuple[str, ...],
-                 data_checksum: str, label: str):
+    def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
+                 label: str, extra_artifacts: Callable[[Path], None] | None = None):
         self.trainer = trainer
-        self.vocab = vocab
+        self.vocab = corpus.vocab
         self.total_steps = epochs
         self.probe_words = probe_words
-        self.data_checksum = data_checksum
+        self.data_checksum = corpus.checksum
         self.label = label
+        self.extra_artifacts = extra_artifacts
+        """Writes what the model saves beyond every run's artefacts, into the run directory."""
         self._pending: list[dict[str, Any]] = []
         self._last_epoch: dict[str, Any] = {}
         self._evaluation: tuple[int, dict[str, Any]] | None = None
         self._steps_done = 0
 
-    def initial_row(self) -> None:
-        return None
+    def initial_rows(self) -> list[dict[str, Any]]:
+        return []
 
     def train_step(self, step: int) -> float:
         epoch = step - 1
@@ -86,13 +113,15 @@ class EmbeddingTask:
         return self._evaluation[1]
 
     def evaluate(self, step: int) -> list[dict[str, Any]]:
+        """The batch rows of the epoch just trained, then the epoch's own row."""
         from d2l_lab.datasets.evalsets import load_wordsim353
         from d2l_lab.embeddings.evaluation import evaluate_similarity
 
         rho = evaluate_similarity(self.trainer.word_vectors(), load_wordsim353())["rho"]
-        epoch_row = {"epoch": step, "progress": float(step), "loss": self._last_epoch["loss"],
-                     "lr": self._last_epoch.get("lr", ""), "words_per_s": round(self._last_epoch.get(
-                         "raw_words_per_s", 0.0)), "wordsim353_rho": rho}
+        epoch = self._last_epoch
+        # Raw corpus words (out-of-vocabulary ones too) per second of training, for every model.
+        epoch_row = {"epoch": step, "progress": float(step), "loss": epoch["loss"], "lr": epoch.get("lr", ""),
+                     "words_per_s": round(self.vocab.total_tokens / epoch["seconds"]), "wordsim353_rho": rho}
         rows, self._pending = [*self._pending, epoch_row], []
         return rows
 
@@ -120,16 +149,20 @@ class EmbeddingTask:
         self.trainer.load_state_dict(state)
 
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
+        """The model's extra files first, so that a run directory with `vectors.txt` is complete."""
         from d2l_lab import plotting
         from d2l_lab.embeddings.vector_formats import save_word2vec_text
         from d2l_lab.files import atomic_write_text
 
+        if self.extra_artifacts is not None:
+            self.extra_artifacts(run_dir)
         save_word2vec_text(self.trainer.word_vectors(), run_dir / "vectors.txt")
         atomic_write_text(run_dir / "vocab.tsv", "".join(
             f"{w}\t{c}\n" for w, c in zip(self.vocab.words, self.vocab.counts.tolist())))
-        plotting.curve_plot(run_dir / "loss.png", {self.label: ([r["progress"] for r in rows],
-                                                               [r["loss"] for r in rows])},
-                            xlabel="epoch", ylabel="training loss")
+        if len(rows) > 1:  # one point is no curve (PPMI-SVD's single factorisation)
+            plotting.curve_plot(run_dir / "loss.png", {self.label: ([r["progress"] for r in rows],
+                                                                   [r["loss"] for r in rows])},
+                                xlabel="epoch", ylabel="training loss")
 
     def diverged_hint(self) -> str:
         return "try a smaller --lr"

@@ -1,5 +1,9 @@
-"""Every experiment `d2l run` knows, named by import paths so the CLI imports nothing heavy
-until a run starts (the config classes are torch-free; the task builders are not)."""
+"""Every experiment `d2l run` knows: the only list of experiments. The CLI derives its `d2l run`
+commands, `runs list` and sweeps from these rows.
+
+Rows name the config class and the task builder by import path, so the CLI imports nothing heavy
+until a run starts (the config classes are torch-free; the task builders are not).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ class ExperimentSpec:
     """`module:Class` of the experiment's config dataclass."""
     build_task_path: str
     """`module:function` that turns (config, device) into a run-loop Task."""
+    summary: str = ""
+    """One line: the `d2l run <name>` help."""
+    key_params: tuple[str, ...] = ()
+    """Dotted config keys `d2l runs list` shows and compare labels by first (default: the first few)."""
 
     @property
     def config_class(self) -> type:
@@ -31,13 +39,22 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
     spec.name: spec
     for spec in (
         ExperimentSpec("optim", "d2l_lab.experiments.optim.config:OptimRunConfig",
-                       "d2l_lab.experiments.optim.tasks:build_task"),
-        ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec.config:Word2VecRunConfig",
-                       "d2l_lab.experiments.word2vec.task:build_task"),
-        ExperimentSpec("fasttext", "d2l_lab.experiments.fasttext.config:FastTextRunConfig",
-                       "d2l_lab.experiments.fasttext.task:build_task"),
-        ExperimentSpec("glove", "d2l_lab.experiments.glove.config:GloveRunConfig",
-                       "d2l_lab.experiments.glove.task:build_task"),
+                       "d2l_lab.experiments.optim.tasks:build_task",
+                       "Optimization algorithms on a 2-D surface or on airfoil linear regression (book ch. 12).",
+                       ("problem.name", "optimizer.algo", "optimizer.impl", "optimizer.lr", "train.batch_size")),
+        ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec:Word2VecRunConfig",
+                       "d2l_lab.experiments.word2vec:build_task",
+                       "word2vec (skip-gram or CBOW, negative sampling) on the Penn Treebank or --corpus "
+                       "(book 15.1-15.4)."),
+        ExperimentSpec("fasttext", "d2l_lab.experiments.fasttext:FastTextRunConfig",
+                       "d2l_lab.experiments.fasttext:build_task",
+                       "fastText: skip-gram over character n-gram vectors, which also embed unseen words (book 15.6)."),
+        ExperimentSpec("glove", "d2l_lab.experiments.glove:GloveRunConfig",
+                       "d2l_lab.experiments.glove:build_task",
+                       "GloVe from weighted co-occurrence counts on the Penn Treebank or --corpus (book 15.5)."),
+        ExperimentSpec("ppmi-svd", "d2l_lab.experiments.ppmi_svd:PPMISVDRunConfig",
+                       "d2l_lab.experiments.ppmi_svd:build_task",
+                       "PPMI + truncated SVD of the co-occurrence counts GloVe uses (Levy et al. 2015)."),
     )
 }
 
@@ -46,6 +63,19 @@ def experiment(name: str) -> ExperimentSpec:
     if name not in EXPERIMENTS:
         raise UserError(f"unknown experiment '{name}': choose one of {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]
+
+
+def catalog_experiments() -> dict[str, tuple[str, ...]]:
+    """Experiment name -> its key parameters: what the run catalog (`d2l_lab.runs.catalog`) needs."""
+    return {name: spec.key_params for name, spec in EXPERIMENTS.items()}
+
+
+def build(name: str, config: dict[str, Any]) -> tuple[Any, Callable[[Any, Any], Any]]:
+    """The validated config and the task builder of experiment `name`, from a plain config dict."""
+    from d2l_lab.config.schema import from_dict
+
+    spec = experiment(name)
+    return from_dict(spec.config_class, config), spec.build_task()
 
 
 def _load(path: str) -> Any:

@@ -1,30 +1,27 @@
 """From-scratch optimizers for d2l.ai chapter 12, their configs, and learning-rate schedules.
 
-`SGD`, `Momentum`, `AdaGrad`, `RMSProp`, `AdaDelta`, `Adam` and `AdamW` are drop-in
-`torch.optim.Optimizer`s whose iterates match torch.optim's (see each docstring for the
-equations and the hyperparameter mapping). `build_optimizer` / `build_scheduler` turn the
-run config's sections into objects. The classes are loaded on first use, so importing the
-configs (as the CLI does for --help) never imports torch.
+Every optimizer in `table.ALGORITHMS` is a drop-in `torch.optim.Optimizer` whose iterates match
+torch.optim's where torch has a twin (see each docstring for the equations and the
+hyper-parameter mapping). `build_optimizer` / `build_scheduler` turn the run config's sections
+into objects. The classes are loaded on first use, so importing the configs (as the CLI does for
+--help) never imports torch.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from d2l_lab.optimizers.config import ALGORITHMS, OptimizerConfig, build_optimizer
+from d2l_lab.optimizers.config import OptimizerConfig, build_optimizer
 from d2l_lab.optimizers.schedules import ScheduleConfig, build_scheduler
+from d2l_lab.optimizers.table import ALGORITHMS
 
-_CLASSES = {
-    "SGD": "sgd", "Momentum": "sgd",
-    "AdaGrad": "adaptive", "RMSProp": "adaptive", "AdaDelta": "adaptive",
-    "Adam": "adam", "AdamW": "adam",
-}
+# "Adam" -> its table row, which knows where the class lives.
+_CLASSES = {spec.class_name: spec for spec in ALGORITHMS.values()}
 
 __all__ = ["ALGORITHMS", "OptimizerConfig", "ScheduleConfig", "build_optimizer", "build_scheduler", *_CLASSES]
 
 
 def __getattr__(name: str) -> Any:
     if name in _CLASSES:
-        return getattr(importlib.import_module(f"d2l_lab.optimizers.{_CLASSES[name]}"), name)
+        return _CLASSES[name].scratch_class()
     raise AttributeError(f"module 'd2l_lab.optimizers' has no attribute {name!r}")

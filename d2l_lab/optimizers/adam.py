@@ -7,56 +7,48 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
-from d2l_lab.optimizers.defaults import BOOK_EPS, BOOK_LR
+from d2l_lab.optimizers.base import Optimizer
+from d2l_lab.optimizers.table import ALGORITHMS
+
+_ADAM, _ADAMW = ALGORITHMS["adam"].defaults, ALGORITHMS["adamw"].defaults
 
 
-class Adam(ForeachOptimizer):
+class Adam(Optimizer):
     """Adam with coupled L2 weight decay; torch.optim.Adam(lr, betas, eps, weight_decay).
 
         g <- g + weight_decay * x
         v <- beta1 * v + (1 - beta1) * g        (state "exp_avg", starts at 0)
         s <- beta2 * s + (1 - beta2) * g * g    (state "exp_avg_sq", starts at 0)
-        x <- x - lr / (1 - beta1^t) * v / (sqrt(s / (1 - beta2^t)) + eps)    (t: state "step")
+        x <- x - lr / (1 - beta1^t) * v / (sqrt(s) / sqrt(1 - beta2^t) + eps)    (t: state "step")
 
     eps sits OUTSIDE the square root, in the book and in torch alike. The first moment is
-    updated as torch does, v + (1 - beta1) * (g - v) (one lerp kernel), which equals the line
-    above up to rounding. Defaults are the book's: lr 0.01, betas (0.9, 0.999), eps 1e-6
-    (torch's default eps is 1e-8).
+    updated as torch does, v + (1 - beta1) * (g - v) (one lerp), which equals the line above
+    up to rounding; the book's v_hat / (sqrt(s_hat) + eps) is written with the two bias
+    corrections moved onto lr and sqrt(s), as torch does, so parity is exact. Defaults are the
+    book's: lr 0.01, betas (0.9, 0.999), eps 1e-6 (torch's default eps is 1e-8).
     """
 
     buffers = ("exp_avg", "exp_avg_sq")
+    elementwise = True
     decoupled_decay = False
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["adam"],
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = BOOK_EPS["adam"],
-                 weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("beta1", betas[0], 0.0, 1.0)
-        check_range("beta2", betas[1], 0.0, 1.0)
-        check_range("eps", eps, 0.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
+    def __init__(self, params: Iterable[Any], lr: float = _ADAM["lr"],
+                 betas: tuple[float, float] = (_ADAM["beta1"], _ADAM["beta2"]), eps: float = _ADAM["eps"],
+                 weight_decay: float = _ADAM["weight_decay"]):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
-        if self.decoupled_decay:
-            if decay != 0:
-                torch._foreach_mul_(params, 1 - lr * decay)
-        else:
-            grads = with_l2(grads, params, decay)
-        exp_avg, exp_avg_sq = buffers["exp_avg"], buffers["exp_avg_sq"]
-        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sq, beta2)
-        torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - beta2)
-        # Bias corrections are per parameter (a parameter may have skipped steps) and are
-        # Python floats: the step count is an int, so nothing here waits on the device.
-        step_size = [-lr / (1 - beta1**t) for t in steps]
-        correction2_sqrt = [(1 - beta2**t) ** 0.5 for t in steps]
-        denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, correction2_sqrt)
-        torch._foreach_add_(denom, group["eps"])
-        torch._foreach_addcdiv_(params, exp_avg, denom, step_size)
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        t = state["step"]
+        g = grad
+        if weight_decay and self.decoupled_decay:
+            param.mul_(1 - lr * weight_decay)
+        elif weight_decay:
+            g = grad.add(param, alpha=weight_decay)
+        v = state["exp_avg"].lerp_(g, 1 - beta1)
+        s = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = s.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)
+        param.addcdiv_(v, denom, value=-lr / (1 - beta1**t))
 
 
 class AdamW(Adam):
@@ -72,7 +64,7 @@ class AdamW(Adam):
 
     decoupled_decay = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["adamw"],
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = BOOK_EPS["adamw"],
-                 weight_decay: float = 0.01):
+    def __init__(self, params: Iterable[Any], lr: float = _ADAMW["lr"],
+                 betas: tuple[float, float] = (_ADAMW["beta1"], _ADAMW["beta2"]), eps: float = _ADAMW["eps"],
+                 weight_decay: float = _ADAMW["weight_decay"]):
         super().__init__(params, lr, betas, eps, weight_decay)

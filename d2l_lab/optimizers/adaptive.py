@@ -7,11 +7,13 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
-from d2l_lab.optimizers.defaults import BOOK_EPS, BOOK_LR
+from d2l_lab.optimizers.base import Optimizer
+from d2l_lab.optimizers.table import ALGORITHMS
+
+_ADAGRAD, _RMSPROP, _ADADELTA = (ALGORITHMS[name].defaults for name in ("adagrad", "rmsprop", "adadelta"))
 
 
-class AdaGrad(ForeachOptimizer):
+class AdaGrad(Optimizer):
     """AdaGrad; torch.optim.Adagrad(lr, eps, weight_decay) with lr_decay=0.
 
         g <- g + weight_decay * x
@@ -23,24 +25,20 @@ class AdaGrad(ForeachOptimizer):
     """
 
     buffers = ("sum_sq",)
+    elementwise = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["adagrad"],
-                 eps: float = BOOK_EPS["adagrad"], weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("eps", eps, 0.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        super().__init__(params, {"lr": lr, "eps": eps, "weight_decay": weight_decay})
+    def __init__(self, params: Iterable[Any], lr: float = _ADAGRAD["lr"], eps: float = _ADAGRAD["eps"],
+                 weight_decay: float = _ADAGRAD["weight_decay"]):
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        grads = with_l2(grads, params, group["weight_decay"])
-        sum_sq = buffers["sum_sq"]
-        torch._foreach_addcmul_(sum_sq, grads, grads)
-        denom = torch._foreach_sqrt(sum_sq)
-        torch._foreach_add_(denom, group["eps"])
-        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
+        s = state["sum_sq"].addcmul_(g, g)
+        param.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
 
 
-class RMSProp(ForeachOptimizer):
+class RMSProp(Optimizer):
     """RMSProp; torch.optim.RMSprop(lr, alpha=gamma, eps, weight_decay), uncentred, no momentum.
 
         g <- g + weight_decay * x
@@ -53,27 +51,20 @@ class RMSProp(ForeachOptimizer):
     """
 
     buffers = ("square_avg",)
+    elementwise = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["rmsprop"], gamma: float = 0.9,
-                 eps: float = BOOK_EPS["rmsprop"], weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("gamma", gamma, 0.0, 1.0)
-        check_range("eps", eps, 0.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        super().__init__(params, {"lr": lr, "gamma": gamma, "eps": eps, "weight_decay": weight_decay})
+    def __init__(self, params: Iterable[Any], lr: float = _RMSPROP["lr"], gamma: float = _RMSPROP["gamma"],
+                 eps: float = _RMSPROP["eps"], weight_decay: float = _RMSPROP["weight_decay"]):
+        super().__init__(params, lr=lr, gamma=gamma, eps=eps, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        gamma = group["gamma"]
-        grads = with_l2(grads, params, group["weight_decay"])
-        square_avg = buffers["square_avg"]
-        torch._foreach_mul_(square_avg, gamma)
-        torch._foreach_addcmul_(square_avg, grads, grads, value=1 - gamma)
-        denom = torch._foreach_sqrt(square_avg)
-        torch._foreach_add_(denom, group["eps"])
-        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, gamma, eps, weight_decay = group["lr"], group["gamma"], group["eps"], group["weight_decay"]
+        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
+        s = state["square_avg"].mul_(gamma).addcmul_(g, g, value=1 - gamma)
+        param.addcdiv_(g, s.sqrt().add_(eps), value=-lr)
 
 
-class AdaDelta(ForeachOptimizer):
+class AdaDelta(Optimizer):
     """AdaDelta; torch.optim.Adadelta(lr, rho, eps, weight_decay).
 
         g  <- g + weight_decay * x
@@ -88,27 +79,17 @@ class AdaDelta(ForeachOptimizer):
     """
 
     buffers = ("square_avg", "acc_delta")
+    elementwise = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["adadelta"], rho: float = 0.9,
-                 eps: float = BOOK_EPS["adadelta"], weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("rho", rho, 0.0, 1.0)
-        check_range("eps", eps, 0.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+    def __init__(self, params: Iterable[Any], lr: float = _ADADELTA["lr"], rho: float = _ADADELTA["rho"],
+                 eps: float = _ADADELTA["eps"], weight_decay: float = _ADADELTA["weight_decay"]):
+        super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        rho, eps = group["rho"], group["eps"]
-        grads = with_l2(grads, params, group["weight_decay"])
-        square_avg, acc_delta = buffers["square_avg"], buffers["acc_delta"]
-        torch._foreach_mul_(square_avg, rho)
-        torch._foreach_addcmul_(square_avg, grads, grads, value=1 - rho)
-        std = torch._foreach_add(square_avg, eps)
-        torch._foreach_sqrt_(std)
-        delta = torch._foreach_add(acc_delta, eps)
-        torch._foreach_sqrt_(delta)
-        torch._foreach_div_(delta, std)
-        torch._foreach_mul_(delta, grads)
-        torch._foreach_mul_(acc_delta, rho)
-        torch._foreach_addcmul_(acc_delta, delta, delta, value=1 - rho)
-        torch._foreach_add_(params, delta, alpha=-group["lr"])
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
+        s = state["square_avg"].mul_(rho).addcmul_(g, g, value=1 - rho)
+        delta = state["acc_delta"]
+        g_rescaled = delta.add(eps).sqrt_().div_(s.add(eps).sqrt_()).mul_(g)
+        delta.mul_(rho).addcmul_(g_rescaled, g_rescaled, value=1 - rho)
+        param.add_(g_rescaled, alpha=-lr)

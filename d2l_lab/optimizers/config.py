@@ -1,5 +1,8 @@
 """The optimizer section of a run config, and the one place that turns it into an optimizer.
 
+Every hyper-parameter field defaults to None, "the algorithm's own value": `resolved()` fills the
+ones the chosen algorithm uses from `table.ALGORITHMS`, `unused_fields()` names the others so a
+saved config omits them (`schema.to_dict`), and `check()` refuses one that was given anyway.
 Torch is imported inside the builder functions only, so the CLI can describe and validate configs
 (`d2l --help`, bad flags) without paying for `import torch`.
 """
@@ -7,93 +10,113 @@ Torch is imported inside the builder functions only, so the CLI can describe and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
 from d2l_lab.errors import UserError
-from d2l_lab.optimizers.defaults import BOOK_EPS, BOOK_LR
+from d2l_lab.optimizers.table import ALGORITHMS, HYPERPARAMETERS, AlgorithmSpec
 
 if TYPE_CHECKING:
     import torch
 
-ALGORITHMS: tuple[str, ...] = tuple(BOOK_LR)
 IMPLEMENTATIONS: tuple[str, ...] = ("scratch", "torch")
+
+
+def _hyper_help(name: str, meaning: str) -> str:
+    """`meaning`, then which algorithms use the field and their defaults, read from the table."""
+    defaults = {algo: spec.defaults[name] for algo, spec in ALGORITHMS.items() if name in spec.defaults}
+    if len(set(defaults.values())) == 1:
+        return f"{meaning}; used by {', '.join(defaults)}; default {next(iter(defaults.values())):g}"
+    per_algo = ", ".join(f"{algo} {value:g}" for algo, value in defaults.items())
+    return f"{meaning}; default per algorithm: {per_algo}"
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    algo: str = param("sgd", "the update rule; sgd is the book's baseline (12.4-12.5)", choices=ALGORITHMS)
+    algo: str = param("sgd", "the update rule: " + ", ".join(f"{s.name} ({s.summary})" for s in ALGORITHMS.values()),
+                      choices=tuple(ALGORITHMS))
     impl: str = param("scratch", "scratch runs this project's from-scratch optimizers; torch runs "
-                      "torch.optim with the same hyperparameters, to check they agree", choices=IMPLEMENTATIONS)
-    lr: float | None = param(None, "learning rate; null picks the book's for the algorithm (sgd 0.05, "
-                             "momentum 0.02, adagrad 0.1, rmsprop 0.01, adadelta 1.0, adam 0.01)", gt=0)
-    momentum: float = param(0.5, "heavy-ball / nesterov momentum; the book's 0.5 makes the effective "
-                            "step lr / (1 - 0.5) = 2 lr", ge=0, lt=1)
-    gamma: float = param(0.9, "RMSProp's squared-gradient decay (torch's alpha); the book's 0.9 averages "
-                         "over about 10 steps", ge=0, lt=1)
-    rho: float = param(0.9, "AdaDelta's decay for both running averages; the book's 0.9", ge=0, lt=1)
-    beta1: float = param(0.9, "Adam's first-moment decay; 0.9 is the book's and the paper's", ge=0, lt=1)
-    beta2: float = param(0.999, "Adam's second-moment decay; 0.999 (the book's) averages over about "
-                         "1000 steps so rare large gradients are not forgotten", ge=0, lt=1)
-    eps: float | None = param(None, "added to the adaptive denominator to avoid division by zero; null "
-                              "picks the book's (1e-6; AdaDelta 1e-5)", gt=0)
-    weight_decay: float = param(0.0, "L2 penalty added to the gradient (decoupled, on the weights, for "
-                                "adamw); 0 because the book's experiments use none", ge=0)
+                      "torch.optim with the same hyperparameters, to check they agree (" +
+                      ", ".join(name for name, s in ALGORITHMS.items() if s.torch_class is None) +
+                      " have no torch twin)", choices=IMPLEMENTATIONS)
+    lr: float | None = param(None, _hyper_help("lr", "learning rate"), gt=0)
+    momentum: float | None = param(None, _hyper_help("momentum", "heavy-ball / Nesterov momentum; the effective "
+                                                     "step is lr / (1 - momentum)"), ge=0, lt=1)
+    gamma: float | None = param(None, _hyper_help("gamma", "RMSProp's squared-gradient decay (torch's alpha); "
+                                                  "it averages over about 1 / (1 - gamma) steps"), ge=0, lt=1)
+    rho: float | None = param(None, _hyper_help("rho", "AdaDelta's decay for both running averages"), ge=0, lt=1)
+    beta1: float | None = param(None, _hyper_help("beta1", "first-moment (momentum) decay"), ge=0, lt=1)
+    beta2: float | None = param(None, _hyper_help("beta2", "second-moment decay (Lion: the momentum's memory)"),
+                                ge=0, lt=1)
+    eps: float | None = param(None, _hyper_help("eps", "added to the adaptive denominator to avoid division by "
+                                                "zero (each docstring says where)"), gt=0)
+    weight_decay: float | None = param(None, _hyper_help("weight_decay", "L2 penalty added to the gradient "
+                                                         "(decoupled, on the weights, for adamw and lion)"), ge=0)
+
+    @property
+    def spec(self) -> AlgorithmSpec:
+        return ALGORITHMS[self.algo]
+
+    def unused_fields(self) -> tuple[str, ...]:
+        """The hyper-parameters `algo` never reads: absent from the saved config."""
+        return tuple(name for name in HYPERPARAMETERS if name not in self.spec.defaults)
+
+    def hyperparameters(self) -> dict[str, float]:
+        """The values `algo` uses, defaults filled in: {'lr': 0.01, 'beta1': 0.9, ...}."""
+        return {name: default if getattr(self, name) is None else getattr(self, name)
+                for name, default in self.spec.defaults.items()}
+
+    def max_stable_lr(self, lambda_max: float) -> float | None:
+        """The largest lr that does not diverge on a quadratic whose top curvature is lambda_max,
+        where theory gives one (not for adaptive methods, which rescale each coordinate)."""
+        rule = self.spec.max_stable_lr
+        return None if rule is None else rule(self.hyperparameters(), lambda_max)
 
     def check(self) -> None:
+        given = [name for name in self.unused_fields() if getattr(self, name) is not None]
+        if given:
+            keys = ", ".join(f"optimizer.{name}" for name in given)
+            raise UserError(f"algo '{self.algo}' does not use {keys}: it uses {', '.join(self.spec.uses)}; "
+                            "drop the setting or choose an algo that uses it")
+        if self.impl == "torch" and self.spec.torch_class is None:
+            raise UserError(f"algo '{self.algo}' has no torch.optim twin: use --impl scratch")
         if self.algo == "nesterov" and self.momentum == 0:
             raise UserError("config key 'optimizer.momentum' must be > 0 for algo 'nesterov': "
                             "with no momentum use algo 'sgd'")
 
     def resolved(self) -> OptimizerConfig:
-        """A copy with lr and eps filled from the book's defaults where they were left null."""
-        lr = BOOK_LR[self.algo] if self.lr is None else self.lr
-        eps = BOOK_EPS.get(self.algo) if self.eps is None else self.eps
-        return dataclasses.replace(self, lr=lr, eps=eps)
+        """A copy with every hyper-parameter `algo` uses filled from the table where left null."""
+        return dataclasses.replace(self, **self.hyperparameters())
 
 
 def build_optimizer(params: Iterable[Any], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """Our optimizer (impl scratch) or torch.optim's equivalent (impl torch), from the resolved config."""
-    c = cfg.resolved()
-    return torch_optimizer(params, c) if c.impl == "torch" else _scratch_optimizer(params, c)
+    """Our optimizer (impl scratch) or torch.optim's twin (impl torch), from the resolved config."""
+    if cfg.impl == "torch":
+        return torch_optimizer(params, cfg)
+    return cfg.spec.scratch_class()(params, **_constructor_kwargs(cfg.hyperparameters(), {}), **cfg.spec.options)
 
 
 def torch_optimizer(params: Iterable[Any], cfg: OptimizerConfig, **options: Any) -> torch.optim.Optimizer:
-    """torch.optim's counterpart of `cfg` with the hyperparameters mapped (gamma -> alpha, ...).
+    """torch.optim's twin of `cfg` with the hyper-parameters renamed (gamma -> alpha, ...).
 
     `options` passes torch-only switches such as `foreach=True` or `fused=True` (the benchmark).
     """
     import torch
 
-    c, o = cfg.resolved(), torch.optim
-    common = {"lr": c.lr, "weight_decay": c.weight_decay, **options}
-    builders = {
-        "sgd": lambda: o.SGD(params, **common),
-        "momentum": lambda: o.SGD(params, momentum=c.momentum, **common),
-        "nesterov": lambda: o.SGD(params, momentum=c.momentum, nesterov=True, **common),
-        "adagrad": lambda: o.Adagrad(params, eps=c.eps, **common),
-        "rmsprop": lambda: o.RMSprop(params, alpha=c.gamma, eps=c.eps, **common),
-        "adadelta": lambda: o.Adadelta(params, rho=c.rho, eps=c.eps, **common),
-        "adam": lambda: o.Adam(params, betas=(c.beta1, c.beta2), eps=c.eps, **common),
-        "adamw": lambda: o.AdamW(params, betas=(c.beta1, c.beta2), eps=c.eps, **common),
-    }
-    return builders[c.algo]()
+    spec = cfg.spec
+    if spec.torch_class is None:
+        raise UserError(f"algo '{cfg.algo}' has no torch.optim twin: use --impl scratch")
+    torch_class = getattr(torch.optim, spec.torch_class)
+    kwargs = _constructor_kwargs(cfg.hyperparameters(), spec.torch_names)
+    return torch_class(params, **kwargs, **spec.options, **options)
 
 
-def _scratch_optimizer(params: Iterable[Any], c: OptimizerConfig) -> torch.optim.Optimizer:
-    from d2l_lab.optimizers import adam, adaptive, sgd
-
-    common = {"lr": c.lr, "weight_decay": c.weight_decay}
-    builders = {
-        "sgd": lambda: sgd.SGD(params, **common),
-        "momentum": lambda: sgd.Momentum(params, momentum=c.momentum, **common),
-        "nesterov": lambda: sgd.Momentum(params, momentum=c.momentum, nesterov=True, **common),
-        "adagrad": lambda: adaptive.AdaGrad(params, eps=c.eps, **common),
-        "rmsprop": lambda: adaptive.RMSProp(params, gamma=c.gamma, eps=c.eps, **common),
-        "adadelta": lambda: adaptive.AdaDelta(params, rho=c.rho, eps=c.eps, **common),
-        "adam": lambda: adam.Adam(params, betas=(c.beta1, c.beta2), eps=c.eps, **common),
-        "adamw": lambda: adam.AdamW(params, betas=(c.beta1, c.beta2), eps=c.eps, **common),
-    }
-    return builders[c.algo]()
+def _constructor_kwargs(hyper: Mapping[str, float], renamed: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments in torch.optim's convention: beta1, beta2 travel as `betas`."""
+    kwargs: dict[str, Any] = {renamed.get(name, name): value for name, value in hyper.items()
+                              if name not in ("beta1", "beta2")}
+    if "beta1" in hyper:
+        kwargs["betas"] = (hyper["beta1"], hyper["beta2"])
+    return kwargs

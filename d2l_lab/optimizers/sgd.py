@@ -7,11 +7,13 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import ForeachOptimizer, check_range, with_l2
-from d2l_lab.optimizers.defaults import BOOK_LR
+from d2l_lab.optimizers.base import Optimizer
+from d2l_lab.optimizers.table import ALGORITHMS
+
+_SGD, _MOMENTUM = ALGORITHMS["sgd"].defaults, ALGORITHMS["momentum"].defaults
 
 
-class SGD(ForeachOptimizer):
+class SGD(Optimizer):
     """Plain (minibatch) gradient descent, as torch.optim.SGD with momentum=0.
 
         g <- g + weight_decay * x
@@ -21,19 +23,18 @@ class SGD(ForeachOptimizer):
     on. The default lr 0.05 is the book's minibatch SGD with batch size 10.
     """
 
-    cache_blocking = False  # one pass over memory: nothing to keep in cache between ops
+    elementwise = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["sgd"], weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+    def __init__(self, params: Iterable[Any], lr: float = _SGD["lr"], weight_decay: float = _SGD["weight_decay"]):
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        grads = with_l2(grads, params, group["weight_decay"])
-        torch._foreach_add_(params, grads, alpha=-group["lr"])
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
+        param.add_(g, alpha=-lr)
 
 
-class Momentum(ForeachOptimizer):
+class Momentum(Optimizer):
     """Heavy-ball momentum, or Nesterov's look-ahead variant; torch.optim.SGD(momentum=mu).
 
         g <- g + weight_decay * x
@@ -48,20 +49,17 @@ class Momentum(ForeachOptimizer):
     """
 
     buffers = ("momentum_buffer",)
+    elementwise = True
 
-    def __init__(self, params: Iterable[Any], lr: float = BOOK_LR["momentum"], momentum: float = 0.5,
-                 nesterov: bool = False, weight_decay: float = 0.0):
-        check_range("lr", lr, 0.0)
-        check_range("momentum", momentum, 0.0, 1.0)
-        check_range("weight_decay", weight_decay, 0.0)
-        defaults = {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}
-        super().__init__(params, defaults)
+    def __init__(self, params: Iterable[Any], lr: float = _MOMENTUM["lr"], momentum: float = _MOMENTUM["momentum"],
+                 nesterov: bool = False, weight_decay: float = _MOMENTUM["weight_decay"]):
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
-    def _update(self, group, params, grads, buffers, steps) -> None:
-        mu = group["momentum"]
-        grads = with_l2(grads, params, group["weight_decay"])
-        velocity = buffers["momentum_buffer"]
-        torch._foreach_mul_(velocity, mu)
-        torch._foreach_add_(velocity, grads)
-        step = torch._foreach_add(grads, velocity, alpha=mu) if group["nesterov"] else velocity
-        torch._foreach_add_(params, step, alpha=-group["lr"])
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, mu, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
+        v = state["momentum_buffer"].mul_(mu).add_(g)
+        if group["nesterov"]:
+            param.add_(g.add(v, alpha=mu), alpha=-lr)
+        else:
+            param.add_(v, alpha=-lr)

@@ -1,7 +1,9 @@
 """The runs under an outputs root, read from their own files: `<root>/<experiment>/<run>/summary.json`.
 
 There is no database to keep in step: a run directory is the record, so runs made by `d2l run`, a
-shell loop, `xargs -P` or a sweep are all found the same way. Parsed files are cached per process
+shell loop, `xargs -P` or a sweep are all found the same way. The caller names the experiments to
+look under and the key hyper-parameters of each (`Experiments`; the CLI passes the registry's), so
+this module knows none. Parsed files are cached per process
 by (mtime, size), so a sweep or a `runs compare` over many runs reads each file once, and a file
 rewritten since is read again.
 """
@@ -10,24 +12,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from d2l_lab.config.keys import short_name
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.registry import EXPERIMENTS
 from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
 
 STATUSES = ("running", "completed", "diverged", "interrupted", "incomplete")
 """A run's status as summary.json says; `incomplete`: its directory has no readable summary."""
 MAX_CANDIDATES = 5
 """How many matching runs an ambiguous id lists."""
-KEY_PARAMS: dict[str, tuple[str, ...]] = {
-    "optim": ("problem.name", "optimizer.algo", "optimizer.impl", "optimizer.lr", "train.batch_size"),
-}
-"""The hyper-parameters `d2l runs list` shows per experiment; others show a few config values."""
+Experiments = Mapping[str, Sequence[str]]
+"""Experiment name -> the dotted config keys that tell its runs apart (may be empty)."""
 _FALLBACK_PARAMS = 4
+"""How many config values `d2l runs list` shows for an experiment that names no key parameters."""
 
 _cache: dict[Path, tuple[tuple[int, int], Any]] = {}
 
@@ -38,6 +39,8 @@ class RunRecord:
     experiment: str
     summary: Mapping[str, Any]
     """summary.json, or {} when the run has none (yet) or it cannot be read."""
+    key_params: Sequence[str] = ()
+    """Dotted config keys that tell this experiment's runs apart, shown and labelled first."""
 
     @property
     def id(self) -> str:
@@ -76,22 +79,23 @@ def is_run_dir(path: Path) -> bool:
     return (path / "summary.json").is_file() or (path / "config.yaml").is_file()
 
 
-def record(path: str | Path, experiment: str | None = None) -> RunRecord:
+def record(path: str | Path, experiments: Experiments, experiment: str | None = None) -> RunRecord:
     """The record of one run directory."""
     path = Path(path)
     summary = _cached(path / "summary.json", _read_json) if (path / "summary.json").is_file() else None
     summary = summary if isinstance(summary, dict) else {}
-    return RunRecord(path, experiment or str(summary.get("experiment") or path.parent.name), summary)
+    experiment = experiment or str(summary.get("experiment") or path.parent.name)
+    return RunRecord(path, experiment, summary, tuple(experiments.get(experiment, ())))
 
 
-def scan(root: str | Path, experiments: Iterable[str] | None = None) -> list[RunRecord]:
-    """Every run directory under `root` (all registered experiments by default), oldest first."""
+def scan(root: str | Path, experiments: Experiments) -> list[RunRecord]:
+    """Every run directory of these experiments under `root`, oldest first."""
     root = Path(root)
     records = []
-    for name in experiments if experiments is not None else EXPERIMENTS:
+    for name in experiments:
         parent = root / name
         if parent.is_dir():
-            records += [record(p, name) for p in parent.iterdir() if p.is_dir() and is_run_dir(p)]
+            records += [record(p, experiments, name) for p in parent.iterdir() if p.is_dir() and is_run_dir(p)]
     return sorted(records, key=lambda r: (r.summary.get("started_at", ""), r.id))
 
 
@@ -99,7 +103,7 @@ def by_config(root: str | Path, experiment: str, status: str) -> dict[str, list[
     """Runs of `experiment` with `status`, by config hash, newest first: what a sweep may reuse
     (completed) or resume (interrupted, with a checkpoint)."""
     found: dict[str, list[RunRecord]] = {}
-    for run in reversed(scan(root, [experiment])):
+    for run in reversed(scan(root, {experiment: ()})):
         if run.status == status and run.config_hash:
             if status == "interrupted" and not (run.path / "checkpoint.pt").is_file():
                 continue
@@ -115,11 +119,11 @@ class Selected:
     sweep: Path | None = None
 
 
-def select(refs: Iterable[str], root: str | Path) -> list[Selected]:
+def select(refs: Iterable[str], root: str | Path, experiments: Experiments) -> list[Selected]:
     """Runs named by path or id prefix, and sweeps (all their finished runs), without repeats."""
     chosen: dict[Path, Selected] = {}
     for ref in refs:
-        found = _find(ref, Path(root))
+        found = _find(ref, Path(root), experiments)
         if isinstance(found, RunRecord):
             chosen.setdefault(found.path.resolve(), Selected(found))
             continue
@@ -127,28 +131,28 @@ def select(refs: Iterable[str], root: str | Path) -> list[Selected]:
         if not points:
             raise UserError(f"sweep '{found}' has no finished runs yet: re-issue its command to run them")
         for path, values in points:
-            chosen.setdefault(path.resolve(), Selected(record(path), values, found))
+            chosen.setdefault(path.resolve(), Selected(record(path, experiments), values, found))
     return list(chosen.values())
 
 
-def find_run(ref: str, root: str | Path) -> RunRecord:
+def find_run(ref: str, root: str | Path, experiments: Experiments) -> RunRecord:
     """Exactly one run, by path or id prefix."""
-    found = _find(ref, Path(root))
+    found = _find(ref, Path(root), experiments)
     if not isinstance(found, RunRecord):
         raise UserError(f"'{ref}' is a sweep ({found}): name one of its runs (see `d2l runs compare {ref}`)")
     return found
 
 
-def _find(ref: str, root: Path) -> RunRecord | Path:
+def _find(ref: str, root: Path, experiments: Experiments) -> RunRecord | Path:
     for path in (Path(ref), root / ref):
         if path.is_dir():
             if is_sweep_dir(path):
                 return path
             if is_run_dir(path):
-                return record(path)
+                return record(path, experiments)
             raise UserError(f"'{path}' is neither a run directory (no config.yaml) nor a sweep directory "
                             "(no sweep.yaml)")
-    runs = scan(root)
+    runs = scan(root, experiments)
     sweeps = sorted(p for p in (root / SWEEPS).glob("*") if is_sweep_dir(p)) if (root / SWEEPS).is_dir() else []
     exact = [r for r in runs if r.id == ref] + [p for p in sweeps if p.name == ref]
     if len(exact) == 1:
@@ -165,16 +169,17 @@ def _find(ref: str, root: Path) -> RunRecord | Path:
 
 
 def key_params(run: RunRecord) -> dict[str, Any]:
-    """The few config values that tell runs apart at a glance, by short name."""
+    """The few config values that tell runs apart at a glance, by short name: the experiment's
+    key parameters, or its first few config values when it names none."""
     try:
         config = run.config()
     except UserError:
         return {}
     flat = flatten(config)
-    keys = KEY_PARAMS.get(run.experiment)
-    if keys is None:
+    keys = tuple(run.key_params)
+    if not keys:
         keys = tuple(k for k in flat if k not in ("seed", "device"))[:_FALLBACK_PARAMS]
-    return {short_key(k): flat.get(k) for k in keys}
+    return {short_name(k): flat.get(k) for k in keys}
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -186,12 +191,6 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-def short_key(key: str) -> str:
-    """`optimizer.lr` -> `lr`, `problem.name` -> `problem`."""
-    section, _, leaf = key.rpartition(".")
-    return section.rsplit(".", 1)[-1] if leaf == "name" and section else leaf
 
 
 def _read_json(path: Path) -> Any:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from d2l_lab.errors import UserError
-from d2l_lab.runs.catalog import KEY_PARAMS, Selected, flatten, short_key
+from d2l_lab.config.keys import short_name
+from d2l_lab.runs.catalog import Selected, flatten
 from d2l_lab.runs.grid import describe
 
 MAX_LABEL_KEYS = 3
@@ -45,10 +46,10 @@ def labels(selected: Sequence[Selected]) -> list[str]:
         configs = [_flat_config(s) for s in selected]
         keys = list(dict.fromkeys(k for c in configs for k in c))
         differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
-        priority = KEY_PARAMS.get(selected[0].run.experiment, ()) if selected else ()
+        priority = list(selected[0].run.key_params) if selected else []
         differing.sort(key=lambda k: priority.index(k) if k in priority else len(priority))
         shown = differing[:MAX_LABEL_KEYS]
-        texts = [describe({short_key(k): c.get(k) for k in shown}) if shown else s.run.id
+        texts = [describe({short_name(k): c.get(k) for k in shown}) if shown else s.run.id
                  for s, c in zip(selected, configs)]
     return [f"{t} ({s.run.id})" if texts.count(t) > 1 else t for t, s in zip(texts, selected)]
 

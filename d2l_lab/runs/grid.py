@@ -1,9 +1,8 @@
 """A sweep's plan: `--grid key=v1,v2` axes, their cross product, and every point's resolved config.
 
 Grid keys are config keys, written as `d2l run` flags are (`lr`, `batch-size`, `problem`) or dotted
-(`optimizer.lr`). The short names are derived from the config class itself, so a new experiment
-gets them for free: a leaf's own name when no other leaf shares it (`lr` -> `optimizer.lr`), and a
-section's name for its `name` field (`problem` -> `problem.name`, `schedule` -> `schedule.name`).
+(`optimizer.lr`): the short names of `d2l_lab.config.keys`, derived from the config class itself,
+so a new experiment gets them for free.
 
 Each point is composed exactly as `d2l run --preset/--config ... --set key=value` would compose
 it, so validation, precedence and the saved config are the run command's own; the plan is complete
@@ -22,6 +21,7 @@ from typing import Any
 import yaml
 
 from d2l_lab.config.loading import compose, parse_set
+from d2l_lab.config.keys import column_name, sharing, short_names
 from d2l_lab.config.schema import all_keys, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.runs.rundir import config_hash
@@ -32,7 +32,7 @@ class Axis:
     key: str
     """Dotted config key."""
     name: str
-    """Short column name: the alias when the key has one, else the dotted key."""
+    """Column name: the key's short name when unambiguous, else the dotted key."""
     texts: tuple[str, ...]
     """Each value as written, a YAML scalar (passed on as `--set key=text`)."""
     values: tuple[Any, ...]
@@ -62,34 +62,13 @@ class Request:
     seeds: int | None = None
 
 
-def aliases(config_class: type) -> dict[str, str]:
-    """Short grid names -> dotted keys (see the module docstring for the rule)."""
-    keys = all_keys(config_class)
-    leaves: dict[str, list[str]] = {}
-    for key in keys:
-        leaves.setdefault(key.rsplit(".", 1)[-1], []).append(key)
-    out = {leaf: found[0] for leaf, found in leaves.items() if len(found) == 1}
-    for key in keys:
-        section, _, leaf = key.rpartition(".")
-        if leaf == "name" and section and "." not in section:
-            out.setdefault(section, key)
-    return out
-
-
-def short_name(key: str, names: dict[str, str]) -> str:
-    for alias, dotted in names.items():
-        if dotted == key:
-            return alias
-    return key
-
-
 def parse_axis(item: str, config_class: type) -> Axis:
     """One `--grid key=v1,v2,...`: key resolved to its dotted form, values read as YAML scalars."""
     raw_key, sep, raw_values = item.partition("=")
     raw_key = raw_key.strip()
     if not sep or not raw_key:
         raise UserError(f"--grid expects key=v1,v2,... (e.g. --grid lr=0.01,0.1), got '{item}'")
-    key = _dotted(raw_key.replace("-", "_"), config_class)
+    key = _dotted(raw_key, config_class)
     texts = tuple(t.strip() for t in _split_values(raw_values))
     if not raw_values.strip() or any(not t for t in texts):
         raise UserError(f"--grid {raw_key}: empty value in '{raw_values}'; give comma-separated values, "
@@ -98,7 +77,7 @@ def parse_axis(item: str, config_class: type) -> Axis:
     for i, value in enumerate(values):
         if value in values[:i]:
             raise UserError(f"--grid {raw_key}: value '{texts[i]}' is given twice")
-    return Axis(key, short_name(key, aliases(config_class)), texts, values)
+    return Axis(key, column_name(key, config_class), texts, values)
 
 
 def plan(request: Request, config_class: type) -> tuple[list[Axis], list[Point]]:
@@ -163,16 +142,19 @@ def describe(values: dict[str, Any]) -> str:
 
 
 def _dotted(key: str, config_class: type) -> str:
+    """A grid key as its dotted config key: dotted already, or a short name (`batch-size`)."""
     valid = all_keys(config_class)
-    if key in valid:
-        return key
-    names = aliases(config_class)
-    if key in names:
-        return names[key]
-    sharing = [k for k in valid if k.rsplit(".", 1)[-1] == key or k.startswith(key + ".")]
-    if len(sharing) > 1:
-        raise UserError(f"--grid key '{key}' is ambiguous: use one of {', '.join(sharing)}")
-    close = difflib.get_close_matches(key, [*names, *valid], n=1, cutoff=0.6)
+    for dotted in (key, key.replace("-", "_")):
+        if dotted in valid:
+            return dotted
+    short = key.replace("_", "-")
+    names = short_names(config_class)
+    if short in names:
+        return names[short]
+    meant = sharing(config_class, short)
+    if len(meant) > 1:
+        raise UserError(f"--grid key '{key}' is ambiguous: use one of {', '.join(meant)}")
+    close = difflib.get_close_matches(short, [*names, *valid], n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else f"grid keys are {', '.join(names)} or dotted config keys"
     raise UserError(f"unknown --grid key '{key}': {hint}")
 

@@ -1,6 +1,7 @@
 """Run a sweep's points in parallel worker processes and keep its directory up to date.
 
-Why long-lived worker subprocesses (`d2l_lab.runs.worker`) rather than one `d2l run` per point
+Why long-lived worker subprocesses (`d2l_lab.runs.worker`, started with the command the caller
+passes in: the CLI's `d2l_lab.cli.sweep_worker`, which knows the experiments) rather than one `d2l run` per point
 or a multiprocessing pool:
 - a point costs what the run costs: each worker imports torch once (2-3 s) and runs many points,
   where a `d2l run` per point pays that for every point, more than a book-sized run itself takes;
@@ -21,19 +22,17 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from d2l_lab import exit_codes
 from d2l_lab.config.schema import to_dict
 from d2l_lab.runs.catalog import RunRecord
 from d2l_lab.runs.grid import Axis, Point
 from d2l_lab.runs.sweepdir import write_progress
-
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def available_cores() -> int:
@@ -93,7 +92,7 @@ class Sweep:
             row.run_dir = f"{self.experiment}/{Path(summary['run_dir']).name}"
             row.final, row.wall_time_s = dict(summary.get("final") or {}), summary.get("wall_time_s")
         else:
-            row.status = "interrupted" if result["exit"] == EXIT_INTERRUPTED else "failed"
+            row.status = "interrupted" if result["exit"] == exit_codes.INTERRUPTED else "failed"
         self.save()
         return row
 
@@ -113,10 +112,11 @@ def request_for(point: Point, experiment: str, out_root: Path, reuse: Sequence[R
 
 
 class WorkerPool:
-    """`jobs` worker processes fed one point at a time; results arrive on `outcomes` as they finish."""
+    """`jobs` worker processes fed one point at a time; results arrive on `outcomes` as they finish.
+    A worker is `worker_command THREADS` speaking the protocol of `d2l_lab.runs.worker`."""
 
-    def __init__(self, jobs: int, threads: int):
-        self.jobs, self.threads = jobs, threads
+    def __init__(self, jobs: int, threads: int, worker_command: Sequence[str]):
+        self.jobs, self.threads, self.worker_command = jobs, threads, list(worker_command)
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -148,7 +148,7 @@ class WorkerPool:
 
     def _spawn(self) -> subprocess.Popen:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
-        proc = subprocess.Popen([sys.executable, "-m", "d2l_lab.runs.worker", str(self.threads)],
+        proc = subprocess.Popen([*self.worker_command, str(self.threads)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                 start_new_session=True)  # our Ctrl-C is forwarded once, by `interrupt`
         with self._lock:
@@ -171,11 +171,11 @@ class WorkerPool:
             else:  # the worker died: this point is lost, the next one gets a fresh worker
                 code = proc.wait()
                 interrupted = self._stop.is_set()
-                result = {"exit": EXIT_INTERRUPTED if interrupted else EXIT_INTERNAL, "summary": None,
+                result = {"exit": exit_codes.INTERRUPTED if interrupted else exit_codes.INTERNAL, "summary": None,
                           "reused": False, "resumed": False, "messages": "",
                           "error": None if interrupted else f"worker process died (exit code {code})"}
             self.outcomes.put(Outcome(point, result))
-            if result["exit"] == EXIT_INTERRUPTED:
+            if result["exit"] == exit_codes.INTERRUPTED:
                 break
         if proc is not None:
             try:
@@ -194,8 +194,8 @@ def exit_code(results: Sequence[dict[str, Any]], interrupted: bool) -> int:
     sweep exits 0.
     """
     if interrupted:
-        return EXIT_INTERRUPTED
+        return exit_codes.INTERRUPTED
     failures = {r["exit"] for r in results if r["summary"] is None}
-    if EXIT_INTERNAL in failures:
-        return EXIT_INTERNAL
-    return EXIT_BAD_INPUT if failures else EXIT_OK
+    if exit_codes.INTERNAL in failures:
+        return exit_codes.INTERNAL
+    return exit_codes.BAD_INPUT if failures else exit_codes.OK

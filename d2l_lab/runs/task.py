@@ -19,14 +19,14 @@ class Task(Protocol):
     """Steps between checkpoints (the final state is always saved)."""
     data_checksum: str | None
 
-    def initial_row(self) -> dict[str, Any] | None:
-        """A metrics row before any training (step 0), or None."""
+    def initial_rows(self) -> list[dict[str, Any]]:
+        """Metrics rows logged before step 1 (e.g. the loss at step 0); [] for none."""
 
     def train_step(self, step: int) -> float:
         """Run step `step` (1-based) and return its training loss, for divergence checks."""
 
-    def evaluate(self, step: int) -> dict[str, Any] | list[dict[str, Any]] | None:
-        """Metrics row(s) to log after `step`, or None when this step is not a logging point."""
+    def evaluate(self, step: int) -> list[dict[str, Any]]:
+        """Metrics rows to log after `step`; [] when this step is not a logging point."""
 
     def final_metrics(self) -> dict[str, Any]:
         """What `summary.json` reports under `final` (and the table shows)."""

@@ -1,4 +1,5 @@
-"""A sweep worker: `python -m d2l_lab.runs.worker THREADS`, one process running points in turn.
+"""A sweep worker: one process running points in turn (its entry point, which knows the
+experiments, is `python -m d2l_lab.cli.sweep_worker THREADS`).
 
 Protocol: one JSON request per line on stdin, one JSON result per line on stdout (the real stdout
 is kept for results only; anything else printed goes to stderr). A request is
@@ -12,15 +13,12 @@ resumed from its checkpoint (under a lock), or the same task is trained afresh.
 Training goes through `runner.execute`, so a sweep point is an ordinary run in every respect.
 
 Stopping: SIGINT (forwarded by the sweep) or the death of the sweep process (even by SIGKILL: the
-worker watches its parent) only sets a flag; the running point stops at its next step boundary,
-where the runner checkpoints it and marks it `interrupted`. Deferring to the boundary matters: an
-interrupt in the middle of a step would save a half-applied step under the previous step number,
-and the resumed run would no longer match an uninterrupted one.
+worker watches its parent) only sets a flag, which is the runner's `should_stop`: the running
+point stops at its next step boundary, where the runner checkpoints it and marks it `interrupted`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -28,63 +26,50 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from d2l_lab import exit_codes
+from d2l_lab.errors import UserError
+from d2l_lab.runs.events import Event, Warned
+
 PARENT_POLL_S = 0.5
 RESUME_LOCK = ".resume.lock"
-EXIT_INTERRUPTED = 130
 
-_stop = threading.Event()
-
-
-class _StopsBetweenSteps:
-    """The task, with a pending stop raised as KeyboardInterrupt at the start of a step, the one
-    place where the runner's `checkpoint(step - 1)` is exactly the state after step - 1."""
-
-    def __init__(self, task: Any):
-        self._task = task
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._task, name)
-
-    def train_step(self, step: int) -> float:
-        if _stop.is_set():
-            raise KeyboardInterrupt
-        return self._task.train_step(step)
+Build = Callable[[str, dict[str, Any]], tuple[Any, Callable[[Any, Any], Any]]]
+"""(experiment name, config dict) -> (validated config, task builder)."""
 
 
-def run_point(request: dict[str, Any]) -> dict[str, Any]:
+def run_point(request: dict[str, Any], build: Build, should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Reuse, resume or train one point; errors come back in the result, never as exceptions."""
-    from d2l_lab.errors import UserError
+    warnings: list[str] = []
 
-    stdout, stderr = io.StringIO(), io.StringIO()
-    result: dict[str, Any] = {"exit": 0, "summary": None, "reused": False, "resumed": False, "error": None}
+    def collect(event: Event) -> None:
+        if isinstance(event, Warned):
+            warnings.append(f"warning: {event.message}")
+
+    result: dict[str, Any] = {"exit": exit_codes.OK, "summary": None, "reused": False, "resumed": False,
+                              "error": None}
     try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            _run_point(request, result)
-        if result["summary"] is None and result["exit"] != EXIT_INTERRUPTED:
-            result["summary"] = json.loads(stdout.getvalue())
+        _run_point(request, result, build, should_stop, collect)
     except UserError as exc:
-        result.update({"exit": 2, "error": str(exc)})
+        result.update({"exit": exit_codes.BAD_INPUT, "error": str(exc)})
     except Exception:
-        result.update({"exit": 1, "error": traceback.format_exc()})
-    result["messages"] = stderr.getvalue()
+        result.update({"exit": exit_codes.INTERNAL, "error": traceback.format_exc()})
+    result["messages"] = "".join(f"{line}\n" for line in warnings)
     return result
 
 
-def _run_point(request: dict[str, Any], result: dict[str, Any]) -> None:
-    from d2l_lab.config.schema import from_dict
+def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, should_stop: Callable[[], bool],
+               collect: Callable[[Event], None]) -> None:
     from d2l_lab.devices import resolve_device
-    from d2l_lab.experiments.registry import experiment
     from d2l_lab.runs.runner import RunOptions, execute, resume
 
     name = request["experiment"]
-    spec = experiment(name)
-    config = from_dict(spec.config_class, request["config"])
-    task = _StopsBetweenSteps(spec.build_task()(config, resolve_device(config.device)))
+    config, build_task = build(name, request["config"])
+    task = build_task(config, resolve_device(config.device))
 
     def built(_config: Any, _device: Any) -> Any:
         return task
@@ -93,18 +78,20 @@ def _run_point(request: dict[str, Any], result: dict[str, Any]) -> None:
         if candidate["data_checksum"] == task.data_checksum:
             result.update(reused=True, summary=json.loads((Path(candidate["run_dir"]) / "summary.json").read_text()))
             return
-    if _stop.is_set():  # asked to stop while the task was being built: start nothing
-        result.update(exit=EXIT_INTERRUPTED)
+    if should_stop():  # asked to stop while the task was being built: start nothing
+        result.update(exit=exit_codes.INTERRUPTED)
         return
-    options = RunOptions(out_root=Path(request["out"]), command=request["command"], quiet=True, json=True)
     for candidate in request["resume"]:
         if candidate["data_checksum"] == task.data_checksum:
             with _claim(Path(candidate["run_dir"])) as claimed:
                 if claimed:
-                    result.update(resumed=True, exit=resume(name, spec.config_class, Path(candidate["run_dir"]),
-                                                            built, options))
+                    run = resume(name, type(config), Path(candidate["run_dir"]), built, should_stop=should_stop,
+                                 subscribers=[collect])
+                    result.update(resumed=True, exit=run.exit_code, summary=run.summary)
                     return
-    result["exit"] = execute(name, config, built, options)
+    options = RunOptions(out_root=Path(request["out"]), command=request["command"])
+    run = execute(name, config, built, options, should_stop=should_stop, subscribers=[collect])
+    result.update(exit=run.exit_code, summary=run.summary)
 
 
 @contextmanager
@@ -125,31 +112,28 @@ def _claim(run_dir: Path) -> Iterator[bool]:
             (run_dir / RESUME_LOCK).unlink(missing_ok=True)
 
 
-def _watch_parent(parent: int) -> None:
+def _watch_parent(parent: int, stop: threading.Event) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
-    _stop.set()
+    stop.set()
 
 
-def main(argv: list[str]) -> int:
-    threads = int(argv[0]) if argv else 1
+def serve(threads: int, build: Build) -> int:
+    """Answer requests from stdin until it closes (the sweep is done, or gone) or we are stopped."""
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints must not corrupt the result stream
     import torch
 
     torch.set_num_threads(threads)
-    signal.signal(signal.SIGINT, lambda _signum, _frame: _stop.set())
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    threading.Thread(target=_watch_parent, args=(os.getppid(), stop), daemon=True).start()
     try:
-        for line in iter(sys.stdin.readline, ""):  # end of input: the sweep is done, or gone
-            results.write(json.dumps(run_point(json.loads(line))) + "\n")
+        for line in iter(sys.stdin.readline, ""):
+            results.write(json.dumps(run_point(json.loads(line), build, stop.is_set)) + "\n")
             results.flush()
-            if _stop.is_set():
-                return EXIT_INTERRUPTED
+            if stop.is_set():
+                return exit_codes.INTERRUPTED
     except BrokenPipeError:
-        return EXIT_INTERRUPTED
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        return exit_codes.INTERRUPTED
+    return exit_codes.OK

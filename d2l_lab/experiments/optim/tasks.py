@@ -13,26 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from d2l_lab import plotting
 from d2l_lab.experiments.optim.config import OptimRunConfig
 from d2l_lab.experiments.optim.surfaces import Surface, stability, surface
 from d2l_lab.optimizers import build_optimizer, build_scheduler
-from d2l_lab.optimizers.config import OptimizerConfig
-from d2l_lab import plotting
-
-
-
-def _max_stable_lr(optimizer: OptimizerConfig, lambda_max: float | None) -> float | None:
-    """The largest lr for which a quadratic with curvature lambda_max does not blow up.
-
-    GD: |1 - lr*lambda| < 1, so lr < 2/lambda. Heavy ball (x -= lr*buf, buf = mu*buf + g) is
-    stable for lr*lambda < 2(1 + mu); Nesterov for lr*lambda < 2(1 + mu)/(1 + 2mu). Adaptive
-    methods rescale per coordinate, so no such bound is known for them.
-    """
-    if lambda_max is None:
-        return None
-    mu = optimizer.momentum
-    factor = {"sgd": 1.0, "momentum": 1 + mu, "nesterov": (1 + mu) / (1 + 2 * mu)}.get(optimizer.algo)
-    return None if factor is None else 2 * factor / lambda_max
 
 
 class _OptimizerTask:
@@ -46,7 +30,7 @@ class _OptimizerTask:
         self.optimizer = build_optimizer(params, self.optimizer_config)
         self.scheduler = build_scheduler(self.optimizer, config.schedule, total_steps)
         self.total_steps = total_steps
-        self.max_stable_lr = _max_stable_lr(self.optimizer_config, lambda_max)
+        self.max_stable_lr = None if lambda_max is None else self.optimizer_config.max_stable_lr(lambda_max)
 
     @property
     def lr(self) -> float:
@@ -111,14 +95,14 @@ class SurfaceTask(_OptimizerTask):
             x1, x2 = (float(v) for v in self.x.cpu())
             return {"step": step, "x1": x1, "x2": x2, "loss": float(self._value()), "lr": self.lr}
 
-    def initial_row(self) -> dict[str, Any]:
-        return self._row(0)
+    def initial_rows(self) -> list[dict[str, Any]]:
+        return [self._row(0)]
 
     def train_step(self, step: int) -> float:
         return self.optimize(self._value())
 
-    def evaluate(self, step: int) -> dict[str, Any]:
-        return self._row(step)
+    def evaluate(self, step: int) -> list[dict[str, Any]]:
+        return [self._row(step)]
 
     def final_metrics(self) -> dict[str, Any]:
         row = self._row(self.total_steps)
@@ -189,18 +173,18 @@ class AirfoilTask(_OptimizerTask):
         examples = self._examples_seen(step) if step else 0
         return {"step": step, "epoch": examples / self.n, "examples": examples, "loss": loss, "lr": self.lr}
 
-    def initial_row(self) -> dict[str, Any]:
-        return self._row(0)
+    def initial_rows(self) -> list[dict[str, Any]]:
+        return [self._row(0)]
 
     def train_step(self, step: int) -> float:
         epoch, index = divmod(step - 1, self.steps_per_epoch)
         batch = self._epoch_order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         return self.optimize(self._loss(self.features[batch], self.targets[batch]))
 
-    def evaluate(self, step: int) -> dict[str, Any] | None:
+    def evaluate(self, step: int) -> list[dict[str, Any]]:
         if self._examples_seen(step) % self.config.train.eval_every == 0 or step == self.total_steps:
-            return self._row(step)
-        return None
+            return [self._row(step)]
+        return []
 
     def final_metrics(self) -> dict[str, Any]:
         return {"loss": self._row(self.total_steps)["loss"], "steps": self.total_steps}

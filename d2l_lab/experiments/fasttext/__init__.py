@@ -1,1 +1,0 @@
-"""`d2l run fasttext`: skip-gram over subword (character n-gram) vectors (book 15.6)."""

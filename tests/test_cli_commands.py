@@ -1,0 +1,87 @@
+"""`d2l run`: one plain command per registry row, whose config flags cannot drift from the config.
+
+A flag's name, help and default come from its config field (`config_flag`); its type is written
+in the command's annotation. These tests tie the two together and tie the commands to the registry.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import typing
+
+import pytest
+import typer
+
+from d2l_lab.cli import run
+from d2l_lab.cli.common import ctrl_c_stops
+from d2l_lab.cli.flags import config_keys
+from d2l_lab.cli.main import main
+from d2l_lab.config.keys import field_at, short_name, value_type
+from d2l_lab.experiments.registry import EXPERIMENTS
+
+
+def _commands() -> dict[str, typing.Callable]:
+    return {info.name: info.callback for info in run.app.registered_commands}
+
+
+def test_every_registry_experiment_has_a_run_command_and_no_other_command_exists():
+    commands = _commands()
+    assert set(commands) == set(EXPERIMENTS)
+    assert all(commands[name].__name__ == name.replace("-", "_") for name in commands)  # `def ppmi_svd(`
+    assert all(info.help == EXPERIMENTS[info.name].summary != "" for info in run.app.registered_commands)
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_config_flags_are_typed_as_their_config_fields_and_named_by_the_short_name_scheme(name):
+    command, config_class = _commands()[name], EXPERIMENTS[name].config_class
+    hints = typing.get_type_hints(command, include_extras=True)
+    parsed = {p.name: p for p in typer.main.get_command(run.app).commands[name].params}
+    keys = config_keys(command)
+    assert {"seed", "device"} <= set(keys)
+    for parameter, key in keys.items():
+        annotation = value_type(typing.get_args(hints[parameter])[0])  # Annotated[Optional[T], option]
+        _, field_type = field_at(config_class, key)
+        assert annotation is field_type, f"--{short_name(key)}: annotated {annotation}, config says {field_type}"
+        assert parsed[parameter].opts == [f"--{short_name(key)}"]
+        assert "(default: " in parsed[parameter].help
+
+
+def test_the_drift_check_sees_a_wrong_annotation():
+    """The check above compares real types: a float field annotated int would be reported."""
+    _, lr_type = field_at(EXPERIMENTS["optim"].config_class, "optimizer.lr")
+    assert lr_type is float and value_type(typing.Optional[int]) is int is not lr_type
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "optim", "--lrr", "3"], "error: No such option: --lrr"),
+    (["run", "optim", "--lr", "abc"], "error: Invalid value for '--lr'"),
+    (["run", "nope"], "error: No such command 'nope'"),
+])
+def test_a_usage_mistake_is_one_line_and_exit_2(monkeypatch, capsys, args, message):
+    monkeypatch.setattr(sys, "argv", ["d2l", *args])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_command_group_alone_shows_its_help_and_exits_0(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["d2l", "run"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 0 and capsys.readouterr().out.count("Usage:") == 1
+
+
+def test_the_first_ctrl_c_asks_the_run_to_stop_and_the_second_interrupts_at_once():
+    with ctrl_c_stops() as should_stop:
+        assert not should_stop()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+        assert should_stop()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -1,0 +1,146 @@
+"""The CPU speed layer (optimizers/blocking.py): slicing never changes an optimizer's iterates,
+and an optimizer that reads a whole tensor (its norm) is never sliced."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import torch
+
+from d2l_lab.optimizers import ALGORITHMS, OptimizerConfig, build_optimizer, blocking
+from d2l_lab.optimizers.base import Optimizer
+
+F64 = torch.float64
+SLICE = 8 * 8  # bytes: 8 float64s, so the 35-element `big` below is cut into 5 slices
+
+
+def mixed_layout_params() -> list[torch.Tensor]:
+    """Big contiguous, small, and non-contiguous (transposed) leaves."""
+    generator = torch.Generator().manual_seed(2)
+    big = torch.randn(5, 7, generator=generator, dtype=F64)
+    transposed = torch.randn(6, 4, generator=generator, dtype=F64).t()
+    small = torch.randn(3, generator=generator, dtype=F64)
+    return [t.requires_grad_() for t in (big, small, transposed.detach(), small.clone())]
+
+
+def fit_mixed(optimizer_for: Any, steps: int = 5) -> torch.Tensor:
+    params = mixed_layout_params()
+    optimizer = optimizer_for(params)
+    for step in range(steps):
+        x = torch.randn(7, 5, generator=torch.Generator().manual_seed(step), dtype=F64)
+        loss = (torch.tanh(x @ params[0]).sum(0) * params[2].sum(0)[:1]).sum() + (params[1] * params[3]).sum() ** 2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert not params[2].is_contiguous() and not params[2].grad.is_contiguous()
+    return torch.cat([p.detach().flatten() for p in params])
+
+
+def recording(build: Any, sizes: list[int]) -> Any:
+    """`build`, with the optimizer's `update` also appending the size of every tensor it gets."""
+
+    def make(params: list[torch.Tensor]) -> Optimizer:
+        optimizer = build(params)
+        update = optimizer.update
+
+        def counted(param, grad, state, group):
+            sizes.append(param.numel())
+            update(param, grad, state, group)
+
+        optimizer.update = counted  # type: ignore[method-assign]
+        return optimizer
+
+    return make
+
+
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_slicing_does_not_change_the_iterates(algo, monkeypatch):
+    cfg = OptimizerConfig(algo=algo, weight_decay=0.01)
+    whole = fit_mixed(lambda params: build_optimizer(params, cfg))
+    monkeypatch.setattr(blocking, "CPU_BLOCK_BYTES", SLICE)
+    sizes: list[int] = []
+    assert torch.equal(whole, fit_mixed(recording(lambda params: build_optimizer(params, cfg), sizes)))
+    # SGD keeps no buffers: its update is one pass, never sliced (see blocking.py).
+    first_step = [35, 3, 24, 3] if algo == "sgd" else [8, 8, 8, 8, 3, 3, 24, 3]
+    assert sizes[:len(first_step)] == first_step
+
+
+class TrustRatioSGD(Optimizer):
+    """A LARS-style step: the lr is scaled per tensor by ||x|| / ||g||, a whole-tensor quantity.
+
+        v <- mu * v + (||x|| / ||g||) * g
+        x <- x - lr * v
+    """
+
+    buffers = ("momentum_buffer",)  # state like Momentum's, so only `elementwise` keeps it whole
+
+    def __init__(self, params, lr: float = 0.1, momentum: float = 0.9):
+        super().__init__(params, lr=lr, momentum=momentum)
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        trust = (param.norm() / grad.norm()).item()
+        v = state["momentum_buffer"].mul_(group["momentum"]).add_(grad, alpha=trust)
+        param.add_(v, alpha=-group["lr"])
+
+
+def plain_loop(params: list[torch.Tensor]) -> Any:
+    """The same optimizer with its update run on whole tensors, with no speed layer at all."""
+    optimizer = TrustRatioSGD(params)
+
+    @torch.no_grad()
+    def step() -> None:
+        for p in params:
+            state = optimizer.state[p]
+            if not state:
+                state.update(optimizer.init_state(p))
+            state["step"] += 1
+            optimizer.update(p, p.grad, state, optimizer.param_groups[0])
+
+    optimizer.step = step  # type: ignore[method-assign]
+    return optimizer
+
+
+def test_an_optimizer_using_tensor_norms_is_never_sliced(monkeypatch):
+    monkeypatch.setattr(blocking, "CPU_BLOCK_BYTES", SLICE)
+    reference = fit_mixed(plain_loop)
+    sizes: list[int] = []
+    assert torch.equal(fit_mixed(recording(TrustRatioSGD, sizes)), reference)
+    assert sizes[:4] == [35, 3, 24, 3]
+
+
+def test_slicing_would_change_an_optimizer_using_tensor_norms(monkeypatch):
+    """So the test above can fail: declared elementwise (wrongly), the norms become per slice."""
+
+    class Mislabelled(TrustRatioSGD):
+        elementwise = True
+
+    monkeypatch.setattr(blocking, "CPU_BLOCK_BYTES", SLICE)
+    sliced = fit_mixed(Mislabelled)
+    assert not torch.allclose(sliced, fit_mixed(plain_loop), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("algo", [name for name, spec in ALGORITHMS.items() if spec.torch_class is not None])
+def test_real_slices_equal_torch_optim_in_float32(algo):
+    """At the shipped slice size (a 600k-element tensor becomes two slices, one ragged), float32."""
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(600_000, generator=generator)
+    grads = [torch.randn(start.shape, generator=generator) for _ in range(3)]
+
+    def three_steps(build: Any) -> torch.Tensor:
+        param = start.clone().requires_grad_()
+        optimizer = build([param])
+        for grad in grads:
+            param.grad = grad.clone()
+            optimizer.step()
+        return param.detach()
+
+    cfg = OptimizerConfig(algo=algo, weight_decay=0.01)
+    sizes: list[int] = []
+    ours = three_steps(recording(lambda params: build_optimizer(params, cfg), sizes))
+    theirs = three_steps(lambda params: build_optimizer(params, dataclasses.replace(cfg, impl="torch")))
+    assert torch.equal(ours, theirs)
+    per_slice = blocking.CPU_BLOCK_BYTES // 4
+    first_step = [600_000] if algo == "sgd" else [per_slice, 600_000 - per_slice]  # SGD: never sliced
+    assert sizes[:len(first_step)] == first_step

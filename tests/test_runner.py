@@ -1,0 +1,71 @@
+"""The run loop's contract, in-process: the result it returns, the events it publishes, and one
+stop mechanism (`should_stop`) that stops at a fixed step and resumes to the uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+
+from d2l_lab import exit_codes
+from d2l_lab.config.loading import compose
+from d2l_lab.experiments.registry import experiment
+from d2l_lab.runs.checkpoint import load_checkpoint
+from d2l_lab.runs.events import Ended, Logged, RunResult, Started, Stepped, Warned
+from d2l_lab.runs.metrics import read_metrics
+from d2l_lab.runs.runner import RunOptions, execute, resume
+
+SPEC = experiment("optim")
+STEPS = 40
+
+
+def _config(*sets: str):
+    return compose(SPEC.config_class, "optim", sets=["problem.name=quadratic", f"train.steps={STEPS}", *sets])
+
+
+def _stop_after(step: int):
+    """A `should_stop` that answers yes once `step` steps are done (it is asked before each step)."""
+    asked = iter(range(10**9))
+    return lambda: next(asked) >= step
+
+
+def test_execute_returns_its_result_and_publishes_the_run_as_events(tmp_path):
+    events: list = []
+    result = execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path), subscribers=[events.append])
+    assert isinstance(result, RunResult) and result.exit_code == exit_codes.OK
+    assert result.summary == json.loads((result.run_dir / "summary.json").read_text())
+    assert result.summary["status"] == "completed"
+    started = [e for e in events if isinstance(e, Started)]
+    assert len(started) == 1 and (started[0].total_steps, started[0].completed_steps) == (STEPS, 0)
+    assert [e.step for e in events if isinstance(e, Stepped)] == list(range(1, STEPS + 1))
+    logged = [{k: str(v) for k, v in e.row.items()} for e in events if isinstance(e, Logged)]
+    assert logged == [{k: v for k, v in row.items() if v != ""} for row in read_metrics(result.run_dir / "metrics.csv")]
+    assert events[-1] == Ended(result)
+
+
+def test_should_stop_stops_at_a_step_boundary_and_resume_matches_the_uninterrupted_run(tmp_path):
+    whole = execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path / "whole"))
+    events: list = []
+    stopped = execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path / "stopped"),
+                      should_stop=_stop_after(17), subscribers=[events.append])
+    assert stopped.exit_code == exit_codes.INTERRUPTED and stopped.summary["status"] == "interrupted"
+    state = load_checkpoint(stopped.run_dir / "checkpoint.pt")
+    assert state["step"] == 17 and state["metric_rows"] == 18  # step 0 and steps 1..17
+    assert any(isinstance(e, Warned) and "--resume" in e.message for e in events)
+    resumed = resume("optim", SPEC.config_class, stopped.run_dir, SPEC.build_task())
+    assert resumed.exit_code == exit_codes.OK and resumed.run_dir == stopped.run_dir
+    assert resumed.summary["final"] == whole.summary["final"]
+    assert (stopped.run_dir / "metrics.csv").read_bytes() == (whole.run_dir / "metrics.csv").read_bytes()
+
+
+def test_a_diverged_run_exits_3_and_says_where(tmp_path):
+    events: list = []
+    result = execute("optim", _config("optimizer.lr=1.5"), SPEC.build_task(), RunOptions(out_root=tmp_path),
+                     subscribers=[events.append])
+    assert result.exit_code == exit_codes.DIVERGED and result.summary["status"] == "diverged"
+    assert 1 <= result.summary["diverged_at_step"] <= STEPS
+    assert any(isinstance(e, Warned) and "loss diverged" in e.message for e in events)
+
+
+def test_a_dry_run_trains_nothing_and_has_no_run_directory(tmp_path):
+    result = execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path, dry_run=True))
+    assert result == RunResult(exit_codes.OK, None, None)
+    assert list(tmp_path.iterdir()) == []
