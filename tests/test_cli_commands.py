@@ -19,7 +19,7 @@ from d2l_lab.cli import run
 from d2l_lab.cli.common import ctrl_c_stops
 from d2l_lab.cli.flags import config_keys
 from d2l_lab.cli.main import main
-from d2l_lab.config.keys import field_at, short_name, value_type
+from d2l_lab.config.keys import default_of, field_at, short_name, value_type
 from d2l_lab.experiments.registry import EXPERIMENTS
 
 
@@ -46,7 +46,10 @@ def test_config_flags_are_typed_as_their_config_fields_and_named_by_the_short_na
         _, field_type = field_at(config_class, key)
         assert annotation is field_type, f"--{short_name(key)}: annotated {annotation}, config says {field_type}"
         assert parsed[parameter].opts == [f"--{short_name(key)}"]
-        assert "(default: " in parsed[parameter].help
+        field, _ = field_at(config_class, key)
+        assert parsed[parameter].help.startswith(field.metadata["help"])
+        default = default_of(field)
+        assert ("(default: " in parsed[parameter].help) is (default is not None)
 
 
 def test_the_drift_check_sees_a_wrong_annotation():

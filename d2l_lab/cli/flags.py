@@ -19,9 +19,10 @@ def config_flag(config_class: type, key: str) -> Any:
     "(default: ...)". The option remembers its key (`config_key`) for `config_values`."""
     field, _ = field_at(config_class, key)
     default = default_of(field)
-    shown = "null" if default is None else default
-    option = typer.Option(f"--{short_name(key)}", help=f"{field.metadata['help']} (default: {shown})",
-                          show_default=False)
+    # A None default means "decided elsewhere" (the algorithm's own lr, the bundled corpus): the
+    # field's help says what decides it, so "(default: null)" would only confuse.
+    shown = "" if default is None else f" (default: {default})"
+    option = typer.Option(f"--{short_name(key)}", help=f"{field.metadata['help']}{shown}", show_default=False)
     option.config_key = key
     return option
 

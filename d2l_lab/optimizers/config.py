@@ -25,12 +25,14 @@ IMPLEMENTATIONS: tuple[str, ...] = ("scratch", "torch")
 
 
 def _hyper_help(name: str, meaning: str) -> str:
-    """`meaning`, then which algorithms use the field and their defaults, read from the table."""
+    """`meaning`, then which algorithms use the field and their defaults, read from the table:
+    the most common default first, then the algorithms that differ from it."""
     defaults = {algo: spec.defaults[name] for algo, spec in ALGORITHMS.items() if name in spec.defaults}
-    if len(set(defaults.values())) == 1:
-        return f"{meaning}; used by {', '.join(defaults)}; default {next(iter(defaults.values())):g}"
-    per_algo = ", ".join(f"{algo} {value:g}" for algo, value in defaults.items())
-    return f"{meaning}; default per algorithm: {per_algo}"
+    values = list(defaults.values())
+    common = max(values, key=values.count)
+    others = ", ".join(f"{algo} {value:g}" for algo, value in defaults.items() if value != common)
+    users = "" if len(defaults) == len(ALGORITHMS) else f"; used by {', '.join(defaults)}"
+    return f"{meaning}{users}; default {common:g}" + (f" ({others})" if others else "")
 
 
 @dataclass(frozen=True)
