@@ -23,7 +23,7 @@ from d2l_lab.errors import UserError
 Preset = Annotated[Optional[str], typer.Option(help="preset from configs/<experiment>/NAME.yaml", show_default=False)]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config file, e.g. a run's config.yaml",
                                                     show_default=False)]
-Sets = Annotated[Optional[list[str]], typer.Option("--set", help="override any key: --set optimizer.lr=0.1 (repeatable)",
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="override any config key: --set section.key=value (repeatable; keys as in --print-config)",
                                                    show_default=False)]
 OutRoot = Annotated[Path, typer.Option("--out", help="outputs root")]
 RunName = Annotated[Optional[str], typer.Option("--name", help="run directory name (default: timestamp-confighash)",
@@ -31,7 +31,7 @@ RunName = Annotated[Optional[str], typer.Option("--name", help="run directory na
 Resume = Annotated[Optional[Path], typer.Option("--resume", help="continue an interrupted run from its directory",
                                                 show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and no final table")]
-Json = Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the summary JSON")]
+Json = Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the summary JSON (with --dry-run: the check; with --print-config: the config)")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="validate config, device and data; train nothing")]
 PrintConfig = Annotated[bool, typer.Option("--print-config", help="print the resolved config as YAML and exit")]
 
@@ -97,6 +97,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
     """Compose the config, then print it, dry-run it, resume or start a run; exit with its code."""
     from d2l_lab.cli.terminal import terminal
     from d2l_lab.config.loading import compose, dump_yaml
+    from d2l_lab.config.schema import to_dict
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs.runner import RunOptions, execute, resume
 
@@ -113,7 +114,10 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
         config = compose(spec.config_class, experiment, preset=request.preset, config_file=request.config_file,
                          flags=flags, sets=request.sets or ())
         if request.print_config:
-            output.write_text(dump_yaml(config))
+            if request.json:
+                output.write_json(to_dict(config))
+            else:
+                output.write_text(dump_yaml(config))
             return
         options = RunOptions(out_root=request.out, name=request.name, command=command_line(),
                              dry_run=request.dry_run)

@@ -22,7 +22,10 @@ def config_flag(config_class: type, key: str) -> Any:
     # A None default means "decided elsewhere" (the algorithm's own lr, the bundled corpus): the
     # field's help says what decides it, so "(default: null)" would only confuse.
     shown = "" if default is None else f" (default: {default})"
-    option = typer.Option(f"--{short_name(key)}", help=f"{field.metadata['help']}{shown}", show_default=False)
+    choices = field.metadata.get("choices") or ()
+    listed = "" if all(choice in field.metadata["help"] for choice in choices) else f"; one of {', '.join(choices)}"
+    option = typer.Option(f"--{short_name(key)}", help=f"{field.metadata['help']}{listed}{shown}",
+                          show_default=False)
     option.config_key = key
     return option
 

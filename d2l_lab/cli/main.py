@@ -21,12 +21,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(run.app, name="run")
-app.add_typer(embed.app, name="embed")
-app.add_typer(bpe.app, name="bpe")
-app.add_typer(data.app, name="data")
 app.command("sweep")(sweep.sweep)
 app.add_typer(runs.app, name="runs")
 app.command("report")(report.report)
+app.add_typer(embed.app, name="embed")
+app.add_typer(bpe.app, name="bpe")
+app.add_typer(data.app, name="data")
 
 
 def _version(value: bool) -> None:

@@ -32,7 +32,8 @@ def list_(
         help="only runs with this status: running, completed, diverged, interrupted or incomplete",
         show_default=False)] = None,
     out: OutRoot = Path("outputs"),
-    json: Json = False,
+    json: Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: a JSON array of the "
+                                                      "runs")] = False,
 ) -> None:
     """A table of runs, oldest first: id, experiment, key hyper-parameters, final metric, status, age."""
     from d2l_lab.experiments.registry import experiment as find_experiment

@@ -31,7 +31,11 @@ class Terminal:
             self.close()
             output.warn(event.message)
         elif isinstance(event, DryRunChecked):
-            output.note(f"dry run: config valid, device {event.device}, {event.total_steps} steps; nothing trained")
+            if self.json:
+                output.write_json({"dry_run": True, "device": event.device, "total_steps": event.total_steps})
+            else:
+                output.note(f"dry run: config valid, device {event.device}, {event.total_steps} steps; "
+                            "nothing trained")
         elif isinstance(event, Ended):
             self.close()
             self.show_summary(event.result.summary)

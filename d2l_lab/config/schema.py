@@ -14,7 +14,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from d2l_lab.errors import UserError
@@ -42,25 +42,36 @@ def param(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def to_dict(config: Any) -> dict[str, Any]:
+def to_dict(config: Any, unused: Iterable[str] = ()) -> dict[str, Any]:
     """A plain, YAML-ready dict (tuples become lists) in field order.
 
     A config may name fields that its current choice never reads (`unused_fields()`, e.g. the
-    hyper-parameters another optimizer uses); they are left out, so a saved config holds exactly
-    what the run used.
+    hyper-parameters another optimizer uses; a parent may name its sections' fields as
+    `section.field`); they are left out, so a saved config holds exactly what the run used.
     """
-    unused = set(config.unused_fields()) if hasattr(config, "unused_fields") else set()
+    unused = set(unused) | set(config.unused_fields() if hasattr(config, "unused_fields") else ())
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         if f.name in unused:
             continue
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
-            value = to_dict(value)
+            value = to_dict(value, [name.partition(".")[2] for name in unused if name.startswith(f.name + ".")])
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
     return out
+
+
+def refuse_unused(config: Any, section: str, unused: Iterable[str], chosen: str, uses: Sequence[str]) -> None:
+    """One line when a field that the config's current choice never reads was given anyway: it
+    would otherwise be silently ignored. Such fields default to None ("not given")."""
+    given = [name for name in unused if getattr(config, name) is not None]
+    if given:
+        keys = ", ".join(f"{section}.{name}" for name in given)
+        using = f": it uses {', '.join(uses)}" if uses else ""
+        raise UserError(f"{chosen} does not use {keys}{using}; drop the setting, or change the "
+                        f"{chosen.split()[0]}")
 
 
 def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:

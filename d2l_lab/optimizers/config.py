@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from d2l_lab.config.schema import param
+from d2l_lab.config.schema import param, refuse_unused
 from d2l_lab.errors import UserError
 from d2l_lab.optimizers.table import ALGORITHMS, HYPERPARAMETERS, AlgorithmSpec
 
@@ -32,7 +32,9 @@ def _hyper_help(name: str, meaning: str) -> str:
     common = max(values, key=values.count)
     others = ", ".join(f"{algo} {value:g}" for algo, value in defaults.items() if value != common)
     users = "" if len(defaults) == len(ALGORITHMS) else f"; used by {', '.join(defaults)}"
-    return f"{meaning}{users}; default {common:g}" + (f" ({others})" if others else "")
+    if not others:
+        return f"{meaning}{users}; default {common:g}"
+    return f"{meaning}{users}; default per algorithm: {others}, others {common:g}"
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,7 @@ class OptimizerConfig:
         return None if rule is None else rule(self.hyperparameters(), lambda_max)
 
     def check(self) -> None:
-        given = [name for name in self.unused_fields() if getattr(self, name) is not None]
-        if given:
-            keys = ", ".join(f"optimizer.{name}" for name in given)
-            raise UserError(f"algo '{self.algo}' does not use {keys}: it uses {', '.join(self.spec.uses)}; "
-                            "drop the setting or choose an algo that uses it")
+        refuse_unused(self, "optimizer", self.unused_fields(), f"algo '{self.algo}'", self.spec.uses)
         if self.impl == "torch" and self.spec.torch_class is None:
             raise UserError(f"algo '{self.algo}' has no torch.optim twin: use --impl scratch")
         if self.algo == "nesterov" and self.momentum == 0:
@@ -97,7 +95,8 @@ def build_optimizer(params: Iterable[Any], cfg: OptimizerConfig) -> torch.optim.
     """Our optimizer (impl scratch) or torch.optim's twin (impl torch), from the resolved config."""
     if cfg.impl == "torch":
         return torch_optimizer(params, cfg)
-    return cfg.spec.scratch_class()(params, **_constructor_kwargs(cfg.hyperparameters(), {}), **cfg.spec.options)
+    kwargs = _constructor_kwargs(cfg.hyperparameters(), cfg.spec.torch_names)
+    return cfg.spec.scratch_class()(params, **kwargs, **cfg.spec.options)
 
 
 def torch_optimizer(params: Iterable[Any], cfg: OptimizerConfig, **options: Any) -> torch.optim.Optimizer:

@@ -7,32 +7,51 @@ the scheduler's state_dict. Torch is imported inside `build_scheduler` only (see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from d2l_lab.config.schema import param
+from d2l_lab.config.schema import param, refuse_unused
 
 if TYPE_CHECKING:
     import torch
 
-SCHEDULES: tuple[str, ...] = ("constant", "exponential", "step", "cosine")
+# Each schedule's settings and their defaults (the keys are what it uses).
+SCHEDULES: dict[str, dict[str, float]] = {
+    "constant": {},
+    "exponential": {"factor": 0.99},
+    "step": {"factor": 0.99, "step_size": 100},
+    "cosine": {"min_lr_ratio": 0.0},
+}
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     name: str = param("constant", "constant is what the book's chapter 12 experiments use; the others "
-                      "follow its schedule section (12.11)", choices=SCHEDULES)
-    factor: float = param(0.99, "lr multiplier per step (exponential) or per step_size steps (step); "
-                          "0.99 halves the lr in about 70 applications", gt=0, le=1)
-    step_size: int = param(100, "steps between decays of the step schedule; 100 is about two-thirds of "
-                           "an airfoil epoch at batch 10", ge=1)
-    min_lr_ratio: float = param(0.0, "cosine's final lr as a fraction of the initial one; 0 anneals "
-                                "all the way down, as SGDR does", ge=0, le=1)
+                      "follow its schedule section (12.11)", choices=tuple(SCHEDULES))
+    factor: float | None = param(None, "lr multiplier per step (exponential) or per step_size steps (step); "
+                                 "default 0.99, which halves the lr in about 70 applications", gt=0, le=1)
+    step_size: int | None = param(None, "steps between decays of the step schedule; default 100, about "
+                                  "two-thirds of an airfoil epoch at batch 10", ge=1)
+    min_lr_ratio: float | None = param(None, "cosine's final lr as a fraction of the initial one; default 0, "
+                                       "which anneals all the way down, as SGDR does", ge=0, le=1)
+
+    def unused_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in ("factor", "step_size", "min_lr_ratio") if name not in SCHEDULES[self.name])
+
+    def check(self) -> None:
+        refuse_unused(self, "schedule", self.unused_fields(), f"schedule '{self.name}'", tuple(SCHEDULES[self.name]))
+
+    def resolved(self) -> ScheduleConfig:
+        """A copy with the settings this schedule uses filled from their defaults where left null."""
+        return dataclasses.replace(self, **{name: default for name, default in SCHEDULES[self.name].items()
+                                            if getattr(self, name) is None})
 
 
 def lr_multiplier(cfg: ScheduleConfig, step: int, total_steps: int) -> float:
     """The factor on the initial lr after `step` optimizer steps; a pure function of its inputs."""
+    cfg = cfg.resolved()
     if cfg.name == "exponential":
         return cfg.factor**step
     if cfg.name == "step":

@@ -33,8 +33,13 @@ class Curve:
 
 
 def x_column(columns: Sequence[str]) -> str:
-    """Epochs where the run logs them (airfoil, word2vec), else optimizer steps."""
-    return "epoch" if "epoch" in columns else "step"
+    """Fractional epochs where the run logs them (embeddings: `progress`; airfoil: `epoch`), else
+    optimizer steps. An embedding run's `epoch` column is the whole epoch a row belongs to, so
+    plotting against it would stack each epoch's rows on one vertical line."""
+    for name in ("progress", "epoch"):
+        if name in columns:
+            return name
+    return "step"
 
 
 def labels(selected: Sequence[Selected]) -> list[str]:
@@ -85,7 +90,7 @@ def plot(path: Path, drawn: Sequence[Curve], metric: str, *, title: str, log_y: 
                         "separately, or use `d2l report`, which groups them")
     values = [abs(y) for c in drawn for y in c.ys if math.isfinite(y) and y != 0]
     wide = bool(values) and max(values) > LOG_SCALE_RATIO * min(values)
-    plotting.curve_plot(path, {c.label: (c.xs, c.ys) for c in drawn}, xlabel=drawn[0].x_name,
+    plotting.curve_plot(path, {c.label: (c.xs, c.ys) for c in drawn}, xlabel="epoch" if drawn[0].x_name == "progress" else drawn[0].x_name,
                         ylabel=metric, log_y=log_y or wide, title=title)
 
 

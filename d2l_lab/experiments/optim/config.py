@@ -8,37 +8,72 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
-from d2l_lab.config.schema import param
+from d2l_lab.config.schema import param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
+from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
 from d2l_lab.optimizers.config import OptimizerConfig
 from d2l_lab.optimizers.schedules import ScheduleConfig
 
-PROBLEMS = ("airfoil", "quadratic", "rosenbrock", "beale")
 AIRFOIL_ROWS = 1503
+
+# What each problem reads, with the defaults (the keys are the fields it uses). The 2-D surfaces'
+# starting points are the book's where it has one (the quadratic's (-5, -2)).
+PROBLEM_FIELDS: dict[str, dict[str, Any]] = {
+    "airfoil": {"examples": 1500},
+    "quadratic": {"start": quadratic(0.1, 2.0).default_start, "coefficients": (0.1, 2.0)},
+    "rosenbrock": {"start": ROSENBROCK.default_start},
+    "beale": {"start": BEALE.default_start},
+}
+TRAIN_FIELDS: dict[str, dict[str, int]] = {
+    "airfoil": {"batch_size": 10, "epochs": 2, "eval_every": 200},
+    "quadratic": {"steps": 20},
+    "rosenbrock": {"steps": 20},
+    "beale": {"steps": 20},
+}
+
+
+def _fill(config: Any, defaults: dict[str, Any]) -> Any:
+    """A copy of `config` with its None fields among `defaults` set to the default."""
+    return dataclasses.replace(config, **{name: value for name, value in defaults.items()
+                                          if getattr(config, name) is None})
 
 
 @dataclass(frozen=True)
 class ProblemConfig:
     name: str = param("airfoil", "what to minimise: linear regression on the airfoil data, or a 2-D "
-                      "surface whose trajectory is plotted over its contours", choices=PROBLEMS)
+                      "surface whose trajectory is plotted over its contours", choices=tuple(PROBLEM_FIELDS))
     start: tuple[float, float] | None = param(
-        None, "2-D starting point; null picks the problem's own ((-5, -2) for the quadratic, as the book)")
-    coefficients: tuple[float, float] = param(
-        (0.1, 2.0), "quadratic f = a*x1^2 + b*x2^2; the book's (0.1, 2) has condition number 20", gt=0)
-    examples: int = param(1500, "airfoil rows used (the book: the first 1500 of 1503)", ge=1, le=AIRFOIL_ROWS)
+        None, "2-D starting point; default: the surface's own ((-5, -2) for the quadratic, as the book)")
+    coefficients: tuple[float, float] | None = param(
+        None, "quadratic f = a*x1^2 + b*x2^2; default the book's (0.1, 2), condition number 20", gt=0)
+    examples: int | None = param(None, "airfoil rows used; default 1500 (the book: the first 1500 of 1503)",
+                                 ge=1, le=AIRFOIL_ROWS)
     dtype: str = param("float64", "float64 makes runs exact and comparable with torch.optim; "
                        "float32 is what the book uses", choices=("float32", "float64"))
+
+    def unused_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in ("start", "coefficients", "examples") if name not in PROBLEM_FIELDS[self.name])
+
+    def check(self) -> None:
+        refuse_unused(self, "problem", self.unused_fields(), f"problem '{self.name}'",
+                      (*PROBLEM_FIELDS[self.name], "dtype"))
+
+    def resolved(self) -> ProblemConfig:
+        return _fill(self, PROBLEM_FIELDS[self.name])
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = param(10, "airfoil minibatch size (the book's minibatch SGD uses 10; "
-                            "1500 is full-batch GD)", ge=1)
-    epochs: int = param(2, "passes over the airfoil data (the book trains 2)", ge=1)
-    steps: int = param(20, "optimizer steps on a 2-D surface (the book's trajectories use 20)", ge=1)
-    eval_every: int = param(200, "examples between full-data loss evaluations (the book's schedule)", ge=1)
+    batch_size: int | None = param(None, "airfoil minibatch size; default 10 (the book's minibatch SGD; 1500 "
+                                   "is full-batch GD)", ge=1)
+    epochs: int | None = param(None, "passes over the airfoil data; default 2, as the book", ge=1)
+    steps: int | None = param(None, "optimizer steps on a 2-D surface; default 20, as the book's trajectories",
+                              ge=1)
+    eval_every: int | None = param(None, "examples between full-data airfoil loss evaluations; default 200, "
+                                   "the book's schedule", ge=1)
 
 
 @dataclass(frozen=True)
@@ -48,15 +83,27 @@ class OptimRunConfig:
     problem: ProblemConfig = param(ProblemConfig(), "the objective")
     optimizer: OptimizerConfig = param(OptimizerConfig(), "algorithm and hyperparameters")
     schedule: ScheduleConfig = param(ScheduleConfig(), "learning-rate schedule over all steps")
-    train: TrainConfig = param(TrainConfig(), "training budget")
+    train: TrainConfig = param(TrainConfig(), "training budget: epochs of airfoil, or steps on a surface")
+
+    def unused_fields(self) -> tuple[str, ...]:
+        """The training-budget fields the problem does not read (`train.steps` on airfoil, ...)."""
+        return tuple(f"train.{name}" for name in self._unused_train_fields())
+
+    def _unused_train_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in TRAIN_FIELDS[self.problem.name])
 
     def resolved(self) -> OptimRunConfig:
-        return dataclasses.replace(self, optimizer=self.optimizer.resolved())
+        return dataclasses.replace(self, problem=self.problem.resolved(), optimizer=self.optimizer.resolved(),
+                                   schedule=self.schedule.resolved(),
+                                   train=_fill(self.train, TRAIN_FIELDS[self.problem.name]))
 
     def check(self) -> None:
         check_device_name(self.device)
-        if self.problem.name == "airfoil" and self.train.batch_size > self.problem.examples:
+        refuse_unused(self.train, "train", self._unused_train_fields(), f"problem '{self.problem.name}'",
+                      tuple(TRAIN_FIELDS[self.problem.name]))
+        problem, train = self.problem.resolved(), _fill(self.train, TRAIN_FIELDS[self.problem.name])
+        if problem.name == "airfoil" and train.batch_size > problem.examples:
             raise UserError(
-                f"config key 'train.batch_size' is {self.train.batch_size} but the data has only "
-                f"{self.problem.examples} examples: use a batch size <= {self.problem.examples}"
+                f"config key 'train.batch_size' is {train.batch_size} but the data has only "
+                f"{problem.examples} examples: use a batch size <= {problem.examples}"
             )
