@@ -61,3 +61,18 @@ def test_word2vec_benchmark_trains_what_d2l_run_word2vec_trains() -> None:
     rho = evaluate_similarity(task.trainer.word_vectors(), load_wordsim353())["rho"]
     assert [rho for _, rho in result["curve"]] == [rho] and result["ws353"] == rho
     assert result["raw_words"] == 887_521
+
+
+def test_scale_benchmark_prints_peak_rss_and_ratios_per_size(tmp_path) -> None:
+    """A sliver of PTB at x1 and x2: a row per size and system with a positive peak RSS and speed,
+    the ours / gensim ratios (when gensim is installed) and the peak growth line."""
+    import importlib.util
+
+    systems = ["word2vec", "glove"] + (["gensim-word2vec"] if importlib.util.find_spec("gensim") else [])
+    out = _run(str(BENCHMARKS / "scale.py"), "--sizes", "1", "2", "--fraction", "0.01", "--work", str(tmp_path),
+               "--systems", *systems)
+    rows = [line.split() for line in out.splitlines() if line.startswith("x")]
+    assert [(size, system) for size, _, system, *_ in rows] == [(s, m) for s in ("x1", "x2") for m in systems]
+    assert all(float(peak) > 0 and float(speed.replace(",", "")) > 0 for *_, peak, speed, _wall in rows)
+    assert ("ours / gensim at x2: word2vec peak" in out) == ("gensim-word2vec" in systems)
+    assert "peak at x2 / x1: word2vec" in out

@@ -184,3 +184,27 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / ".cache" / "d2l-lab"
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 13])
+def test_counting_a_chunk_at_a_time_gives_the_same_counts(monkeypatch, chunk):
+    """Windows reach across chunk edges, inside sentences longer than a chunk too, and the ids may
+    be an int32 memory map as the corpus cache keeps them."""
+    rng = np.random.default_rng(0)
+    sentences = [rng.integers(0, 20, size=n).tolist() for n in (0, 3, 40, 1, 0, 17, 2, 29)]
+    ids, offsets = encode(sentences)
+    monkeypatch.setattr(cooccurrence, "_CHUNK", chunk)
+    chunked = count_cooccurrences(ids.astype(np.int32), offsets, vocab_size=20, window=4)
+    assert as_dict(chunked) == pytest.approx(naive(sentences, 4), rel=1e-12)
+
+
+def test_merging_sooner_changes_no_sum_bit_for_bit(monkeypatch):
+    """Each total is its old value plus its new weights one at a time, however often pending pairs
+    are merged: PTB's counts stay those of one merge per 4M pairs."""
+    rng = np.random.default_rng(1)
+    ids, offsets = encode([rng.integers(0, 30, size=n).tolist() for n in (50, 7, 120, 33)])
+    once = count_cooccurrences(ids, offsets, vocab_size=30, window=7)
+    monkeypatch.setattr(cooccurrence, "_MERGE_AT_LEAST", 1)
+    monkeypatch.setattr(cooccurrence, "_BLOCK", 16)
+    often = count_cooccurrences(ids, offsets, vocab_size=30, window=7)
+    assert np.array_equal(once.rows, often.rows) and np.array_equal(once.values, often.values)

@@ -12,7 +12,6 @@ from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings.fasttext import FastTextTrainer
 from d2l_lab.embeddings.subwords import SubwordScheme
 from d2l_lab.embeddings.vector_formats import load_vectors
-from d2l_lab.embeddings.word2vec import _Epoch
 from d2l_lab.embeddings.subwords import COMBINES
 from d2l_lab.errors import UserError
 from d2l_lab.experiments import embedding_task, fasttext
@@ -49,7 +48,7 @@ def test_a_step_is_fasttexts_update_of_the_combined_input(combine):
     trainer = make_trainer(cfg, corpus=prefix_corpus(sentences=21)[0])
     trainer.table.normal_(generator=torch.Generator().manual_seed(1)).mul_(0.5)
     trainer.output_table.normal_(generator=torch.Generator().manual_seed(2)).mul_(0.5)
-    data = _Epoch(trainer, 0)
+    data = trainer.epoch_chunk(0, 0)
     tensors = trainer._to_device(data)
     last = data.batches - 1
     start, stop = last * cfg.batch_size, data.examples

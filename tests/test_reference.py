@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from d2l_lab.embeddings.reference import CBOW, SkipGram, sigmoid_bce_loss
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, _Epoch, sgns_gradients
+from d2l_lab.embeddings.word2vec import Word2VecTrainer, sgns_gradients
 from d2l_lab.experiments.word2vec import Word2VecConfig
 
 CPU = torch.device("cpu")
@@ -48,7 +48,7 @@ def reference_model(cls, trainer):
 
 def last_batch(trainer):
     """The epoch's last batch, which ends in a partial group: padding is exercised too."""
-    data = _Epoch(trainer, 0)
+    data = trainer.epoch_chunk(0, 0)
     tensors = trainer._to_device(data)
     last = data.batches - 1
     start, stop = last * CFG.batch_size, data.examples

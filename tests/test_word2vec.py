@@ -9,7 +9,7 @@ import torch
 
 from d2l_lab.config.schema import from_dict, to_dict
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, _Epoch
+from d2l_lab.embeddings.word2vec import Word2VecTrainer
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.word2vec import Word2VecConfig
 
@@ -67,7 +67,7 @@ def test_epoch_metrics_and_progress_callback(monkeypatch):
     batches = trainer.batches_this_epoch
     assert [done for done, _ in calls] == sorted({*range(2, batches + 1, 2), batches})
     # Each call reports the mean over its batches' pairs, so the epoch loss is their weighted mean.
-    pairs = _Epoch(make_trainer(dataclasses.replace(SMALL, batch_size=128)), 0).pairs
+    pairs = make_trainer(dataclasses.replace(SMALL, batch_size=128)).epoch_chunk(0, 0).pairs
     assert metrics["pairs"] == pairs and metrics["tokens"] == 600 * 8
     sizes = [min(done * 128, pairs) - min(previous * 128, pairs)
              for previous, done in zip([0, *(d for d, _ in calls)], (d for d, _ in calls))]

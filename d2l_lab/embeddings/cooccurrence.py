@@ -3,9 +3,10 @@
 Counted as the GloVe tool (`cooccur -symmetric 1`) does: two tokens of the same sentence at
 distance d <= window add 1/d to both x_ij and x_ji, so near words weigh more than far ones.
 Tokens dropped from the vocabulary are already gone from `ids`, so windows reach over them, as
-the tool skips out-of-vocabulary words. The loop runs over distances and position blocks, never
-over tokens, and partial sums are merged into sorted unique keys `i * V + j` after each block, so
-memory stays linear in the number of non-zero pairs: no dense V x V matrix is ever made.
+the tool skips out-of-vocabulary words. The loop runs over chunks of a million tokens (read from
+the corpus's memory map), then distances and position blocks, never over tokens, and partial
+sums are merged into sorted unique keys `i * V + j` after each block, so memory stays linear in
+the number of non-zero pairs, whatever the corpus length: no dense V x V matrix is ever made.
 
 Counting PTB takes seconds, so the result is cached on disk, keyed by what determines it.
 """
@@ -25,7 +26,16 @@ from d2l_lab.files import atomic_write
 
 CACHE_FORMAT = 1
 """Bump when the counting rule or the file layout changes, so old cache files are ignored."""
-_BLOCK = 1 << 22  # pairs reduced at once: ~100 MB of temporaries at most, whatever the corpus
+_BLOCK = 1 << 22  # positions paired at once
+_MERGE_AT_LEAST = 1 << 20
+"""Pending pairs are merged into the running totals once there are this many, or as many as
+totals: a merge's temporaries stay a few times the number of non-zero pairs, and the cost of
+re-sorting the totals is spread over as many new pairs. Merging sooner or later changes no sum:
+each merge adds a key's old total first and then its new weights in order, one at a time
+(`np.bincount`), so every total is the same sequence of additions however the pairs are merged."""
+_CHUNK = 1 << 20
+"""Corpus tokens read at a time (from a memory map, as int64), whatever the corpus: PTB is one
+chunk, so its counts are summed in the same order as before chunks existed."""
 
 
 @dataclass(frozen=True)
@@ -51,31 +61,43 @@ def count_cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, w
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
-    ids = np.asarray(ids, dtype=np.int64)
-    offsets = np.asarray(offsets, dtype=np.int64)
+    ids, offsets = np.asarray(ids), np.asarray(offsets)  # a memory map stays one
     if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != ids.size:
         raise ValueError("offsets must start at 0 and end at len(ids)")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"word ids must lie in 0..{vocab_size - 1}")
-    sentence_end = np.repeat(offsets[1:], np.diff(offsets))  # end of each token's sentence
     keys = np.empty(0, dtype=np.int64)
     sums = np.empty(0, dtype=np.float64)
     pending_keys: list[np.ndarray] = []
     pending_weights: list[np.ndarray] = []
     pending = 0
-    for d in range(1, window + 1):
-        for start in range(0, max(ids.size - d, 0), _BLOCK):
-            left = np.arange(start, min(start + _BLOCK, ids.size - d))
-            left = left[left + d < sentence_end[left]]  # both tokens in the same sentence
-            a, b = ids[left], ids[left + d]
-            pending_keys.append(np.minimum(a, b) * vocab_size + np.maximum(a, b))
-            pending_weights.append(np.full(left.size, 1.0 / d))
-            pending += left.size
-            if pending >= _BLOCK:
-                keys, sums = _merge(keys, sums, pending_keys, pending_weights)
-                pending_keys, pending_weights, pending = [], [], 0
+    for lo in range(0, max(ids.size, 1), _CHUNK):
+        # Left tokens lo..hi-1, and their right partners up to `window` tokens further.
+        hi, reach = min(lo + _CHUNK, ids.size), min(lo + _CHUNK + window, ids.size)
+        chunk = np.asarray(ids[lo:reach], dtype=np.int64)
+        sentence_end = _sentence_ends(offsets, lo, reach) - lo  # end of each token's sentence
+        for d in range(1, window + 1):
+            limit = min(hi - lo, reach - lo - d)
+            for start in range(0, max(limit, 0), _BLOCK):
+                left = np.arange(start, min(start + _BLOCK, limit))
+                left = left[left + d < sentence_end[left]]  # both tokens in the same sentence
+                a, b = chunk[left], chunk[left + d]
+                pending_keys.append(np.minimum(a, b) * vocab_size + np.maximum(a, b))
+                pending_weights.append(np.full(left.size, 1.0 / d))
+                pending += left.size
+                if pending >= max(_MERGE_AT_LEAST, keys.size):
+                    keys, sums = _merge(keys, sums, pending_keys, pending_weights)
+                    pending_keys, pending_weights, pending = [], [], 0
     keys, sums = _merge(keys, sums, pending_keys, pending_weights)
     return _mirror(keys, sums, vocab_size)
+
+
+def _sentence_ends(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """For each token position lo..hi-1, the start of the next sentence (its sentence's end)."""
+    first = max(int(np.searchsorted(offsets, lo, side="right")) - 1, 0)
+    last = int(np.searchsorted(offsets, hi, side="left")) + 1
+    starts = np.asarray(offsets[first:last], dtype=np.int64)
+    return starts[np.searchsorted(starts, np.arange(lo, hi), side="right")]
 
 
 def _merge(keys: np.ndarray, sums: np.ndarray, new_keys: list[np.ndarray],

@@ -36,8 +36,8 @@ class FastTextTrainer(Word2VecTrainer):
     that some vocabulary word uses (`bucket_ids`, sorted), and word2vec's output table.
 
     Unused buckets would never receive a gradient, so they are not allocated: fastText's 2M
-    buckets cost PTB 68k rows. Resume and determinism are word2vec's (epoch e's randomness
-    comes from (seed, e) alone).
+    buckets cost PTB 68k rows. Resume, determinism and training a chunk at a time are
+    word2vec's (the randomness of chunk c of epoch e comes from (seed, e, c) alone).
     """
 
     cfg: FastTextConfig

@@ -1,10 +1,11 @@
-"""The random parts of word2vec, each drawn for a whole epoch at once with numpy.
+"""The random parts of word2vec, each drawn for a whole chunk of an epoch at once with numpy.
 
 Subsampling of frequent words, centre/context pairs with a random window per centre, and noise
 words from the unigram^0.75 distribution follow the book's formulas (the C tool and gensim
 keep sqrt(t/f) + t/f of a word instead of sqrt(t/f), a little more of the mid-frequency
-words). Drawing them as whole arrays from one seeded generator per epoch keeps the data side
-to about 0.1 s per PTB epoch and makes every epoch reproducible on its own.
+words). Drawing them as whole arrays from one seeded generator per chunk (PTB: one chunk per
+epoch) keeps the data side to about 0.1 s per PTB epoch and makes every chunk reproducible on
+its own.
 """
 
 from __future__ import annotations

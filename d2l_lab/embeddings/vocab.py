@@ -40,7 +40,24 @@ class Vocab:
         lookup = np.full(unique.size, -1, dtype=np.int64)
         lookup[kept] = np.arange(kept.size)
         self._corpus_ids = lookup[inverse.reshape(-1)]
-        self._corpus = sentences
+        self._corpus: Sequence[Sequence[str]] | None = sentences
+
+    @classmethod
+    def from_counts(cls, words: Sequence[str], counts: Sequence[int] | np.ndarray, min_count: int,
+                    total_tokens: int) -> Vocab:
+        """A vocabulary counted elsewhere (`encoded_corpus.count_vocab`, a cache): `words` already
+        in this class's order, each seen `counts` >= min_count times, out of `total_tokens`."""
+        vocab = cls.__new__(cls)
+        vocab.words = list(words)
+        vocab.counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+        if vocab.counts.size != len(vocab.words):
+            raise ValueError(f"{len(vocab.words)} words but {vocab.counts.size} counts")
+        vocab.index = {word: i for i, word in enumerate(vocab.words)}
+        vocab.min_count = min_count
+        vocab.total_tokens = int(total_tokens)
+        vocab._corpus_ids = np.empty(0, dtype=np.int64)
+        vocab._corpus = None
+        return vocab
 
     def __len__(self) -> int:
         return len(self.words)

@@ -93,18 +93,19 @@ def sgns_gradients(
     )
 
 
-class _Epoch:
-    """One epoch's training examples, drawn from its own seeded generator.
+class _Chunk:
+    """One chunk's training examples: tokens [lo, hi) of the corpus, drawn from its own generator.
 
     Skip-gram: every (centre, context) pair, shuffled; inputs are centres, targets contexts.
     CBOW: every centre token that has context, shuffled; the input is the mean of its context
-    words (`members` lists them per example), the target the centre word.
+    words (`members` lists them per example), the target the centre word. Windows stop at the
+    chunk's ends as at a sentence's; a chunk ends at a sentence start unless one sentence is
+    longer than a chunk.
     """
 
-    def __init__(self, trainer: Word2VecTrainer, epoch: int) -> None:
+    def __init__(self, trainer: Word2VecTrainer, ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> None:
         cfg = trainer.cfg
-        rng = np.random.default_rng([trainer.seed, _EPOCH_STREAM, epoch])
-        ids, offsets = subsample(trainer.ids, trainer.offsets, trainer.vocab.counts, cfg.subsample, rng)
+        ids, offsets = subsample(ids, offsets, trainer.vocab.counts, cfg.subsample, rng)
         centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng)
         self.tokens = ids.size
         self.pairs = centres.size
@@ -130,12 +131,36 @@ class _Epoch:
         self.noise = trainer.noise.sample((self.batches, groups, cfg.shared_negatives), rng)
 
 
-class Word2VecTrainer:
-    """Owns the two embedding tables and trains them epoch by epoch.
+def chunk_bounds(offsets: np.ndarray, tokens: int, chunk_tokens: int) -> list[tuple[int, int]]:
+    """Token ranges [lo, hi) of at most `chunk_tokens` tokens covering 0..tokens: each cut moves
+    back to the last sentence start after the previous cut, or stays put inside a sentence
+    longer than a chunk. A corpus of at most `chunk_tokens` tokens is one chunk."""
+    bounds, lo = [], 0
+    while tokens - lo > chunk_tokens:
+        target = lo + chunk_tokens
+        sentence_start = int(offsets[np.searchsorted(offsets, target, side="right") - 1])
+        hi = sentence_start if sentence_start > lo else target
+        bounds.append((lo, hi))
+        lo = hi
+    bounds.append((lo, tokens))
+    return bounds
 
-    All randomness of epoch e comes from a generator seeded by (seed, e), and the initial
-    tables from one seeded by `seed`, so training after `load_state_dict` of the state saved
-    after epoch e-1 repeats an uninterrupted run exactly (bit for bit on CPU).
+
+def chunk_offsets(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The sentence starts inside tokens [lo, hi), relative to lo, with 0 first and hi - lo last."""
+    inside = offsets[np.searchsorted(offsets, lo, side="right"):np.searchsorted(offsets, hi, side="left")]
+    return np.concatenate([[0], np.asarray(inside, dtype=np.int64) - lo, [hi - lo]]).astype(np.int64)
+
+
+class Word2VecTrainer:
+    """Owns the two embedding tables and trains them epoch by epoch, a chunk at a time.
+
+    All randomness of chunk c of epoch e comes from a generator seeded by (seed, e, c) (by
+    (seed, e) for c = 0, so that a corpus of one chunk, PTB, draws what it drew before chunks
+    existed), and the initial tables from one seeded by `seed`, so training after
+    `load_state_dict` of the state saved after epoch e-1 repeats an uninterrupted run exactly
+    (bit for bit on CPU). `ids` may be a read-only memory map: only one chunk of it is copied
+    at a time, and a chunk's examples are freed before the next chunk's are drawn.
     """
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, cfg: Word2VecConfig,
@@ -149,9 +174,11 @@ class Word2VecTrainer:
         # Loss sums stay on the device (no sync per batch); MPS has no float64.
         self._sum_dtype = torch.float32 if device.type == "mps" else torch.float64
         self.noise = NoiseSampler(vocab.counts)
+        self.chunks = chunk_bounds(offsets, ids.size, cfg.chunk_tokens)
         self.epochs_done = 0
         self.batches_this_epoch = 0
-        """Batches of the epoch in progress (or last run), known before its first `on_batch`."""
+        """Batches of the epoch in progress (or last run) in the chunks drawn so far: all of
+        them once the epoch ends, and before the first `on_batch` for a corpus of one chunk."""
         # The C tool's and gensim's init: small random inputs, zero outputs, so that every
         # score starts at 0 and the first updates move the outputs towards the inputs.
         rng = np.random.default_rng([seed, _INIT_STREAM])
@@ -175,49 +202,68 @@ class Word2VecTrainer:
             return cfg.lr
         return cfg.lr * max(1.0 - progress / cfg.epochs, cfg.min_lr_ratio)
 
+    def epoch_chunk(self, epoch: int, index: int) -> _Chunk:
+        """The training examples of chunk `index` of epoch `epoch`."""
+        lo, hi = self.chunks[index]
+        seed = [self.seed, _EPOCH_STREAM, epoch] + ([index] if index else [])
+        ids = np.asarray(self.ids[lo:hi], dtype=np.int64)
+        return _Chunk(self, ids, chunk_offsets(self.offsets, lo, hi), np.random.default_rng(seed))
+
     def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
         """Train epoch `epoch` (0-based; must be the next one) and return its metrics.
 
         `on_batch(batches_done, mean_loss_since_last_call)` is called every REPORT_EVERY batches
-        and after the last; `batches_this_epoch` holds the total by the first call.
+        of the epoch and after its last. The learning rate decays with the position in the
+        whole run: chunk [lo, hi) covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
         """
         if epoch != self.epochs_done:
             raise ValueError(f"epoch {epoch} requested but {self.epochs_done} epochs are done; "
                              "epochs must run in order for the schedule and the seeds to match")
         started = time.perf_counter()
-        data = _Epoch(self, epoch)
-        self.batches_this_epoch = data.batches
-        tensors = self._to_device(data)
         total = torch.zeros((), dtype=self._sum_dtype, device=self.device)
         recent, recent_examples = torch.zeros_like(total), 0
         lr = self.cfg.lr
-        for b in range(data.batches):
-            lr = self.learning_rate(epoch + b / data.batches)
-            loss, examples = self._step(tensors, data, b, lr)
-            total += loss
-            recent += loss
-            recent_examples += examples
-            if on_batch is not None and ((b + 1) % REPORT_EVERY == 0 or b + 1 == data.batches):
-                on_batch(b + 1, float(recent) / max(recent_examples, 1))
-                recent.zero_()
-                recent_examples = 0
+        done = examples = pairs = tokens = 0
+        corpus_tokens = max(self.ids.size, 1)
+        self.batches_this_epoch = 0
+        for index, (lo, hi) in enumerate(self.chunks):
+            data = self.epoch_chunk(epoch, index)
+            self.batches_this_epoch += data.batches
+            tensors = self._to_device(data)
+            last_chunk = index + 1 == len(self.chunks)
+            # lo / N = 0 and (hi - lo) / N = 1 for a single chunk: the rate of each batch is then
+            # exactly that of the unchunked epoch.
+            first, share = epoch + lo / corpus_tokens, (hi - lo) / corpus_tokens
+            for b in range(data.batches):
+                lr = self.learning_rate(first + b / data.batches * share)
+                loss, size = self._step(tensors, data, b, lr)
+                total += loss
+                recent += loss
+                recent_examples += size
+                done += 1
+                if on_batch is not None and (done % REPORT_EVERY == 0 or (last_chunk and b + 1 == data.batches)):
+                    on_batch(done, float(recent) / max(recent_examples, 1))
+                    recent.zero_()
+                    recent_examples = 0
+            examples, pairs, tokens = examples + data.examples, pairs + data.pairs, tokens + data.tokens
+            del data, tensors  # before the next chunk's examples are drawn
         self.epochs_done += 1
         seconds = time.perf_counter() - started
         return {
-            "loss": float(total) / max(data.examples, 1),
-            "pairs": data.pairs,
-            "tokens": data.tokens,
+            "loss": float(total) / max(examples, 1),
+            "pairs": pairs,
+            "tokens": tokens,
             "lr": lr,
             "seconds": seconds,
         }
 
-    def _to_device(self, data: _Epoch) -> dict[str, torch.Tensor]:
+    def _to_device(self, data: _Chunk) -> dict[str, torch.Tensor]:
         arrays = {"inputs": data.inputs, "targets": data.targets, "noise": data.noise}
         if data.members is not None:
             arrays["members"] = data.members
         return {name: torch.from_numpy(array).to(self.device) for name, array in arrays.items()}
 
-    def _step(self, tensors: dict[str, torch.Tensor], data: _Epoch, b: int, lr: float) -> tuple[torch.Tensor, int]:
+    def _step(self, tensors: dict[str, torch.Tensor], data: _Chunk, b: int, lr: float) -> tuple[torch.Tensor, int]:
         """One SGD step on batch `b`; returns (summed loss, examples in the batch)."""
         cfg = self.cfg
         start = b * cfg.batch_size

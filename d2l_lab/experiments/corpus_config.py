@@ -15,8 +15,9 @@ PROBE_WORDS = ("chip", "intel", "baby", "beautiful", "computer", "money")
 class CorpusRunConfig:
     seed: int = param(0, "seeds the initial vectors and every epoch's sampling and shuffling", ge=0)
     device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
-    corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz/.xz "
-                               "accepted); null trains on the bundled Penn Treebank (887,521 tokens)")
+    corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz, .bz2 "
+                               "and .xz accepted), or a directory of such files, read as a stream; "
+                               "null trains on the bundled Penn Treebank (887,521 tokens)")
 
     def check(self) -> None:
         check_device_name(self.device)

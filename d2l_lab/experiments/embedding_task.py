@@ -9,10 +9,11 @@ corpus (`read_corpus`), build its trainer, return `EmbeddingTask(...)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from d2l_lab.embeddings.cooccurrence import Cooccurrences, cooccurrence_cache_ke
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.errors import UserError
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 
 PROBE_NEIGHBOURS = 5
 
@@ -39,8 +43,9 @@ class EmbeddingTrainer(Protocol):
 
 @dataclass(frozen=True)
 class Corpus:
-    """A corpus as the models read it: its vocabulary, token ids and sentence starts
-    (`Vocab.encode`), and the checksum of the text they came from."""
+    """A corpus as the models read it: its vocabulary, token ids and sentence starts (as
+    `Vocab.encode` returns them; memory-mapped int32 ids and int64 offsets when read from a
+    file), and the checksum of the text they came from."""
 
     vocab: Vocab
     ids: np.ndarray
@@ -54,20 +59,31 @@ class Corpus:
         return cooccurrences(self.ids, self.offsets, len(self.vocab), window, cache_key=key)
 
 
-def read_corpus(corpus: str | None, min_count: int) -> Corpus:
-    """The bundled PTB (default) or a user's corpus file, with its words seen >= min_count times."""
+def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None = None,
+                block_size: int | None = None, cache_dir: Path | None = None) -> Corpus:
+    """The bundled PTB (default) or a user's corpus file or directory, with its words seen
+    >= min_count times, read as a stream: one pass counts the words, one encodes the ids to
+    the corpus cache (`embeddings.encoded_corpus`); both are skipped when cached.
+
+    `progress(bytes_done, bytes_total)` follows each pass over a user's corpus; `block_size`
+    is the read size (the result never depends on it).
+    """
     from d2l_lab.datasets import corpus as datasets
+    from d2l_lab.embeddings.encoded_corpus import cached_ids, cached_vocab
 
     if corpus is None:
-        sentences, checksum = datasets.read_ptb(), datasets.ptb_checksum()
+        checksum = datasets.ptb_checksum()
+        lines: Callable[[], Iterable[str]] = datasets.ptb_lines
     else:
-        sentences, checksum = datasets.read_corpus(corpus), datasets.corpus_checksum(corpus)
-    vocab = Vocab(sentences, min_count)
+        checksum = datasets.corpus_checksum(corpus)
+        read = {} if block_size is None else {"block_size": block_size}
+        lines = functools.partial(datasets.corpus_lines, corpus, progress=progress, **read)
+    vocab = cached_vocab(lines, checksum, min_count, cache_dir)
     if len(vocab) < 2:
         source = f"corpus '{corpus}'" if corpus else "the corpus"
         raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
                         "lower --min-count or use a larger corpus")
-    return Corpus(vocab, *vocab.encode(sentences), checksum)
+    return Corpus(vocab, *cached_ids(lines, checksum, vocab, cache_dir), checksum)
 
 
 class EmbeddingTask:

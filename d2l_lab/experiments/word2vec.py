@@ -51,6 +51,10 @@ class Word2VecConfig:
                              "all epochs (the C tool, gensim); constant keeps it", choices=LR_SCHEDULES)
     min_lr_ratio: float = param(1e-4, "floor of the linear decay as a fraction of lr (the C "
                                 "tool's 0.0001), so the last batches still move", ge=0, le=1)
+    chunk_tokens: int = param(1_000_000, "an epoch is trained a chunk of this many corpus tokens "
+                              "at a time (cut at a sentence start where one is near): pairs, their "
+                              "shuffle and noise words exist for one chunk only, so memory depends "
+                              "on this, not on the corpus. PTB (0.9M tokens) is one chunk", ge=1)
     probe_words: tuple[str, ...] = param(PROBE_WORDS, "words whose nearest neighbours are "
                                          "reported, the book's examples ('chip' etc.)")
     threads: int | None = param(1, "torch CPU threads; null uses every core. 1 by default: more "
