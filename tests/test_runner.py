@@ -69,3 +69,40 @@ def test_a_dry_run_trains_nothing_and_has_no_run_directory(tmp_path):
     result = execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path, dry_run=True))
     assert result == RunResult(exit_codes.OK, None, None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_a_corpus_is_published_as_data_read_events_one_pass_after_another(tmp_path, monkeypatch):
+    from d2l_lab.runs.events import DataRead
+
+    monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 60_000)  # > 2 read blocks of 1 MiB
+    spec = experiment("ppmi-svd")
+    config = compose(spec.config_class, "ppmi-svd", sets=[f"corpus={corpus}", "ppmi_svd.dim=2"])
+    events: list = []
+    execute("ppmi-svd", config, spec.build_task(), RunOptions(out_root=tmp_path, dry_run=True),
+            subscribers=[events.append])
+    reads = [(e.done, e.total) for e in events if isinstance(e, DataRead)]
+    size = corpus.stat().st_size
+    assert all(total == size and 0 <= done <= size for done, total in reads)
+    # Two passes (count the words, then encode them), each climbing to the whole file.
+    restarts = [i for i in range(1, len(reads)) if reads[i][0] < reads[i - 1][0]]
+    assert len(restarts) == 1
+    passes = [reads[:restarts[0]], reads[restarts[0]:]]
+    assert all(p[-1] == (size, size) and [d for d, _ in p] == sorted(d for d, _ in p) for p in passes)
+
+
+def test_the_terminal_notes_reading_progress_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    from d2l_lab.cli import terminal
+    from d2l_lab.runs.events import DataRead
+
+    monkeypatch.setattr(terminal, "READING_NOTE_EVERY_S", 0.0)
+    shown = terminal.Terminal(quiet=False, json=False)
+    for event in (DataRead(0, 2_000_000), DataRead(1_000_000, 2_000_000), DataRead(0, 2_000_000)):
+        shown(event)
+    assert capsys.readouterr().err.splitlines() == [
+        "reading corpus (pass 1): 0% of 2.0 MB", "reading corpus (pass 1): 50% of 2.0 MB",
+        "reading corpus (pass 2): 0% of 2.0 MB"]
+    quiet = terminal.Terminal(quiet=True, json=False)
+    quiet(DataRead(1, 2))
+    assert capsys.readouterr().err == ""

@@ -7,12 +7,17 @@ stderr, and at the end either the summary table or, with --json, exactly one JSO
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from d2l_lab.cli import output
-from d2l_lab.runs.events import DryRunChecked, Ended, Event, Started, Stepped, Warned
+from d2l_lab.runs.events import DataRead, DryRunChecked, Ended, Event, Started, Stepped, Warned
+
+
+READING_NOTE_EVERY_S = 10.0
+"""Seconds between 'reading corpus' lines when stderr is not a terminal (a log file, a cluster)."""
 
 
 class Terminal:
@@ -20,9 +25,14 @@ class Terminal:
         self.quiet, self.json = quiet, json
         self._progress: Any = None
         self._bar: Any = None
+        self._reading = _ReadingProgress()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Started):
+        if isinstance(event, DataRead):
+            if not (self.quiet or self.json):
+                self._reading.show(event)
+        elif isinstance(event, Started):
+            self._reading.close()
             self._open_bar(event)
         elif isinstance(event, Stepped):
             if self._progress is not None:
@@ -53,6 +63,7 @@ class Terminal:
                                show_header=False)
 
     def close(self) -> None:
+        self._reading.close()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -69,6 +80,42 @@ class Terminal:
         self._bar = self._progress.add_task(event.experiment, total=event.total_steps,
                                             completed=event.completed_steps, loss="-")
         self._progress.start()
+
+
+class _ReadingProgress:
+    """Reading a corpus: a bytes bar on a terminal, else a line every READING_NOTE_EVERY_S seconds.
+    Each pass over the data (counting words, then encoding them) starts again from 0."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._passes, self._last_done, self._last_note = 0, -1, time.monotonic()
+
+    def show(self, event: DataRead) -> None:
+        if event.done < self._last_done or self._passes == 0:
+            self._passes += 1
+            self.close()
+        self._last_done = event.done
+        label = f"reading corpus (pass {self._passes})"
+        if sys.stderr.isatty():
+            if self._bar is None:
+                from rich.console import Console
+                from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+                self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                                     console=Console(stderr=True), transient=True)
+                self._task = self._bar.add_task(label, total=event.total)
+                self._bar.start()
+            self._bar.update(self._task, completed=event.done, total=event.total)
+        elif time.monotonic() - self._last_note >= READING_NOTE_EVERY_S:
+            self._last_note = time.monotonic()
+            share = f"{event.done / event.total:.0%} of " if event.total else ""
+            output.note(f"{label}: {share}{(event.total or event.done) / 1e6:,.1f} MB")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 @contextmanager

@@ -175,10 +175,13 @@ class EmbeddingTask:
         save_word2vec_text(self.trainer.word_vectors(), run_dir / "vectors.txt")
         atomic_write_text(run_dir / "vocab.tsv", "".join(
             f"{w}\t{c}\n" for w, c in zip(self.vocab.words, self.vocab.counts.tolist())))
-        if len(rows) > 1:  # one point is no curve (PPMI-SVD's single factorisation)
-            plotting.curve_plot(run_dir / "loss.png", {self.label: ([r["progress"] for r in rows],
-                                                                   [r["loss"] for r in rows])},
-                                xlabel="epoch", ylabel="training loss")
+        # The batch rows' running loss is the curve; an epoch's own row holds the mean over the
+        # whole epoch, which drawn on the same line would jump at every epoch's end.
+        curve = [r for r in rows if r.get("wordsim353_rho") in (None, "")] or rows
+        if len(curve) > 1:  # one point is no curve (PPMI-SVD's single factorisation)
+            plotting.curve_plot(run_dir / "loss.png", {self.label: ([float(r["progress"]) for r in curve],
+                                                                   [float(r["loss"]) for r in curve])},
+                                xlabel="epoch", ylabel="training loss (mean of recent batches)")
 
     def diverged_hint(self) -> str:
         return "try a smaller --lr"

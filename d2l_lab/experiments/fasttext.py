@@ -9,11 +9,14 @@ tool (`-bucket -minn -maxn`, same defaults). Importing this module needs no torc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import CorpusRunConfig
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 from d2l_lab.experiments.word2vec import Word2VecConfig
 
 COMBINES = ("mean", "sum")
@@ -54,7 +57,7 @@ class FastTextRunConfig(CorpusRunConfig):
     fasttext: FastTextConfig = param(FastTextConfig(), "subword, model, sampling and optimisation settings")
 
 
-def build_task(config: FastTextRunConfig, device: Any) -> Any:
+def build_task(config: FastTextRunConfig, device: Any, progress: Progress | None = None) -> Any:
     """The embedding task, which also saves the n-gram table (`subwords.npz`) so that queries on
     the run directory embed words the corpus never had."""
     from d2l_lab.embeddings.fasttext import FastTextTrainer
@@ -62,7 +65,7 @@ def build_task(config: FastTextRunConfig, device: Any) -> Any:
     from d2l_lab.experiments.embedding_task import EmbeddingTask, read_corpus
 
     cfg = config.fasttext
-    corpus = read_corpus(config.corpus, cfg.min_count)
+    corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = FastTextTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
                          f"fastText {cfg.combine} of {cfg.min_n}-{cfg.max_n}-grams, dim {cfg.dim}",

@@ -7,10 +7,13 @@ are ours, chosen by measurement on PTB. Importing this module needs no torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 
 OPTIMIZERS = ("adagrad",)
 
@@ -45,11 +48,11 @@ class GloveRunConfig(CorpusRunConfig):
     glove: GloveConfig = param(GloveConfig(), "co-occurrence window, weighting and optimisation settings")
 
 
-def build_task(config: GloveRunConfig, device: Any) -> Any:
+def build_task(config: GloveRunConfig, device: Any, progress: Progress | None = None) -> Any:
     from d2l_lab.embeddings.glove import GloveTrainer
     from d2l_lab.experiments.embedding_task import EmbeddingTask, read_corpus
 
     cfg = config.glove
-    corpus = read_corpus(config.corpus, cfg.min_count)
+    corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = GloveTrainer(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words, f"GloVe, dim {cfg.dim}, window {cfg.window}")

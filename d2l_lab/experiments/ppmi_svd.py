@@ -22,11 +22,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 
 POWER_ITERATIONS = 8
 """Subspace iterations of the randomized SVD: PPMI's singular values decay slowly, so torch's
@@ -128,10 +131,10 @@ class PPMISVD:
         return WordVectors(self.words, self.vectors.numpy().astype("float32"))
 
 
-def build_task(config: PPMISVDRunConfig, device: Any) -> Any:
+def build_task(config: PPMISVDRunConfig, device: Any, progress: Progress | None = None) -> Any:
     from d2l_lab.experiments.embedding_task import EmbeddingTask, read_corpus
 
     cfg = config.ppmi_svd
-    corpus = read_corpus(config.corpus, cfg.min_count)
+    corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = PPMISVD(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, 1, cfg.probe_words, f"PPMI + SVD, dim {cfg.dim}, window {cfg.window}")

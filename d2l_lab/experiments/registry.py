@@ -31,7 +31,7 @@ class ExperimentSpec:
     def config_class(self) -> type:
         return _load(self.config_class_path)
 
-    def build_task(self) -> Callable[[Any, Any], Any]:
+    def build_task(self) -> Callable[[Any, Any, Any], Any]:
         return _load(self.build_task_path)
 
 

@@ -8,11 +8,14 @@ Importing it needs no torch, so the CLI can build and validate configs cheaply.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 
 MODELS = ("skipgram", "cbow")
 LR_SCHEDULES = ("linear", "constant")
@@ -75,12 +78,12 @@ class Word2VecRunConfig(CorpusRunConfig):
     word2vec: Word2VecConfig = param(Word2VecConfig(), "model, sampling and optimisation settings")
 
 
-def build_task(config: Word2VecRunConfig, device: Any) -> Any:
+def build_task(config: Word2VecRunConfig, device: Any, progress: Progress | None = None) -> Any:
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.embedding_task import EmbeddingTask, read_corpus
 
     cfg = config.word2vec
-    corpus = read_corpus(config.corpus, cfg.min_count)
+    corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
                          f"{cfg.model}, dim {cfg.dim}, window {cfg.window}")

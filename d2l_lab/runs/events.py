@@ -37,6 +37,15 @@ class Started:
 
 
 @dataclass(frozen=True)
+class DataRead:
+    """The task, while it is built, has read `done` of `total` bytes of its data (a corpus file);
+    a new pass over the data starts again from 0."""
+
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
 class Warned:
     message: str
 
@@ -67,7 +76,7 @@ class Ended:
     result: RunResult
 
 
-Event = Union[Started, Warned, Stepped, Logged, DryRunChecked, Ended]
+Event = Union[DataRead, Started, Warned, Stepped, Logged, DryRunChecked, Ended]
 Subscriber = Callable[[Event], None]
 
 

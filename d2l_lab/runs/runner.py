@@ -27,7 +27,7 @@ from d2l_lab.config.schema import from_dict, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
-from d2l_lab.runs.events import (DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
+from d2l_lab.runs.events import (DataRead, DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
                                  publish)
 from d2l_lab.runs.metrics import MetricsLog, read_metrics
 from d2l_lab.runs.rundir import config_hash, create_run_dir
@@ -36,7 +36,8 @@ from d2l_lab.runs.task import Task
 DIVERGENCE_FACTOR = 1e6
 """A loss this many times the first one counts as diverged (non-finite always does)."""
 
-BuildTask = Callable[[Any, Any], Task]
+BuildTask = Callable[[Any, Any, Callable[[int, "int | None"], None]], Task]
+"""(config, device, progress) -> Task; `progress(bytes_done, bytes_total)` follows data reading."""
 StopCheck = Callable[[], bool]
 
 
@@ -60,7 +61,7 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
     from d2l_lab.devices import resolve_device
 
     device = resolve_device(config.device)
-    task = build_task(config, device)
+    task = _build(build_task, config, device, subscribers)
     for message in task.warnings():
         publish(subscribers, Warned(message))
     if options.dry_run:
@@ -83,8 +84,13 @@ def resume(experiment: str, config_class: type, run_dir: Path, build_task: Build
     config = from_dict(config_class, read_yaml(run_dir / "config.yaml"))
     state = load_checkpoint(run_dir / CHECKPOINT_NAME)
     device = resolve_device(config.device)
-    task = build_task(config, device)
+    task = _build(build_task, config, device, subscribers)
     return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
+
+
+def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequence[Subscriber]) -> Task:
+    """Build the task, relaying its data-reading progress (a big corpus takes a while) as events."""
+    return build_task(config, device, lambda done, total: publish(subscribers, DataRead(done, total)))
 
 
 class _Diverged(Exception):

@@ -69,9 +69,9 @@ def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, sh
 
     name = request["experiment"]
     config, build_task = build(name, request["config"])
-    task = build_task(config, resolve_device(config.device))
+    task = build_task(config, resolve_device(config.device), lambda done, total: None)  # no reading bar in sweeps
 
-    def built(_config: Any, _device: Any) -> Any:
+    def built(_config: Any, _device: Any, _progress: Any) -> Any:
         return task
 
     for candidate in request["reuse"]:

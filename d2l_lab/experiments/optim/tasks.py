@@ -199,7 +199,8 @@ class AirfoilTask(_OptimizerTask):
                             xlabel="epoch", ylabel="loss (full data)", log_y=False)
 
 
-def build_task(config: OptimRunConfig, device: torch.device) -> SurfaceTask | AirfoilTask:
+def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> SurfaceTask | AirfoilTask:
+    """The problem's task; `progress` is unused: the airfoil data is small and bundled."""
     if config.problem.name == "airfoil":
         return AirfoilTask(config, device)
     return SurfaceTask(config, device)
