@@ -35,7 +35,7 @@ def test_optimizer_step_benchmark_runs_ours_against_torch() -> None:
                "--threads", "1", "--algos", "sgd", "adam")
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
     assert set(rows) == {"sgd", "adam"}
-    for algo, (ours, default, foreach, _fused, ratio) in rows.items():
+    for algo, (ours, default, foreach, _fused, ratio, _fused_ratio) in rows.items():
         ours_ms, best_ms = float(ours), min(float(default), float(foreach))
         assert all(math.isfinite(v) and v > 0 for v in (ours_ms, best_ms)), rows[algo]
         low = (ours_ms - ROUNDING) / (best_ms + ROUNDING) - ROUNDING

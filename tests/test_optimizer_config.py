@@ -74,8 +74,13 @@ def test_a_bare_scratch_class_starts_from_the_tables_defaults(algo):
     hyper = dict(optimizer.defaults)
     if "betas" in hyper:
         hyper["beta1"], hyper["beta2"] = hyper.pop("betas")
-    assert {k: hyper[k] for k in spec.uses} == dict(spec.defaults)
-    assert set(inspect.signature(cls).parameters) - {"params", "betas", "nesterov"} <= set(spec.uses)
+    assert {k: hyper[spec.torch_names.get(k, k)] for k in spec.uses} == dict(spec.defaults)
+    # Every other constructor keyword is a torch.optim switch (off by default) or a hyper-parameter
+    # the book's algorithm does not use (0 by default: momentum of plain SGD, lr_decay, ...).
+    book = {spec.torch_names.get(name, name) for name in spec.uses if not name.startswith("beta")}
+    for name, parameter in inspect.signature(cls).parameters.items():
+        if name not in book | {"params", "betas"} | set(spec.options):
+            assert parameter.default in (0, False, None), name
 
 
 @pytest.mark.parametrize("algo", list(ALGORITHMS))

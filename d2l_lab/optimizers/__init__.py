@@ -1,8 +1,10 @@
 """From-scratch optimizers for d2l.ai chapter 12, their configs, and learning-rate schedules.
 
-Every optimizer in `table.ALGORITHMS` is a drop-in `torch.optim.Optimizer` whose iterates match
-torch.optim's where torch has a twin (see each docstring for the equations and the
-hyper-parameter mapping). `build_optimizer` / `build_scheduler` turn the run config's sections
+Every optimizer in `table.ALGORITHMS` is a drop-in `torch.optim.Optimizer`: where torch has a
+twin, ours has its constructor (positional order, names, keyword-only switches; only the book's
+default values differ), its param-group keys and state names (state dicts load either way), and
+its iterates bit for bit (`tests/test_torch_optim_suite.py` runs PyTorch's own optimizer tests
+on each pair). Each docstring gives the equations. `build_optimizer` / `build_scheduler` turn the run config's sections
 into objects. The classes are loaded on first use, so importing the configs (as the CLI does for
 --help) never imports torch.
 """

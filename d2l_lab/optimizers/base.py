@@ -4,6 +4,11 @@ A subclass names its state buffers and writes `update(param, grad, state, group)
 with public tensor ops, line for line with the equations in its docstring. Speed is not its
 concern: `blocking.py` may run an elementwise update on cache-sized slices (see there), which is
 why `update` must change `param` and the buffers in place and never replace a state entry.
+
+What every torch.optim class does around its arithmetic is done here, once, so the updates stay
+their equations: `maximize` (negate the gradient), complex parameters (viewed as real pairs, as
+torch does, so |g|^2 is per real coordinate), `differentiable` (autograd through `step`), tensor
+`step` counts in loaded state dicts, and torch's validation messages.
 """
 
 from __future__ import annotations
@@ -15,63 +20,138 @@ import torch
 
 from d2l_lab.optimizers.blocking import run_update
 
-# torch.optim's constructor checks: (lowest allowed, exclusive upper bound or None).
-_RANGES: dict[str, tuple[float, float | None]] = {
-    "lr": (0.0, None), "weight_decay": (0.0, None), "eps": (0.0, None),
-    "momentum": (0.0, 1.0), "gamma": (0.0, 1.0), "rho": (0.0, 1.0), "beta1": (0.0, 1.0), "beta2": (0.0, 1.0),
+# torch.optim's constructor checks: name -> (lowest allowed, upper bound or None, upper inclusive,
+# torch's message). Betas are checked per index, as torch does.
+_RANGES: dict[str, tuple[float, float | None, bool, str]] = {
+    "lr": (0.0, None, False, "Invalid learning rate: {}"),
+    "eps": (0.0, None, False, "Invalid epsilon value: {}"),
+    "weight_decay": (0.0, None, False, "Invalid weight_decay value: {}"),
+    "momentum": (0.0, None, False, "Invalid momentum value: {}"),
+    "alpha": (0.0, None, False, "Invalid alpha value: {}"),
+    "rho": (0.0, 1.0, True, "Invalid rho value: {}"),
+    "lr_decay": (0.0, None, False, "Invalid lr_decay value: {}"),
+    "initial_accumulator_value": (0.0, None, False, "Invalid initial_accumulator_value value: {}"),
 }
 
 
 class Optimizer(torch.optim.Optimizer):
-    """Base class: `state[p]` holds `step` (an int, so no device sync) and the named `buffers`."""
+    """Base class: `state[p]` holds `step` (an int, so no device sync) and the named `buffers`.
+
+    `defaults` are the constructor's keywords under torch's names, so param groups carry the keys
+    torch's twin carries (`momentum`, `betas`, `maximize`, ...): schedulers such as OneCycleLR
+    find them, and state dicts load into either class.
+    """
 
     buffers: ClassVar[tuple[str, ...]] = ()
     elementwise: ClassVar[bool] = False
     """True when element i of the result depends only on element i of param, grad and buffers
     (no norms, means or shapes): only then may `blocking.py` split a tensor into slices."""
+    counts_steps: ClassVar[bool] = True
+    """False for SGD, whose torch twin keeps no `step` in its state."""
+    supports_sparse: ClassVar[bool] = False
+    """True where torch's twin takes sparse gradients (nn.Embedding(sparse=True))."""
+    decay_on_gradient: ClassVar[bool] = True
+    """False where weight decay acts on the weights (Lion; Adam with decoupled_weight_decay)."""
+    renamed: ClassVar[dict[str, str]] = {}
+    """Old name -> torch's, for group keys and state buffers in checkpoints written before our
+    names became torch's (AdaGrad's `sum_sq` is `sum`, RMSProp's `gamma` is `alpha`)."""
+    complex_as_real: ClassVar[bool] = True
+    """View complex tensors as (re, im) pairs, as torch does for every optimizer but SGD (whose
+    linear update is the same either way)."""
 
     def __init__(self, params: Iterable[Any], **defaults: Any):
-        hyper = dict(defaults)
-        if "betas" in hyper:
-            hyper["beta1"], hyper["beta2"] = hyper.pop("betas")
-        for name, value in hyper.items():
+        lr = defaults.get("lr")
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        for name, value in defaults.items():
             if name in _RANGES:
                 check_range(name, value, *_RANGES[name])
+        for index, beta in enumerate(defaults.get("betas", ())):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        for switch in ("fused", "capturable"):
+            if defaults.get(switch):
+                raise ValueError(f"{type(self).__name__}: {switch}=True selects torch.optim's own kernels, which this "
+                                 "from-scratch class does not have: use torch.optim's class (in d2l: --impl torch)")
         super().__init__(params, defaults)
 
-    def init_state(self, param: torch.Tensor) -> dict[str, Any]:
+    def buffers_for(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The buffers this group's options need (AMSGrad adds `max_exp_avg_sq`, ...)."""
+        return self.buffers
+
+    def init_state(self, param: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """Zeroed buffers, created on the first step a parameter has a gradient."""
-        state: dict[str, Any] = {"step": 0}
-        for name in self.buffers:
+        state: dict[str, Any] = {"step": 0} if self.counts_steps else {}
+        for name in self.buffers_for(group):
             state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
         return state
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Also what `load_state_dict` ends with: accept torch's state dicts and older ones of ours."""
+        super().__setstate__(state)
+        for entries in (*self.param_groups, *self.state.values()):
+            for old_name, name in self.renamed.items():
+                if old_name in entries:
+                    entries[name] = entries.pop(old_name)
         for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if param.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                state = self.state[param]
-                if not state:
-                    state.update(self.init_state(param))
-                state["step"] += 1
-                run_update(self, param, param.grad, state, group)
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)  # a state dict saved before the key existed
+        for param_state in self.state.values():
+            if isinstance(param_state.get("step"), torch.Tensor):  # torch writes a float tensor
+                param_state["step"] = int(param_state["step"].item())
+
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        # torch's rule: autograd records the step only for differentiable=True.
+        with torch.set_grad_enabled(self.defaults.get("differentiable", False)):
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                for param in group["params"]:
+                    if param.grad is not None:
+                        self._step_one(param, group)
         return loss
+
+    def _step_one(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        grad = -param.grad if group.get("maximize") else param.grad
+        if grad.is_sparse and not self.supports_sparse:
+            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+        state = self.state[param]
+        if not state:
+            state.update(self.init_state(param, group))
+        if self.counts_steps:
+            state["step"] += 1
+        if isinstance(group["lr"], torch.Tensor) and group["lr"].dim():
+            group = {**group, "lr": group["lr"].squeeze()}  # torch uses a 1-element lr as a 0-dim one
+        if self.complex_as_real and torch.is_complex(param) and not grad.is_sparse:
+            if group["weight_decay"] and self.decay_on_gradient and not group.get("decoupled_weight_decay"):
+                # torch adds the L2 term in complex arithmetic before viewing; so do we, so the
+                # rounding is the same (the update's first line then adds nothing).
+                grad, group = grad.add(param, alpha=group["weight_decay"]), {**group, "weight_decay": 0}
+            # The update sees (re, im) pairs: g * g is then re^2 and im^2, |g|^2 summed per pair.
+            state = {name: torch.view_as_real(value) if torch.is_tensor(value) and value.is_complex() else value
+                     for name, value in state.items()}
+            param, grad = torch.view_as_real(param), torch.view_as_real(grad)
+        if grad.is_sparse or torch.is_grad_enabled():
+            self.update(param, grad, state, group)  # no slicing: sparse, or autograd records views
+        else:
+            run_update(self, param, grad, state, group)
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One step for one tensor, in place; `state["step"]` already counts this step."""
         raise NotImplementedError
 
 
-def check_range(name: str, value: float, low: float, high: float | None = None) -> None:
-    """A ValueError naming the bad hyper-parameter, as torch.optim's constructors raise."""
-    if value < low or (high is not None and value >= high):
-        bound = f"in [{low}, {high})" if high is not None else f">= {low}"
-        raise ValueError(f"invalid {name}: {value} (must be {bound})")
+def scratch(tensor: torch.Tensor) -> torch.Tensor:
+    """A temporary that the in-place op after it may overwrite: `tensor` itself, or a copy while
+    autograd records the step (differentiable=True), whose backward still needs the original.
+    In place, a big update allocates one temporary instead of two (torch branches the same way)."""
+    return tensor.clone() if torch.is_grad_enabled() else tensor
+
+
+def check_range(name: str, value: Any, low: float, high: float | None, high_inclusive: bool, message: str) -> None:
+    """A ValueError with torch.optim's message for a hyper-parameter out of its range."""
+    above = high is not None and (value > high if high_inclusive else value >= high)
+    if not low <= value or above:
+        raise ValueError(message.format(value))

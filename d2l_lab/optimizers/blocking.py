@@ -11,9 +11,10 @@ Slicing is exact only for updates in which element i depends on element i alone:
 sees the same arithmetic either way. An optimizer declares that with `elementwise = True`; one
 that uses a tensor's norm, mean or shape (LARS, LAMB, Adafactor) keeps the default False and is
 never sliced (`tests/test_optimizer_blocking.py` checks both). Accelerators, small tensors and
-non-contiguous layouts get the plain call, and so does an optimizer without state buffers (SGD):
-its update is one pass over param and grad, which slicing cannot shorten, and restarting the
-stream 20 times made a 10M-parameter SGD step about 10% slower.
+non-contiguous layouts get the plain call, and so does a state without buffers (SGD without
+momentum): its update is one pass over param and grad, which slicing cannot shorten, and
+restarting the stream 20 times made a 10M-parameter SGD step about 10% slower. So does a buffer
+not made yet (None: SGD's momentum buffer is the first gradient, made by the first step).
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def run_update(optimizer: Optimizer, param: torch.Tensor, grad: torch.Tensor, st
                group: dict[str, Any]) -> None:
     """`optimizer.update(param, grad, state, group)`, slice by slice where that is exact and pays."""
     size = CPU_BLOCK_BYTES // param.element_size()
-    buffers = list(optimizer.buffers)
+    # The buffers this state holds (options such as AMSGrad add some); None is one not made yet.
+    buffers = [name for name in optimizer.buffers if name in state]
     tensors = [param, grad, *(state[name] for name in buffers)]
     if not (optimizer.elementwise and buffers and param.is_cpu and param.numel() > size
-            and all(t.is_contiguous() for t in tensors)):
+            and all(t is not None and t.is_contiguous() for t in tensors)):
         optimizer.update(param, grad, state, group)
         return
     for piece in zip(*(t.view(-1).split(size) for t in tensors)):

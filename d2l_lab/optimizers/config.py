@@ -95,7 +95,8 @@ def build_optimizer(params: Iterable[Any], cfg: OptimizerConfig) -> torch.optim.
     """Our optimizer (impl scratch) or torch.optim's twin (impl torch), from the resolved config."""
     if cfg.impl == "torch":
         return torch_optimizer(params, cfg)
-    return cfg.spec.scratch_class()(params, **_constructor_kwargs(cfg.hyperparameters(), {}), **cfg.spec.options)
+    kwargs = _constructor_kwargs(cfg.hyperparameters(), cfg.spec.torch_names)
+    return cfg.spec.scratch_class()(params, **kwargs, **cfg.spec.options)
 
 
 def torch_optimizer(params: Iterable[Any], cfg: OptimizerConfig, **options: Any) -> torch.optim.Optimizer:

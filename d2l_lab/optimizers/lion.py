@@ -31,11 +31,14 @@ class Lion(Optimizer):
 
     buffers = ("exp_avg",)
     elementwise = True
+    decay_on_gradient = False
 
     def __init__(self, params: Iterable[Any], lr: float = _LION["lr"],
                  betas: tuple[float, float] = (_LION["beta1"], _LION["beta2"]),
-                 weight_decay: float = _LION["weight_decay"]):
-        super().__init__(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+                 weight_decay: float = _LION["weight_decay"], *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False):
+        super().__init__(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize,
+                         foreach=foreach, differentiable=differentiable)
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]

@@ -47,13 +47,14 @@ class AlgorithmSpec:
     summary: str
     """A few words for `--help`: where the book has it, or what it is when the book does not."""
     scratch: str
-    """`module:Class` of our implementation; its constructor takes the hyper-parameters by name."""
+    """`module:Class` of our implementation; its constructor is its torch twin's (names and order)."""
     defaults: Mapping[str, float]
     """The book's values of the hyper-parameters this algorithm uses (the keys ARE what it uses)."""
     torch_class: str | None
     """Name of the `torch.optim` class computing the same iterates, or None."""
     torch_names: Mapping[str, str] = field(default_factory=dict)
-    """Our hyper-parameter name -> torch's keyword, where they differ (RMSProp's gamma is alpha)."""
+    """The config's (book's) name -> the constructor keyword, where they differ (RMSProp's gamma is
+    torch's alpha, and our class's too)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Fixed constructor switches, passed to both implementations (Nesterov's `nesterov=True`)."""
     max_stable_lr: StableLr | None = None

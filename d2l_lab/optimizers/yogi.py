@@ -34,8 +34,10 @@ class Yogi(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = _YOGI["lr"],
                  betas: tuple[float, float] = (_YOGI["beta1"], _YOGI["beta2"]), eps: float = _YOGI["eps"],
-                 weight_decay: float = _YOGI["weight_decay"]):
-        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+                 weight_decay: float = _YOGI["weight_decay"], *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize,
+                         foreach=foreach, differentiable=differentiable)
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
