@@ -18,8 +18,8 @@ def _compose(**flags: object) -> OptimRunConfig:
     return compose(OptimRunConfig, "optim", flags=flags)
 
 
-@pytest.mark.parametrize(("problem", "schedule"), itertools.product(
-    ("airfoil", "quadratic", "rosenbrock", "beale"), ("constant", "exponential", "step", "cosine")))
+@pytest.mark.parametrize(("problem", "schedule"), list(itertools.product(
+    ("airfoil", "quadratic", "rosenbrock", "beale"), ("constant", "exponential", "step", "cosine"))))
 def test_saved_config_reads_back_identical_for_every_problem_and_schedule(tmp_path, problem, schedule):
     config = _compose(**{"problem.name": problem, "schedule.name": schedule})
     path = tmp_path / "config.yaml"
