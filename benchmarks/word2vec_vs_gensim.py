@@ -2,12 +2,15 @@
 
     pip install -e '.[bench]'      # gensim: a benchmark peer only, never a runtime dependency
     python benchmarks/word2vec_vs_gensim.py [--seeds 0 1 2] [--gensim-epochs 20] [--workers N] [--threads N]
+                                            [--ours-workers N]
 
 Each system trains in its own subprocess (so neither inherits the other's threads, caches or
 memory) on the same bundled PTB sentences, with the same model: skip-gram, dim 100, window 5,
 5 noise words, t = 1e-4, min count 5; gensim with --workers threads (default: every core),
 ours with the default config's torch threads unless --threads is given (torch's OpenMP threads
-wait for each other at every op, so with more than one a busy core makes epochs much slower).
+wait for each other at every op, so with more than one a busy core makes epochs much slower)
+and the config's worker processes unless --ours-workers is given (`word2vec.workers`: Hogwild
+processes of one thread each, like gensim's workers; vectors then vary from run to run).
 Both train epoch by epoch and are evaluated (WordSim-353 rho on the input vectors,
 pairs with an unknown word skipped) after every epoch, outside the timed part: gensim through
 `train(epochs=1)` with its linear alpha decay split across the epochs exactly as one
@@ -49,7 +52,7 @@ def _ws353(words: list[str], matrix: Any) -> float:
     return evaluate_similarity(WordVectors(words, matrix), load_wordsim353())["rho"]
 
 
-def run_ours(seed: int, threads: int | None, epochs: int | None) -> dict[str, Any]:
+def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | None = None) -> dict[str, Any]:
     import torch
 
     from d2l_lab.config.loading import compose
@@ -57,7 +60,7 @@ def run_ours(seed: int, threads: int | None, epochs: int | None) -> dict[str, An
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
-    overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs}
+    overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs, "word2vec.workers": workers}
     config = compose(Word2VecRunConfig, "word2vec", flags=overrides)
     cfg = config.word2vec
     sentences = read_ptb()
@@ -103,7 +106,7 @@ def run_gensim(seed: int, workers: int, epochs: int) -> dict[str, Any]:
 
 def worker(args: argparse.Namespace) -> None:
     if args.worker == "ours":
-        result = run_ours(args.seed, args.threads, args.epochs)
+        result = run_ours(args.seed, args.threads, args.epochs, args.ours_workers)
     else:
         result = run_gensim(args.seed, args.workers, args.epochs)
     print(json.dumps(result))
@@ -113,6 +116,8 @@ def spawn(system: str, seed: int, args: argparse.Namespace, epochs: int | None) 
     command = [sys.executable, __file__, "--worker", system, "--seed", str(seed), "--workers", str(args.workers)]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.ours_workers is not None:
+        command += ["--ours-workers", str(args.ours_workers)]
     if epochs is not None:
         command += ["--epochs", str(epochs)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -142,6 +147,8 @@ def main() -> None:
                         help="gensim worker threads (default: the cores available)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for ours (default: the config's, 1)")
+    parser.add_argument("--ours-workers", type=int, default=None,
+                        help="worker processes for ours (default: the config's word2vec.workers, 1)")
     parser.add_argument("--worker", choices=("ours", "gensim"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,8 +165,9 @@ def main() -> None:
         rows["ours"].append(summarise(spawn("ours", seed, args, None)))
         rows["gensim"].append(summarise(spawn("gensim", seed, args, args.gensim_epochs)))
     ours_threads = args.threads or "the config's"
+    ours_workers = args.ours_workers or "the config's"
     print(f"PTB train, skip-gram, dim 100, window 5, K 5, t 1e-4, min count 5; gensim {args.workers} "
-          f"workers, ours {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
+          f"workers, ours {ours_workers} workers of {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
     print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'WS353':>7}"
           f"{'SimLex':>8}{'analogy':>8}{'to 0.40 (s/epochs)':>20}")
     for system, results in rows.items():

@@ -35,6 +35,18 @@ def files(tmp_path_factory):
     (base / "unknown.yaml").write_text("optimiser:\n  lr: 0.1\n")
     (base / "tag.yaml").write_text(f"seed: !!python/object/apply:os.system ['touch {base / 'pwned'}']\n")
     (base / "file").write_text("not a directory\n")
+    (base / "duplicate.yaml").write_text("optimizer:\n  lr: 0.1\n  algo: adam\n  lr: 0.2\n")
+    (base / "duplicate-section.yaml").write_text("train:\n  steps: 5\ntrain:\n  steps: 6\n")
+    (base / "laughs.yaml").write_text("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n")
+    (base / "merge.yaml").write_text("base: &base {lr: 0.1}\noptimizer:\n  <<: *base\n")
+    (base / "long-value.yaml").write_text("optimizer:\n  algo: '" + "adam\\n" * 5000 + "'\n")
+    (base / "long-list.yaml").write_text("problem:\n  start: [" + ", ".join(["1"] * 20000) + "]\n")
+    (base / "one-word-lines.txt").write_text("".join(f"w{i % 5}\n" for i in range(200)))
+    (base / "control.txt").write_text("a b c d\nd e\x01f g a\na b c\n" * 3)
+    (base / "nan.vec").write_text("a 1 2\nb nan 1\n")
+    (base / "inf.vec").write_text("2 2\na 1 2\nb 1 -inf\n")
+    (base / "overflow.vec").write_text("a 1 2\nb 1 1e39\n")
     (base / "not-a-run").mkdir()
     runs = base / "runs"
     for lr in ("0.1", "0.2"):
@@ -82,6 +94,52 @@ BAD_INPUT = [
     (["sweep", "optim", "--grid", "lr=0.1", "--config", "{in}/tag.yaml"], "malformed YAML"),
     (["sweep", "optim", "--grid", "device=cpu,cuda:7"], "CUDA is not available|only .* CUDA device"),
     (["sweep", "optim", "--grid", "lr=0.1", "--out", "{in}/file/outputs"], "is a file, not a directory"),
+    # trust (issue 12): duplicate keys, aliases, clipped echoes, seeds, names, grid size, empty training
+    (["run", "optim", "--config", "{in}/duplicate.yaml"], r"line 4, column 3: key 'lr' is given twice \(first at line 2\)"),
+    (["run", "optim", "--config", "{in}/duplicate-section.yaml"], "key 'train' is given twice"),
+    (["run", "optim", "--config", "{in}/laughs.yaml"], r"alias '\*a' is not allowed"),
+    (["run", "optim", "--config", "{in}/merge.yaml"], r"alias '\*base' is not allowed"),
+    (["run", "optim", "--config", "{in}/long-value.yaml"], r"^.{0,400}$"),
+    (["run", "optim", "--config", "{in}/long-list.yaml"], r"must have 2 items.{0,200}$"),
+    (["run", "optim", "--set", "optimizer.algo=" + "x" * 5000], r"got 'x{77}\.\.\.'"),
+    (["run", "optim", "--set", "optimizer.algo=a\u2028b"], r"must be one of .* got 'a\\u2028b'"),
+    (["run", "optim", "--set", "train.steps=[" + "1," * 3000 + "1]"], r"must be a whole number, got \[1, 1, .{0,80}$"),
+    (["run", "optim", "--seed", str(2**70)], r"'seed' must be a whole number of magnitude below 2\*\*63"),
+    (["run", "optim", "--seed", str(2**40)], r"'seed' must be >= 0 and < 4294967296, got 1099511627776"),
+    (["run", "optim", "--seed", "-1"], r"'seed' must be >= 0 and < 4294967296"),
+    (["run", "optim", "--set", f"seed={2**64}"], r"'seed' must be a whole number of magnitude below 2\*\*63"),
+    (["run", "word2vec", "--seed", str(2**32)], r"'seed' must be >= 0 and < 4294967296"),
+    (["sweep", "optim", "--grid", f"seed=1,{2**64}"], r"grid point seed=18446744073709551616: .*below 2\*\*63"),
+    (["sweep", "optim", "--grid", f"seed=1,{2**33}"], r"grid point seed=8589934592: .*< 4294967296"),
+    (["run", "optim", *TINY, "--name", "abc\n"], r"run name 'abc\\n' is not allowed"),
+    (["run", "optim", *TINY, "--name", "a\nb/c"], r"run name 'a\\nb/c' is not allowed"),
+    (["run", "optim", *TINY, "--name", "x" * 300], r"is 300 characters long: give at most 200"),
+    (["run", "optim", *TINY, "--name", "é" * 200], r"is not allowed"),
+    (["sweep", "optim", "--grid", "lr=0.1,0.2", "--name", "y" * 300], r"is 300 characters long"),
+    (["sweep", "optim", "--grid", "lr=0.1,0.2", "--seeds", str(10**9)], r"the grid has 2,000,000,000 points "
+                                                                       r"\(2 x 1,000,000,000\).*--max-points"),
+    (["sweep", "optim", "--grid", "lr=" + ",".join(f"0.{i:04d}1" for i in range(150)), "--grid",
+      "seed=" + ",".join(map(str, range(100)))], r"the grid has 15,000 points \(150 x 100\), more than the 10,000"),
+    (["sweep", "optim", "--grid", "lr=0.1,0.2,0.3", "--max-points", "2"], r"3 points .*more than the 2 allowed"),
+    (["sweep", "optim", "--grid", "lr=0.1", "--max-points", "0"], r"--max-points must be >= 1"),
+    (["run", "word2vec", "--corpus", "{in}/one-word-lines.txt", "--min-count", "1"], "no line with two or more words"),
+    (["run", "fasttext", "--corpus", "{in}/one-word-lines.txt", "--min-count", "1"], "no line with two or more words"),
+    (["run", "glove", "--corpus", "{in}/one-word-lines.txt", "--min-count", "1"], "no line with two or more words"),
+    (["run", "ppmi-svd", "--corpus", "{in}/one-word-lines.txt", "--min-count", "1"], "no line with two or more words"),
+    (["sweep", "word2vec", "--grid", "lr=0.1,0.2", "--set", "corpus={in}/one-word-lines.txt", "--set",
+      "word2vec.min_count=1"], r"grid point lr=0.1: corpus .* has no line with two or more words"),
+    (["sweep", "glove", "--grid", "min-count=1,2", "--set", "corpus={in}/one-word-lines.txt"],
+     r"grid point min-count=1: corpus .* no line with two or more words"),
+    (["run", "word2vec", "--corpus", "{in}/control.txt", "--min-count", "1"], r"the word 'e\\x01f' holds a control"),
+    (["run", "ppmi-svd", "--corpus", "{in}/control.txt", "--min-count", "1"], r"holds a control character"),
+    (["sweep", "glove", "--grid", "lr=0.1,0.2", "--set", "corpus={in}/control.txt", "--set", "glove.min_count=1"],
+     r"grid point lr=0.1: .*holds a control character"),
+    (["sweep", "word2vec", "--grid", "lr=0.1,0.2", "--set", "corpus={in}/missing.txt"],
+     r"grid point lr=0.1: corpus file .*missing.txt' does not exist"),
+    (["embed", "similar", "--vectors", "{in}/nan.vec", "a"], r"line 2: the vector of 'b' holds nan"),
+    (["embed", "similar", "--vectors", "{in}/inf.vec", "a"], r"line 3: the vector of 'b' holds -inf"),
+    (["embed", "similar", "--vectors", "{in}/overflow.vec", "a"], r"holds inf, not a finite float32"),
+    (["embed", "analogy", "--vectors", "{in}/nan.vec", "a", "b", "a"], r"holds nan"),
     # runs
     (["runs", "show", "zzz"], "no run or sweep matches 'zzz'"),
     (["runs", "show", "2"], "'2' matches 2 runs or sweeps: optim/2.*, optim/2.*; give a longer id prefix"),
@@ -106,6 +164,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing_behind(files, tmp_path,
     args = [a.replace("{in}", str(files)).replace(RUN_ID, run) for a in args]
     if args[0] == "sweep" or args[:2] == ["run", "optim"]:
         args += ["--out", str(tmp_path / "outputs")] if "--out" not in args else []
+    elif args[0] == "embed":
+        pass
     else:
         args += ["--out", str(runs)]
     before = _tree(files)
@@ -250,6 +310,8 @@ def test_a_crafted_pickle_in_a_checkpoint_is_refused_not_executed(tmp_path):
     assert canary.exists()
     marker = tmp_path / "pwned"
     torch.save({"step": 1, "task": _CreatesAFile(marker)}, run / "checkpoint.pt")
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))  # else nothing to resume
     result = d2l("run", "optim", "--resume", str(run))
     assert result.exit_code == 2
     assert "cannot be loaded safely" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -86,8 +86,9 @@ def test_momentum_stability_limits_come_from_the_table(tmp_path, args, warning):
 
 def test_lr_above_the_stable_limit_warns_and_x2_diverges(tmp_path):
     result = d2l("run", "optim", "--preset", "quadratic-gd", "--lr", "0.6", "--json", "--out", str(tmp_path))
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # the loss ends 5e5x where it started: diverged, not completed
     assert "exceeds 0.5, the largest stable sgd step" in result.stderr
+    assert json.loads(result.stdout)["status"] == "diverged"
     final = json.loads(result.stdout)["final"]
     assert abs(final["x2"]) > 1000 > abs(final["x1"])
 

@@ -31,9 +31,19 @@ def fetch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Download NAME once (sha1-verified, cached) and print the path of its vectors file."""
+    from d2l_lab.cache import require_cache_dir
     from d2l_lab.cli.terminal import download_bar
     from d2l_lab.datasets.fetch import fetch as fetch_vectors
 
-    with cli_errors(), download_bar(name, enabled=not quiet) as progress:
-        path = fetch_vectors(name, progress=progress)
+    with cli_errors():
+        cache = require_cache_dir("d2l data fetch")  # a download kept nowhere would be lost at exit
+    made = [d for d in (cache, cache / "vectors") if not d.exists()]
+    try:
+        with cli_errors(), download_bar(name, enabled=not quiet) as progress:
+            path = fetch_vectors(name, progress=progress)
+    except BaseException:
+        for folder in reversed(made):  # a failed fetch (offline, bad checksum) leaves nothing behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     output.write_line(str(path))

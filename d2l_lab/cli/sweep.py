@@ -17,6 +17,7 @@ import typer
 from d2l_lab.cli import output
 from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, cli_errors, ctrl_c_stops
 from d2l_lab.errors import UserError
+from d2l_lab.runs.grid import MAX_POINTS
 
 Grid = Annotated[Optional[list[str]], typer.Option(
     "--grid", help="swept key and values: --grid lr=0.01,0.1 (repeatable; the cross product runs); keys are "
@@ -29,6 +30,10 @@ Jobs = Annotated[Optional[int], typer.Option(
 SweepName = Annotated[Optional[str], typer.Option(
     "--name", help="sweep directory name under OUT/sweeps (default: timestamp-requesthash)", show_default=False)]
 Force = Annotated[bool, typer.Option("--force", help="re-run points that already completed under --out")]
+MaxPoints = Annotated[int, typer.Option(
+    "--max-points", help="refuse a grid of more points than this (raise it to run a bigger one)")]
+ANNOUNCE_ABOVE = 100
+"""Grids bigger than this say how many points they have before validating them."""
 
 
 def sweep(
@@ -42,6 +47,7 @@ def sweep(
     out: OutRoot = Path("outputs"),
     name: SweepName = None,
     force: Force = False,
+    max_points: MaxPoints = MAX_POINTS,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
@@ -52,13 +58,13 @@ def sweep(
     """
     with cli_errors():
         code = _sweep(experiment, grid or [], seeds, jobs, preset, config, set_ or [], out, name, force,
-                      quiet, json)
+                      quiet, json, max_points)
     raise typer.Exit(code)
 
 
 def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None, preset: str | None,
            config_file: Path | None, sets: list[str], out: Path, name: str | None, force: bool, quiet: bool,
-           json: bool) -> int:
+           json: bool, max_points: int) -> int:
     from d2l_lab.cli.sweep_worker import COMMAND
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs import catalog
@@ -71,8 +77,14 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     spec = find_experiment(experiment)
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
-    axes, points = plan(Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds), spec.config_class)
+    def announce(size: int) -> None:
+        if size > ANNOUNCE_ABOVE and not quiet:
+            output.note(f"validating {size:,} grid points ...")
+
+    axes, points = plan(Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds, max_points),
+                        spec.config_class, announce, output.warn)
     _check_devices({p.config.device for p in points})
+    _check_data(points)
     check_writable(out, "--out")
 
     grid_values = {a.key: list(a.values) for a in axes}
@@ -84,7 +96,8 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     state.save()
     done = {} if force else catalog.by_config(out, experiment, "completed")
     stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
-    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, [])))
+    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, []),
+                            reuse_new=not force))
             for p in points]
     cores = available_cores()
     jobs = min(jobs or cores, len(work))
@@ -128,6 +141,29 @@ def _collect(pool: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[
             interrupted = True
     state.save()
     return results, interrupted
+
+
+def _check_data(points: list[Any]) -> None:
+    """Read each distinct corpus (with its min_count) once before anything starts, so an unreadable
+    or untrainable one is one line, not a failure of every point; the reading is cached, so the
+    workers do not pay for it again."""
+    from d2l_lab.config.schema import to_dict
+    from d2l_lab.experiments.embedding_task import read_corpus
+    from d2l_lab.runs.catalog import flatten
+    from d2l_lab.runs.grid import describe
+
+    seen: set[tuple[Any, Any]] = set()
+    for point in points:
+        if not hasattr(point.config, "corpus"):
+            continue
+        min_count = next((v for k, v in flatten(to_dict(point.config)).items() if k.endswith(".min_count")), None)
+        if min_count is None or (point.config.corpus, min_count) in seen:
+            continue
+        seen.add((point.config.corpus, min_count))
+        try:
+            read_corpus(point.config.corpus, min_count)
+        except UserError as exc:
+            raise UserError(f"grid point {describe(point.values)}: {exc}") from None
 
 
 def _check_devices(names: set[str]) -> None:

@@ -14,10 +14,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-from d2l_lab.config.schema import from_dict, to_dict
+from d2l_lab.config.schema import clip, from_dict, to_dict
 from d2l_lab.errors import UserError
 
 T = TypeVar("T")
+PATH_KEYS = ("corpus",)
+"""Top-level config keys that name a user's file: saved absolute, so `runs rerun`, `--config` and
+`--resume` find the same file from any working directory."""
 
 
 def presets_dir(experiment: str) -> Path:
@@ -40,22 +43,64 @@ def preset_path(experiment: str, name: str) -> Path:
     return path
 
 
+class _RefusedYaml(yaml.MarkedYAMLError):
+    """A construct our configs refuse: duplicate keys, aliases."""
+
+
+class StrictLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping (PyYAML lets the last one
+    silently win) and aliases (`*name`): a config never needs them, and nested aliases expand
+    exponentially (a few hundred bytes of "billion laughs" become gigabytes)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _RefusedYaml(problem=f"alias '*{clip(event.anchor, 40)}' is not allowed in a config; "
+                               "write the value out", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                break
+            if duplicate:
+                raise _RefusedYaml(problem=f"key '{clip(key, 40)}' is given twice (first at line "
+                                   f"{seen[key].line + 1}); keep one", problem_mark=key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str) -> Any:
+    """`text` parsed as by `yaml.safe_load`, with `StrictLoader`'s refusals."""
+    loader = StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with `safe_load`; any problem becomes one actionable line."""
+    """Read a YAML mapping with `StrictLoader` (safe_load, no duplicate keys, no aliases); any
+    problem becomes one actionable line."""
     path = Path(path)
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
         raise UserError(f"config file '{path}' {what}: give the path of a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
     except UnicodeDecodeError:
         raise UserError(f"config file '{path}' is not UTF-8 text: give a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"malformed YAML in '{path}'{where}: {problem}; fix the syntax") from None
+        fix = "" if isinstance(exc, _RefusedYaml) else "; fix the syntax"
+        raise UserError(f"malformed YAML in '{path}'{where}: {clip(problem, 160)}{fix}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -71,11 +116,11 @@ def parse_set(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UserError(f"--set expects key=value (e.g. --set optimizer.lr=0.1), got '{item}'")
+        raise UserError(f"--set expects key=value (e.g. --set optimizer.lr=0.1), got '{clip(item)}'")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml_text(raw) if raw.strip() else None
     except yaml.YAMLError:
-        raise UserError(f"--set {key}: cannot read value '{raw}' as YAML; quote it") from None
+        raise UserError(f"--set {clip(key)}: cannot read value '{clip(raw)}' as YAML; quote it") from None
     return key, value
 
 
@@ -86,7 +131,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise UserError(f"cannot set '{key}': '{'.'.join(parts[: i + 1])}' is not a section")
+            raise UserError(f"cannot set '{clip(key)}': '{clip('.'.join(parts[: i + 1]))}' is not a section")
         node = child
     node[parts[-1]] = value
 
@@ -127,7 +172,17 @@ def compose(
     config = from_dict(config_class, data)
     # Fill "use the default of what you picked" values (e.g. an algorithm's own lr), so the saved
     # config states every number the run used.
-    return config.resolved() if hasattr(config, "resolved") else config
+    config = config.resolved() if hasattr(config, "resolved") else config
+    return _absolute_paths(config)
+
+
+def _absolute_paths(config: T) -> T:
+    import dataclasses
+    import os
+
+    absolute = {key: os.path.abspath(value) for key in PATH_KEYS
+                if isinstance(value := getattr(config, key, None), str) and value and not os.path.isabs(value)}
+    return dataclasses.replace(config, **absolute) if absolute else config
 
 
 def dump_yaml(config: Any) -> str:

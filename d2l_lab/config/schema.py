@@ -20,7 +20,32 @@ from typing import Any, TypeVar
 from d2l_lab.errors import UserError
 
 T = TypeVar("T")
+ECHO_LIMIT = 80
+"""The most characters of a user's value an error message repeats."""
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def clip(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """`value` as an error message may echo it: on one line (newlines and other control
+    characters escaped) and at most `limit` characters, however large the input."""
+    text = value if isinstance(value, str) else _bounded_repr(value, limit)
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit + 1])
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _echo(value: Any) -> str:
+    """A bad value as an error shows it: clipped, strings quoted (as repr would)."""
+    return f"'{clip(value)}'" if isinstance(value, str) else clip(value)
+
+
+def _bounded_repr(value: Any, limit: int) -> str:
+    """repr, without building the whole text of a huge nested value."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = short.maxlong = limit
+    short.maxlevel = 3
+    return short.repr(value)
 
 
 def param(
@@ -88,7 +113,7 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
-            raise UserError(_unknown_key_message(cls, prefix, str(key)))
+            raise UserError(_unknown_key_message(cls, prefix, clip(key)))
     values = {}
     for name, value in data.items():
         values[name] = _convert(value, hints[name], fields[name], prefix + name)
@@ -137,7 +162,7 @@ def _convert(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
         return _convert(value, non_none[0], field, key)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise UserError(f"config key '{key}' must be a list, got {value!r}")
+            raise UserError(f"config key '{key}' must be a list, got {_echo(value)}")
         item_type = args[0]
         if len(args) != 2 or args[1] is not Ellipsis:
             if len(value) != len(args):
@@ -150,31 +175,33 @@ def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
     meta = field.metadata
     if hint is bool:
         if not isinstance(value, bool):
-            raise UserError(f"config key '{key}' must be true or false, got {value!r}")
+            raise UserError(f"config key '{key}' must be true or false, got {_echo(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"config key '{key}' must be a whole number, got {value!r}")
+            raise UserError(f"config key '{key}' must be a whole number, got {_echo(value)}")
+        if abs(value) >= 2**63:  # beyond what numpy, torch and the file formats hold
+            raise UserError(f"config key '{key}' must be a whole number of magnitude below 2**63, got {_echo(value)}")
         _check_range(value, meta, key)
         return value
     if hint is float:
         if isinstance(value, str) and _YAML11_FLOAT.match(value):
             value = float(value)  # PyYAML reads `1e-3` (no dot) as a string; users mean a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"config key '{key}' must be a number, got {value!r}")
+            raise UserError(f"config key '{key}' must be a number, got {_echo(value)}")
         if not math.isfinite(value):
-            raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
+            raise UserError(f"config key '{key}' must be a finite number, got {_echo(value)}")
         _check_range(float(value), meta, key)
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise UserError(f"config key '{key}' must be a string, got {value!r}")
+            raise UserError(f"config key '{key}' must be a string, got {_echo(value)}")
         choices = meta.get("choices")
         if choices and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1)
             hint_text = f" (did you mean '{close[0]}'?)" if close else ""
             raise UserError(
-                f"config key '{key}' must be one of {', '.join(choices)}; got '{value}'{hint_text}"
+                f"config key '{key}' must be one of {', '.join(choices)}; got {_echo(value)}{hint_text}"
             )
         return value
     raise TypeError(f"unsupported config type {hint!r} for '{key}'")
@@ -192,7 +219,7 @@ def _check_range(value: float, meta: Mapping[str, Any], key: str) -> None:
     for name, (_, ok) in _BOUNDS.items():
         bound = meta.get(name)
         if bound is not None and not ok(value, bound):
-            raise UserError(f"config key '{key}' must be {_describe_range(meta)}, got {value!r}")
+            raise UserError(f"config key '{key}' must be {_describe_range(meta)}, got {_echo(value)}")
 
 
 def _describe_range(meta: Mapping[str, Any]) -> str:

@@ -94,6 +94,10 @@ class FastTextTrainer(Word2VecTrainer):
 
         return vectors.index_select(0, local), apply_steps
 
+    def shared_tables(self) -> list[torch.Tensor]:
+        """The subword table (word rows included) and the output table: what steps write to."""
+        return [self.table, self.output_table]
+
     def input_vectors(self) -> np.ndarray:
         """Every vocabulary word's vector [V, dim] float32: own row and n-grams combined, as
         fastText's `.vec` file holds them."""

@@ -15,11 +15,13 @@ import gzip
 import lzma
 import re
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
+from d2l_lab.config.schema import clip
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write
@@ -67,16 +69,23 @@ def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto") 
         raise UserError(f"cannot read {path} ({exc}); check that the file is complete and not corrupted") from None
 
 
+def unstorable_word(words: Iterable[str]) -> str | None:
+    """The first word that word2vec text cannot store and read back, or None: an empty one, one with
+    whitespace (it splits the line) or with a control character (the file would be taken for
+    word2vec binary)."""
+    return next((w for w in words if not w or _ASCII_SPACE.search(w) or _CONTROL_CHARS.search(w)), None)
+
+
 def save_word2vec_text(vectors: WordVectors, path: str | Path) -> None:
     """Write word2vec text atomically, so a crash never leaves a half-written file behind.
 
     Values use %.9g, the shortest fixed precision that round-trips every float32 exactly.
     """
     path = Path(path)
-    bad = next((w for w in vectors.words if not w or _ASCII_SPACE.search(w)), None)
+    bad = unstorable_word(vectors.words)
     if bad is not None:
-        raise UserError(f"word {bad!r} is empty or contains whitespace, which word2vec text cannot store; "
-                        "rename it before saving")
+        raise UserError(f"word '{clip(bad)}' is empty or contains whitespace or a control character, which "
+                        "word2vec text cannot store and read back; rename it before saving")
     if not path.parent.is_dir():
         raise UserError(f"directory {path.parent} does not exist; create it before saving {path.name}")
     row_format = " ".join(["%.9g"] * vectors.dim)
@@ -137,7 +146,11 @@ class _Rows:
     def full(self) -> bool:
         return self.limit is not None and len(self.words) >= self.limit
 
-    def add(self, word: str, values: np.ndarray) -> None:
+    def add(self, word: str, values: np.ndarray, where: str) -> None:
+        if not np.isfinite(values).all():  # NaN breaks every similarity; refuse before it spreads
+            bad = values[~np.isfinite(values)][0]
+            raise UserError(f"{where}: the vector of '{clip(word, 40)}' holds {bad}, not a finite float32; "
+                            "re-export the vectors (a diverged training writes such values)")
         if word in self.seen:
             return
         if self.used == len(self.blocks[-1]):
@@ -188,7 +201,7 @@ def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, 
         if len(parts) != dim + 1:
             raise UserError(f"{where}: expected {dim} values after the word ({dim_source} {dim}), "
                             f"found {len(parts) - 1}; every line must be 'word v1 ... v{dim}'")
-        rows.add(_decode(parts[0], where), _floats(parts[1:], where))
+        rows.add(_decode(parts[0], where), _floats(parts[1:], where), where)
         entries += 1
         if rows.full:
             break
@@ -216,7 +229,7 @@ def _read_binary(f: IO[bytes], count: int, dim: int, limit: int | None, path: Pa
             buf, pos = buf[pos:] + more, 0
         where = f"{path} (word2vec binary), vector {entry:,}"
         rows.add(_decode(buf[pos:space].lstrip(b"\n"), where),
-                 np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1))
+                 np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1), where)
         pos = space + 1 + size
     else:
         if (buf[pos:] + f.read(_SNIFF_BYTES)).strip():
@@ -236,10 +249,11 @@ def _decode(word: bytes, where: str) -> str:
 
 def _floats(tokens: list[bytes], where: str) -> np.ndarray:
     try:
-        return np.array(tokens, dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused by `_Rows.add`
+            return np.array(tokens, dtype=np.float32)
     except ValueError:
         bad = next(t for t in tokens if not _is_number(t))
-        raise UserError(f"{where}: {bad.decode('utf-8', 'replace')!r} is not a number; "
+        raise UserError(f"{where}: '{clip(bad.decode('utf-8', 'replace'))}' is not a number; "
                         "every value after the word must be numeric") from None
 
 

@@ -23,8 +23,10 @@ its loss and updates against autograd on that module. The optimisations:
 
 The input side goes through one overridable method, `input_rows` (the input vectors of some
 words, with the function that applies their steps): fastText builds its vectors from subword
-rows there, and the rest of its step is this one. Bit-for-bit reproducibility holds on CPU;
-CUDA's scatter-add order is not deterministic.
+rows there, and the rest of its step is this one. Bit-for-bit reproducibility holds on CPU
+with one worker; CUDA's scatter-add order is not deterministic. With `workers` > 1, processes
+train each chunk's batches together over shared tables, without locks (`embeddings.hogwild`,
+as the C tool's and gensim's threads do), and the vectors vary from run to run.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import torch
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
+from d2l_lab.errors import UserError
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.word2vec import Word2VecConfig
@@ -167,6 +170,9 @@ class Word2VecTrainer:
                  seed: int, device: torch.device) -> None:
         if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
             raise ValueError("token ids must come from vocab.encode of this vocabulary")
+        if cfg.workers > 1 and device.type != "cpu":
+            raise UserError(f"word2vec.workers={cfg.workers} trains on the CPU only (device {device.type}): "
+                            "use --device cpu or workers 1")
         if device.type == "cpu":
             set_cpu_threads(cfg.threads)
         self.ids, self.offsets, self.vocab, self.cfg = ids, offsets, vocab, cfg
@@ -176,6 +182,7 @@ class Word2VecTrainer:
         self.noise = NoiseSampler(vocab.counts)
         self.chunks = chunk_bounds(offsets, ids.size, cfg.chunk_tokens)
         self.epochs_done = 0
+        self._drawn_ahead: tuple[tuple[int, int], _Chunk] | None = None  # with workers > 1
         self.batches_this_epoch = 0
         """Batches of the epoch in progress (or last run) in the chunks drawn so far: all of
         them once the epoch ends, and before the first `on_batch` for a corpus of one chunk."""
@@ -227,16 +234,21 @@ class Word2VecTrainer:
         corpus_tokens = max(self.ids.size, 1)
         self.batches_this_epoch = 0
         for index, (lo, hi) in enumerate(self.chunks):
-            data = self.epoch_chunk(epoch, index)
+            data = self._next_chunk(epoch, index)
             self.batches_this_epoch += data.batches
             tensors = self._to_device(data)
             last_chunk = index + 1 == len(self.chunks)
             # lo / N = 0 and (hi - lo) / N = 1 for a single chunk: the rate of each batch is then
             # exactly that of the unchunked epoch.
             first, share = epoch + lo / corpus_tokens, (hi - lo) / corpus_tokens
+            # With several workers the chunk is trained first and its batches' losses reported after.
+            losses = self._train_in_workers(tensors, data, epoch, index, first, share) if self.cfg.workers > 1 else None
             for b in range(data.batches):
                 lr = self.learning_rate(first + b / data.batches * share)
-                loss, size = self._step(tensors, data, b, lr)
+                if losses is None:
+                    loss, size = self._step(tensors, data, b, lr)
+                else:
+                    loss, size = losses[b], min(self.cfg.batch_size, data.examples - b * self.cfg.batch_size)
                 total += loss
                 recent += loss
                 recent_examples += size
@@ -257,23 +269,74 @@ class Word2VecTrainer:
             "seconds": seconds,
         }
 
+    def _next_chunk(self, epoch: int, index: int) -> _Chunk:
+        """Chunk `index` of epoch `epoch`: the one drawn ahead while workers trained, if it is."""
+        ahead, self._drawn_ahead = self._drawn_ahead, None
+        if ahead is not None and ahead[0] == (epoch, index):
+            return ahead[1]
+        return self.epoch_chunk(epoch, index)
+
+    def _train_in_workers(self, tensors: dict[str, torch.Tensor], data: _Chunk, epoch: int, index: int,
+                          first: float, share: float) -> torch.Tensor:
+        """Train the chunk's batches in `cfg.workers` processes (`embeddings.hogwild`), each batch
+        at the learning rate of its position in the run, as the serial loop; returns their losses.
+
+        Each batch is stepped in `workers` slices of whole groups, one worker's step each. A
+        frequent word's row takes the summed step of all its pairs in a step, computed from the
+        row as it was; W workers stepping at once from the same rows would add W such stale
+        steps, which diverges where one worker's full batch does not (small vocabularies). W
+        slices of 1/W of a batch add up to about one batch's step at a time, as the serial loop.
+
+        Meanwhile this process first draws the next chunk (its examples depend on the seeds
+        alone, not on the tables), so that drawing overlaps training instead of idling the
+        other workers; at most two chunks' examples exist at once."""
+        from d2l_lab.embeddings.hogwild import train_batches
+
+        for table in self.shared_tables():
+            if not table.is_shared():
+                table.share_memory_()  # in place: views (fastText's input_table) follow
+        following = (epoch, index + 1) if index + 1 < len(self.chunks) else (epoch + 1, 0)
+
+        def draw_ahead() -> None:
+            if following[0] < self.cfg.epochs:
+                self._drawn_ahead = (following, self.epoch_chunk(*following))
+
+        workers = self.cfg.workers
+
+        def step(unit: int) -> tuple[torch.Tensor, int]:
+            b, part = divmod(unit, workers)
+            return self._step(tensors, data, b, self.learning_rate(first + b / data.batches * share), part, workers)
+
+        losses = train_batches(step, data.batches * workers, workers, meanwhile=draw_ahead)
+        return losses.view(data.batches, workers).sum(1)
+
+    def shared_tables(self) -> list[torch.Tensor]:
+        """The tensors that steps write to, put in shared memory before workers fork."""
+        return [self.input_table, self.output_table]
+
     def _to_device(self, data: _Chunk) -> dict[str, torch.Tensor]:
         arrays = {"inputs": data.inputs, "targets": data.targets, "noise": data.noise}
         if data.members is not None:
             arrays["members"] = data.members
         return {name: torch.from_numpy(array).to(self.device) for name, array in arrays.items()}
 
-    def _step(self, tensors: dict[str, torch.Tensor], data: _Chunk, b: int, lr: float) -> tuple[torch.Tensor, int]:
-        """One SGD step on batch `b`; returns (summed loss, examples in the batch)."""
+    def _step(self, tensors: dict[str, torch.Tensor], data: _Chunk, b: int, lr: float,
+              part: int = 0, parts: int = 1) -> tuple[torch.Tensor, int]:
+        """One SGD step on batch `b`, or on its `part`-th of `parts` slices of whole groups;
+        returns (summed loss, examples in the step)."""
         cfg = self.cfg
-        start = b * cfg.batch_size
-        stop = min(start + cfg.batch_size, data.examples)
-        size = stop - start
         group = cfg.negative_group
+        per_batch = cfg.batch_size // group
+        first_group = part * per_batch // parts
+        start = b * cfg.batch_size + first_group * group
+        stop = min(b * cfg.batch_size + (part + 1) * per_batch // parts * group, data.examples)
+        size = stop - start
+        if size <= 0:  # a slice past the end of the last batch
+            return torch.zeros((), dtype=self._sum_dtype, device=self.device), 0
         groups = math.ceil(size / group)
         padding = groups * group - size
         targets = _pad(tensors["targets"][start:stop], padding)
-        noise_ids = tensors["noise"][b, :groups].reshape(-1)
+        noise_ids = tensors["noise"][b, first_group:first_group + groups].reshape(-1)
         if data.members is None:
             inputs, apply_input_steps = self.input_rows(_pad(tensors["inputs"][start:stop], padding))
         else:

@@ -13,7 +13,7 @@ PROBE_WORDS = ("chip", "intel", "baby", "beautiful", "computer", "money")
 
 @dataclass(frozen=True)
 class CorpusRunConfig:
-    seed: int = param(0, "seeds the initial vectors and every epoch's sampling and shuffling", ge=0)
+    seed: int = param(0, "seeds the initial vectors and every epoch's sampling and shuffling", ge=0, lt=2**32)
     device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
     corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz, .bz2 "
                                "and .xz accepted), or a directory of such files, read as a stream; "

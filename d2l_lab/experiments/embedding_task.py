@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, cooccurrence_cache_key, cooccurrences
+from d2l_lab.embeddings.vector_formats import unstorable_word
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.errors import UserError
@@ -83,7 +84,16 @@ def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None
         source = f"corpus '{corpus}'" if corpus else "the corpus"
         raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
                         "lower --min-count or use a larger corpus")
-    return Corpus(vocab, *cached_ids(lines, checksum, vocab, cache_dir), checksum)
+    if (bad := unstorable_word(vocab.words)) is not None:  # else the run could not read its own vectors.txt
+        raise UserError(f"corpus '{corpus}': the word {ascii(bad)[:60]} holds a control character, which "
+                        "vectors.txt cannot store and read back: remove it from the corpus")
+    ids, offsets = cached_ids(lines, checksum, vocab, cache_dir)
+    if len(offsets) < 2 or int(np.diff(offsets).max()) < 2:  # no line holds two words: no (centre, context) pair
+        source = f"corpus '{corpus}'" if corpus else "the corpus"
+        raise UserError(f"{source} has no line with two or more words seen at least min_count={min_count} "
+                        "times, so there is nothing to train on: give sentences one per line, words separated "
+                        "by spaces")
+    return Corpus(vocab, ids, offsets, checksum)
 
 
 class EmbeddingTask:
@@ -141,7 +151,7 @@ class EmbeddingTask:
         rows, self._pending = [*self._pending, epoch_row], []
         return rows
 
-    def final_metrics(self) -> dict[str, Any]:
+    def final_metrics(self, step: int | None = None) -> dict[str, Any]:
         evaluation = self._standard_evaluation()
         return {
             "loss": self._last_epoch.get("loss"),

@@ -57,7 +57,7 @@ class PPMISVDConfig:
 
 @dataclass(frozen=True)
 class PPMISVDRunConfig(CorpusRunConfig):
-    seed: int = param(0, "seeds the random directions of the randomized SVD", ge=0)
+    seed: int = param(0, "seeds the random directions of the randomized SVD", ge=0, lt=2**32)
     ppmi_svd: PPMISVDConfig = param(PPMISVDConfig(), "counting, PMI and factorisation settings")
 
 

@@ -21,8 +21,9 @@ from d2l_lab.config.keys import short_name
 from d2l_lab.errors import UserError
 from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
 
-STATUSES = ("running", "completed", "diverged", "interrupted", "incomplete")
-"""A run's status as summary.json says; `incomplete`: its directory has no readable summary."""
+STATUSES = ("running", "completed", "diverged", "interrupted", "failed", "incomplete")
+"""A run's status as summary.json says (`failed`: a write failed, e.g. the disk was full);
+`incomplete`: its directory has no readable summary."""
 MAX_CANDIDATES = 5
 """How many matching runs an ambiguous id lists."""
 Experiments = Mapping[str, Sequence[str]]
@@ -79,11 +80,37 @@ def is_run_dir(path: Path) -> bool:
     return (path / "summary.json").is_file() or (path / "config.yaml").is_file()
 
 
+_SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
+    "experiment": (str,), "run_dir": (str,), "status": (str,), "final": (dict,), "wall_time_s": (int, float),
+    "device": (str,), "seed": (int,), "config_hash": (str, type(None)), "data_checksum": (str, type(None)),
+    "notes": (dict,), "versions": (dict,), "git_commit": (str, type(None)), "started_at": (str,),
+    "finished_at": (str,), "diverged_at_step": (int,), "steps_done": (int,), "total_steps": (int,),
+}
+"""The fields of summary.json that readers rely on, and their JSON types."""
+
+
+def _valid_summary(data: Any) -> dict[str, Any]:
+    """summary.json as written by the run loop, or {} (the run reads as `incomplete`) when it is
+    not a mapping, a field has the wrong type or the status is unknown: one damaged file must not
+    break listing every other run."""
+    if not isinstance(data, dict):
+        return {}
+    for key, types in _SUMMARY_TYPES.items():
+        if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
+            return {}
+    if data.get("status", "incomplete") not in STATUSES:
+        return {}
+    final = data.get("final") or {}
+    if any(not isinstance(v, (str, int, float, type(None))) for v in final.values()):
+        return {}
+    return data
+
+
 def record(path: str | Path, experiments: Experiments, experiment: str | None = None) -> RunRecord:
     """The record of one run directory."""
     path = Path(path)
     summary = _cached(path / "summary.json", _read_json) if (path / "summary.json").is_file() else None
-    summary = summary if isinstance(summary, dict) else {}
+    summary = _valid_summary(summary)
     experiment = experiment or str(summary.get("experiment") or path.parent.name)
     return RunRecord(path, experiment, summary, tuple(experiments.get(experiment, ())))
 

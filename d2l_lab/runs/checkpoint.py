@@ -31,8 +31,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        import re
+
+        from d2l_lab.config.schema import clip
+
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"checkpoint '{path}' cannot be loaded safely ({first[:160]}); it is corrupt or not ours") from None
+        first = re.sub(r"\x1b\[[0-9;]*m", "", first)  # torch bolds part of its message
+        raise UserError(f"checkpoint '{path}' cannot be loaded safely ({clip(first, 160)}); "
+                        "it is corrupt or not ours") from None
 
 
 def rng_state() -> dict[str, Any]:

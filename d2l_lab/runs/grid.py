@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ from d2l_lab.config.keys import column_name, sharing, short_names
 from d2l_lab.config.schema import all_keys, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.runs.rundir import config_hash
+
+
+MAX_POINTS = 10_000
+"""The largest grid planned without `--max-points`: each point is a run directory, and a typo
+(`--seeds 1000000`) should not spend minutes validating before saying anything."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class Request:
     preset: str | None = None
     config_file: Path | None = None
     seeds: int | None = None
+    max_points: int = MAX_POINTS
+    """Refuse grids with more points than this (`--max-points`)."""
 
 
 def parse_axis(item: str, config_class: type) -> Axis:
@@ -80,8 +88,14 @@ def parse_axis(item: str, config_class: type) -> Axis:
     return Axis(key, column_name(key, config_class), texts, values)
 
 
-def plan(request: Request, config_class: type) -> tuple[list[Axis], list[Point]]:
-    """Every point's validated, resolved config; any bad point is a UserError before anything runs."""
+def plan(request: Request, config_class: type, announce: Callable[[int], None] | None = None,
+         warn: Callable[[str], None] | None = None) -> tuple[list[Axis], list[Point]]:
+    """Every point's validated, resolved config; any bad point is a UserError before anything runs.
+    The grid's size is checked against `request.max_points` and passed to `announce` before any
+    point is expanded; `warn` hears of seeds swept where they change nothing (a config whose
+    `seed_matters()` is False: the points are identical runs)."""
+    if request.max_points < 1:
+        raise UserError(f"--max-points must be >= 1, got {request.max_points}")
     axes = [parse_axis(item, config_class) for item in request.grid]
     keys = [a.key for a in axes]
     for i, key in enumerate(keys):
@@ -96,14 +110,24 @@ def plan(request: Request, config_class: type) -> tuple[list[Axis], list[Point]]
             raise UserError(f"--seeds must be >= 1, got {request.seeds}")
         if "seed" in keys:
             raise UserError("give seeds either as --grid seed=... or as --seeds K, not both")
+        _check_size([*(len(a.values) for a in axes), request.seeds], request.max_points)
         base = compose(config_class, request.experiment, preset=request.preset,
                        config_file=request.config_file, sets=request.sets).seed
         seeds = tuple(base + i for i in range(request.seeds))
         axes.append(Axis("seed", "seed", tuple(map(str, seeds)), seeds))
     if not axes:
         raise UserError("nothing to sweep: give --grid KEY=V1,V2 (repeatable) and/or --seeds K")
+    size = _check_size([len(a.values) for a in axes], request.max_points)
+    if announce is not None:
+        announce(size)
     points = [_point(i, request, axes, combo, config_class)
               for i, combo in enumerate(itertools.product(*(range(len(a.values)) for a in axes)), start=1)]
+    seeded = "seed" in [a.key for a in axes]
+    if seeded and warn is not None:
+        idle = [p for p in points if hasattr(p.config, "seed_matters") and not p.config.seed_matters()]
+        if idle:
+            warn(f"{len(idle)} of {len(points)} points sweep seeds where the seed changes nothing (e.g. "
+                 f"{describe(idle[0].values)}): their runs will be identical")
     seen: dict[str, Point] = {}
     for point in points:
         if point.config_hash in seen:
@@ -111,6 +135,16 @@ def plan(request: Request, config_class: type) -> tuple[list[Axis], list[Point]]
                             f"{describe(point.values)} resolve to the same config: drop one of the values")
         seen[point.config_hash] = point
     return axes, points
+
+
+def _check_size(lengths: Sequence[int], max_points: int) -> int:
+    """The number of points of axes this long; a UserError when it is over `max_points`."""
+    size = math.prod(lengths)
+    if size > max_points:
+        shape = " x ".join(f"{n:,}" for n in lengths)
+        raise UserError(f"the grid has {size:,} points ({shape}), more than the {max_points:,} allowed: "
+                        f"shrink it, or pass --max-points {size} to run them all")
+    return size
 
 
 def _point(index: int, request: Request, axes: Sequence[Axis], combo: Sequence[int], config_class: type) -> Point:

@@ -113,13 +113,23 @@ def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure
 def _markdown(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure], images: Sequence[Path],
               columns: list[str], rows: list[list[str]]) -> str:
     def cells(values: Sequence[str]) -> str:
-        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+        return "| " + " | ".join(_md(v) for v in values) + " |"
 
-    parts = [f"# {title}", "", f"Generated {stamp} from `{' '.join(sources)}`.", ""]
+    parts = [f"# {_md(title)}", "", f"Generated {stamp} from {_md(' '.join(sources))}.", ""]
     for figure, image in zip(shown, images):
-        parts += [f"## {figure.title}", "", f"![{figure.title}]({image.name})", ""]
+        parts += [f"## {_md(figure.title)}", "", f"![{_md(figure.title)}]({image.name})", ""]
     parts += ["## Results", "", cells(columns), cells(["---"] * len(columns)), *(cells(r) for r in rows), ""]
     return "\n".join(parts)
+
+
+def _md(text: str) -> str:
+    """Text from configs and paths made inert in Markdown: renderers pass raw HTML through, so
+    `<script>` or `<img onerror=...>` in a config value would run; escaped as the HTML report does,
+    on one line, with table pipes and link brackets escaped."""
+    text = html.escape(" ".join(str(text).splitlines()), quote=False)
+    for char in "\\|[]`*_":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def _x_column(s: Selected, metric: str) -> str:

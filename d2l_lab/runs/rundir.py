@@ -14,9 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from d2l_lab.config.schema import clip
 from d2l_lab.errors import UserError
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
+"""Matched with `fullmatch`: `$` would also match before a final newline."""
+MAX_NAME_LENGTH = 200
+"""Characters in a --name (all ASCII): below the usual 255-byte file name limit, with room for
+the `-N` suffix a taken name gets."""
 
 
 def config_hash(config_dict: dict[str, Any]) -> str:
@@ -26,17 +31,22 @@ def config_hash(config_dict: dict[str, Any]) -> str:
 
 
 def check_run_name(name: str) -> str:
-    if not _SAFE_NAME.match(name) or ".." in name:
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise UserError(
-            f"run name '{name}' is not allowed: use letters, digits and . _ + = - "
+            f"run name '{clip(name)}' is not allowed: use letters, digits and . _ + = - "
             "(no path separators), so the run stays inside the outputs root"
         )
+    if len(name) > MAX_NAME_LENGTH:
+        raise UserError(f"run name '{clip(name, 40)}' is {len(name)} characters long: "
+                        f"give at most {MAX_NAME_LENGTH}")
     return name
 
 
 def create_run_dir(root: str | Path, experiment: str, config_dict: dict[str, Any], name: str | None = None) -> Path:
     """Make a fresh, unique run directory and return it."""
     parent = Path(root) / experiment
+    if name:
+        check_run_name(name)  # before anything is created
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -51,4 +61,7 @@ def create_run_dir(root: str | Path, experiment: str, config_dict: dict[str, Any
             return candidate
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise UserError(f"cannot create run directory '{clip(candidate)}': {exc.strerror}; "
+                            "give a shorter --name or another --out") from None
     raise UserError(f"too many runs named '{base}' in '{parent}': give a new --name")

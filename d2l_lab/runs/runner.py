@@ -4,6 +4,20 @@ Every experiment goes through `execute` (or `resume`), so every run directory ha
 `config.yaml`, `command.txt`, `metrics.csv`, `summary.json`, `checkpoint.pt` and plots. The loop
 prints nothing: it publishes events (`d2l_lab.runs.events`) and returns a `RunResult`.
 
+Divergence: a run is `diverged` (exit 3, outputs kept) when a step's training loss is not finite
+or exceeds DIVERGENCE_FACTOR (1e6) times the first step's, or when it ends with a final loss
+(`final.loss` in summary.json) more than END_DIVERGENCE_FACTOR (1e3) times its starting loss (the
+loss logged at step 0 where the task logs one, else the first step's training loss) or not finite:
+a loss that grew by three orders of magnitude over the run is a blow-up, never a result. (GD with
+lr 0.6 on the quadratic ends at 5.6e6 from 10.5; every preset ends below where it started.)
+
+Resuming: a checkpoint records the experiment, the config (and its hash) and the data checksum it
+was made with; `resume` refuses (one line, exit 2) when config.yaml or the data no longer match,
+naming what changed. Checkpoints written before they recorded this are checked against
+summary.json's `config_hash` and `data_checksum`, written when the run started. A run whose
+summary.json says it is completed or diverged is not resumed: it is reported as it stands and no
+file is touched.
+
 Stopping: the caller passes `should_stop`, asked before every step. Ctrl-C (the CLI), a sweep's
 stop flag and a worker's parent-death watcher all answer through it, so a run only ever stops at a
 step boundary, where the checkpoint holds a whole number of steps and `--resume` repeats the
@@ -14,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +38,7 @@ from typing import Any
 
 from d2l_lab import exit_codes
 from d2l_lab.config.loading import dump_yaml, read_yaml
-from d2l_lab.config.schema import from_dict, to_dict
+from d2l_lab.config.schema import clip, from_dict, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
@@ -34,7 +49,13 @@ from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
 
 DIVERGENCE_FACTOR = 1e6
-"""A loss this many times the first one counts as diverged (non-finite always does)."""
+"""A step's loss this many times the first one counts as diverged (non-finite always does)."""
+END_DIVERGENCE_FACTOR = 1e3
+"""A final loss this many times the starting loss counts as diverged (see the module docstring)."""
+FINISHED = ("completed", "diverged")
+"""Statuses of a run that `--resume` leaves as it is."""
+_PARTIAL_WRITE = re.compile(r"\.(checkpoint\.pt|metrics\.csv|summary\.json|config\.yaml|[\w.-]+\.png)\.\w+\.tmp")
+_CHECKPOINT_KEYS = {"step": int, "task": dict, "rng": dict, "metric_rows": int, "elapsed_s": (int, float)}
 
 BuildTask = Callable[[Any, Any, Callable[[int, "int | None"], None]], Task]
 """(config, device, progress) -> Task; `progress(bytes_done, bytes_total)` follows data reading."""
@@ -75,22 +96,105 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
 
 def resume(experiment: str, config_class: type, run_dir: Path, build_task: BuildTask, *,
            should_stop: StopCheck = never, subscribers: Sequence[Subscriber] = ()) -> RunResult:
-    """Continue an interrupted run in its own directory from its last checkpoint."""
+    """Continue an interrupted run in its own directory from its last checkpoint, after checking
+    that the checkpoint belongs to this experiment, config and data (see the module docstring)."""
     from d2l_lab.devices import resolve_device
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"'{run_dir}' is not a run directory (no config.yaml): give the path of a run to resume")
+    recorded = _read_summary(run_dir)
+    if recorded.get("experiment") not in (None, experiment):
+        raise UserError(f"'{run_dir}' is a run of {clip(recorded['experiment'])}, not {experiment}: "
+                        f"resume it with d2l run {clip(recorded['experiment'])} --resume")
     config = from_dict(config_class, read_yaml(run_dir / "config.yaml"))
-    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    if recorded.get("status") in FINISHED:
+        publish(subscribers, Warned(f"run '{run_dir}' is already {recorded['status']}: nothing to resume, "
+                                    "nothing changed"))
+        result = RunResult(exit_codes.OK, recorded, run_dir)
+        publish(subscribers, Ended(result))
+        return result
+    state = _checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
+    _check_same_config(state, recorded, to_dict(config), run_dir)
     device = resolve_device(config.device)
     task = _build(build_task, config, device, subscribers)
+    _check_same_data(state, recorded, task.data_checksum, run_dir)
+    _remove_partial_writes(run_dir)
     return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
 
 
+def _remove_partial_writes(run_dir: Path) -> None:
+    """Temporary files of atomic writes (`files.atomic_write`) that a SIGKILL left behind; the
+    files they were to replace are whole, so the temporaries are only clutter."""
+    for leftover in run_dir.glob(".*.tmp"):
+        if leftover.is_file() and _PARTIAL_WRITE.fullmatch(leftover.name):
+            leftover.unlink(missing_ok=True)
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json as a dict, {} when it is missing or unreadable (it only adds checks)."""
+    try:
+        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _checked_state(state: Any, run_dir: Path, experiment: str) -> dict[str, Any]:
+    """The checkpoint, if it has the shape our checkpoints have; otherwise one line."""
+    bad = f"checkpoint '{run_dir / CHECKPOINT_NAME}'"
+    if not isinstance(state, dict):
+        raise UserError(f"{bad} is not a d2l-lab checkpoint (it holds a {type(state).__name__}): start the run again")
+    for key, kind in _CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise UserError(f"{bad} is not a d2l-lab checkpoint (missing or wrong '{key}'): start the run again")
+    if state.get("experiment") not in (None, experiment):
+        raise UserError(f"{bad} was made by a {clip(state['experiment'])} run, not {experiment}: "
+                        "resume the run it belongs to")
+    return state
+
+
+def _check_same_config(state: dict[str, Any], recorded: dict[str, Any], config_dict: dict[str, Any],
+                       run_dir: Path) -> None:
+    made_with = state.get("config_hash", recorded.get("config_hash"))
+    now = config_hash(config_dict)
+    if made_with is None or made_with == now:
+        return
+    changed = ""
+    if isinstance(state.get("config"), dict):
+        changes = [f"{key}: {clip(old)} -> {clip(new)}" for key, old, new in _differences(state["config"], config_dict)]
+        changed = f" ({'; '.join(changes[:3])}{'; ...' if len(changes) > 3 else ''})" if changes else ""
+    raise UserError(f"'{run_dir}/config.yaml' changed since the checkpoint was made (config hash {clip(made_with)} "
+                    f"-> {now}){changed}: restore it, or start a new run with --config {run_dir}/config.yaml")
+
+
+def _check_same_data(state: dict[str, Any], recorded: dict[str, Any], checksum: str | None, run_dir: Path) -> None:
+    made_with = state.get("data_checksum", recorded.get("data_checksum"))
+    if made_with is None or checksum is None or made_with == checksum:
+        return
+    raise UserError(f"the data of '{run_dir}' changed since the checkpoint was made (data checksum "
+                    f"{clip(made_with)} -> {checksum}): restore the data, or start a new run on it")
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) for every leaf of two config dicts that differs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in [*old, *(k for k in new if k not in old)]:
+            out += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
 def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequence[Subscriber]) -> Task:
-    """Build the task, relaying its data-reading progress (a big corpus takes a while) as events."""
-    return build_task(config, device, lambda done, total: publish(subscribers, DataRead(done, total)))
+    """Build the task, relaying its data-reading progress (a big corpus takes a while) and the
+    cache's fallback warning (`d2l_lab.cache`) as events."""
+    from d2l_lab.cache import take_warnings
+
+    task = build_task(config, device, lambda done, total: publish(subscribers, DataRead(done, total)))
+    for message in take_warnings():
+        publish(subscribers, Warned(message))
+    return task
 
 
 class _Diverged(Exception):
@@ -101,6 +205,32 @@ class _Diverged(Exception):
 
 def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path, resume_state: dict[str, Any] | None,
            should_stop: StopCheck, subscribers: Sequence[Subscriber]) -> RunResult:
+    """`_train_and_record`; a failed write (disk full, a directory gone read-only) marks the run
+    `failed` in summary.json where it still can and is one line naming the path and the cause.
+    Every file is written atomically, so what was written before stays valid."""
+    try:
+        return _train_and_record(experiment, config, task, device, run_dir, resume_state, should_stop, subscribers)
+    except OSError as exc:
+        where = f"'{clip(exc.filename, 120)}'" if exc.filename else f"in '{run_dir}'"
+        _mark_failed(run_dir, f"cannot write {where}: {exc.strerror or exc}")
+        raise UserError(f"cannot write {where}: {exc.strerror or clip(exc)}; the run is marked failed and "
+                        "the files written before are intact") from None
+
+
+def _mark_failed(run_dir: Path, reason: str) -> None:
+    summary = _read_summary(run_dir)
+    if not summary:
+        return
+    summary.update(status="failed", error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    try:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    except OSError:
+        pass  # the disk is still full: the summary says `running`, as a killed run's does
+
+
+def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
+                      resume_state: dict[str, Any] | None, should_stop: StopCheck,
+                      subscribers: Sequence[Subscriber]) -> RunResult:
     metrics = MetricsLog(run_dir / "metrics.csv", task.columns)
 
     def log(rows: list[dict[str, Any]]) -> None:
@@ -109,15 +239,18 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
             publish(subscribers, Logged(row))
 
     summary = _base_summary(experiment, config, task, device, run_dir)
-    start_step, elapsed_before, first_loss = 0, 0.0, None
+    config_dict = to_dict(config)
+    start_step, elapsed_before, first_loss, start_loss = 0, 0.0, None, None
     if resume_state is not None:
-        task.load_state_dict(resume_state["task"])
-        restore_rng_state(resume_state["rng"])
+        _load_state(task, resume_state, run_dir)
         metrics.rows = _logged_rows(run_dir, resume_state["metric_rows"])
         start_step, elapsed_before = resume_state["step"], resume_state["elapsed_s"]
-        first_loss = resume_state["first_loss"]
+        first_loss = resume_state.get("first_loss")
+        start_loss = resume_state.get("start_loss", first_loss)
     else:
-        log(task.initial_rows())
+        initial = task.initial_rows()
+        start_loss = _loss_of(initial[0]) if initial else None
+        log(initial)
     _write_summary(run_dir, summary, status="running", wall=elapsed_before)
     publish(subscribers, Started(experiment, run_dir, str(device), task.total_steps, start_step))
     started = time.perf_counter()
@@ -129,10 +262,14 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
         metrics.flush()
         save_checkpoint(run_dir / CHECKPOINT_NAME, {
             "step": step, "task": task.state_dict(), "rng": rng_state(), "metric_rows": len(metrics.rows),
-            "first_loss": first_loss, "elapsed_s": elapsed(),
+            "first_loss": first_loss, "start_loss": start_loss, "elapsed_s": elapsed(),
+            "experiment": experiment, "config": config_dict, "config_hash": summary["config_hash"],
+            "data_checksum": task.data_checksum,
         })
 
     status, code = "completed", exit_codes.OK
+    reached = start_step
+    """The last step whose state the task holds (a mid-step Ctrl-C leaves the one before)."""
     try:
         for step in range(start_step + 1, task.total_steps + 1):
             if should_stop():
@@ -141,8 +278,11 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
                 publish(subscribers, Warned(f"interrupted: state saved; continue with --resume {run_dir}"))
                 break
             loss = task.train_step(step)
+            reached = step
             if first_loss is None:
                 first_loss = loss
+            if start_loss is None:
+                start_loss = first_loss
             log(task.evaluate(step))
             if not math.isfinite(loss) or abs(loss) > DIVERGENCE_FACTOR * max(abs(first_loss), 1e-12):
                 raise _Diverged(step, loss)
@@ -158,7 +298,13 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
         status, code = "interrupted", exit_codes.INTERRUPTED
         publish(subscribers, Warned(f"interrupted mid-step: the last checkpoint stands; continue with "
                                     f"--resume {run_dir}"))
-    summary["final"] = task.final_metrics()
+    summary["final"] = task.final_metrics(reached)
+    summary["steps_done"], summary["total_steps"] = reached, task.total_steps
+    if status == "completed" and _ended_diverged(summary["final"], start_loss):
+        status, code = "diverged", exit_codes.DIVERGED
+        summary["diverged_at_step"] = reached
+        publish(subscribers, Warned(f"loss diverged: it ended at {summary['final']['loss']:.4g} from "
+                                    f"{start_loss:.4g} at the start; {task.diverged_hint()}"))
     summary["notes"] = task.notes()
     if status != "interrupted":
         task.write_artifacts(run_dir, metrics.rows)
@@ -166,6 +312,30 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
     result = RunResult(code, summary, run_dir)
     publish(subscribers, Ended(result))
     return result
+
+
+def _loss_of(row: dict[str, Any]) -> float | None:
+    value = row.get("loss")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _ended_diverged(final: dict[str, Any], start_loss: float | None) -> bool:
+    """The end-of-run rule of the module docstring."""
+    end = _loss_of(final)
+    if end is None or start_loss is None:
+        return False
+    return not math.isfinite(end) or abs(end) > END_DIVERGENCE_FACTOR * max(abs(start_loss), 1e-12)
+
+
+def _load_state(task: Task, state: dict[str, Any], run_dir: Path) -> None:
+    """Restore the task and RNGs; a checkpoint that does not fit this model is bad input."""
+    try:
+        task.load_state_dict(state["task"])
+        restore_rng_state(state["rng"])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"checkpoint '{run_dir / CHECKPOINT_NAME}' does not fit this run's model "
+                        f"({clip(first, 120)}): it belongs to another run; start this one again") from None
 
 
 def _logged_rows(run_dir: Path, count: int) -> list[dict[str, Any]]:

@@ -101,14 +101,15 @@ class Sweep:
 
 
 def request_for(point: Point, experiment: str, out_root: Path, reuse: Sequence[RunRecord],
-                resume: Sequence[RunRecord]) -> dict[str, Any]:
-    """What a worker needs to reuse, resume or run one point."""
+                resume: Sequence[RunRecord], reuse_new: bool = True) -> dict[str, Any]:
+    """What a worker needs to reuse, resume or run one point; `reuse_new`: whether a run of it
+    that another sweep completes meanwhile may be reused (not under --force)."""
     def candidates(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
         return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs]
 
     return {"experiment": experiment, "config": to_dict(point.config), "out": str(out_root),
             "command": [*point.command, "--out", str(out_root)], "reuse": candidates(reuse),
-            "resume": candidates(resume)}
+            "resume": candidates(resume), "reuse_new": reuse_new}
 
 
 class WorkerPool:

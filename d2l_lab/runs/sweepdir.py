@@ -42,9 +42,9 @@ def open_sweep_dir(root: Path, request: Mapping[str, Any], digest: str, name: st
     if name is not None:
         try:
             check_run_name(name)
-        except UserError:
-            raise UserError(f"sweep name '{name}' is not allowed: use letters, digits and . _ + = - "
-                            "(no path separators), so the sweep stays inside the outputs root") from None
+        except UserError as exc:  # the run's message, told of a sweep
+            raise UserError(str(exc).replace("run name", "sweep name").replace("the run stays",
+                                                                                "the sweep stays")) from None
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

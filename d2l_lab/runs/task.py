@@ -28,8 +28,9 @@ class Task(Protocol):
     def evaluate(self, step: int) -> list[dict[str, Any]]:
         """Metrics rows to log after `step`; [] when this step is not a logging point."""
 
-    def final_metrics(self) -> dict[str, Any]:
-        """What `summary.json` reports under `final` (and the table shows)."""
+    def final_metrics(self, step: int) -> dict[str, Any]:
+        """What `summary.json` reports under `final` (and the table shows); `step` is the last
+        step the task's state holds (fewer than `total_steps` when the run was interrupted)."""
 
     def state_dict(self) -> dict[str, Any]:
         """Model, optimizer and scheduler state: tensors and plain values only."""

@@ -10,6 +10,11 @@ of the same config hash, `{"run_dir", "data_checksum"}`); the result is
 Each point builds its task once: that gives the data checksum, so a completed run with the same
 config hash is reused only if its data is the same too; otherwise an interrupted run of it is
 resumed from its checkpoint (under a lock), or the same task is trained afresh.
+
+Claiming: a point is run under an exclusive `fcntl` lock on
+`OUT/.point-locks/<experiment>-<config hash>.lock`, and the completed runs under OUT are
+looked up again once it is held. Two sweeps (or two identical ones started together) that share
+a point therefore run it once: the second waits, then reuses the first one's run.
 Training goes through `runner.execute`, so a sweep point is an ordinary run in every respect.
 
 Stopping: SIGINT (forwarded by the sweep) or the death of the sweep process (even by SIGKILL: the
@@ -37,6 +42,10 @@ from d2l_lab.runs.events import Event, Warned
 
 PARENT_POLL_S = 0.5
 RESUME_LOCK = ".resume.lock"
+POINT_LOCKS = ".point-locks"
+"""Directory of the per-point locks, inside OUT (lock files are kept: deleting a lock file that
+another process may have opened would let two holders in)."""
+LOCK_POLL_S = 0.2
 
 Build = Callable[[str, dict[str, Any]], tuple[Any, Callable[[Any, Any], Any]]]
 """(experiment name, config dict) -> (validated config, task builder)."""
@@ -65,7 +74,6 @@ def run_point(request: dict[str, Any], build: Build, should_stop: Callable[[], b
 def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, should_stop: Callable[[], bool],
                collect: Callable[[Event], None]) -> None:
     from d2l_lab.devices import resolve_device
-    from d2l_lab.runs.runner import RunOptions, execute, resume
 
     name = request["experiment"]
     config, build_task = build(name, request["config"])
@@ -74,7 +82,20 @@ def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, sh
     def built(_config: Any, _device: Any, _progress: Any) -> Any:
         return task
 
-    for candidate in request["reuse"]:
+    with _point_lock(Path(request["out"]), name, request["config"], should_stop) as held:
+        if not held:  # asked to stop while another process held the point
+            result.update(exit=exit_codes.INTERRUPTED)
+            return
+        _run_claimed(request, result, config, task, built, should_stop, collect)
+
+
+def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, task: Any, built: Any,
+                 should_stop: Callable[[], bool], collect: Callable[[Event], None]) -> None:
+    from d2l_lab.runs.runner import RunOptions, execute, resume
+
+    name = request["experiment"]
+    completed_now = _completed_now(request) if request.get("reuse_new", True) else []
+    for candidate in [*request["reuse"], *completed_now]:
         if candidate["data_checksum"] == task.data_checksum:
             result.update(reused=True, summary=json.loads((Path(candidate["run_dir"]) / "summary.json").read_text()))
             return
@@ -92,6 +113,43 @@ def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, sh
     options = RunOptions(out_root=Path(request["out"]), command=request["command"])
     run = execute(name, config, built, options, should_stop=should_stop, subscribers=[collect])
     result.update(exit=run.exit_code, summary=run.summary)
+
+
+def _completed_now(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Completed runs of this point's config under OUT as they are now (another sweep may have
+    finished one while we waited for the point's lock)."""
+    from d2l_lab.runs.catalog import by_config
+    from d2l_lab.runs.rundir import config_hash
+
+    runs = by_config(Path(request["out"]), request["experiment"], "completed").get(config_hash(request["config"]), [])
+    return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs]
+
+
+@contextmanager
+def _point_lock(out: Path, experiment: str, config: dict[str, Any], should_stop: Callable[[], bool]
+                ) -> Iterator[bool]:
+    """Hold the point's lock (see the module docstring), waiting for it while not asked to stop;
+    yields False when asked to stop first. The kernel drops the lock if we die."""
+    import fcntl
+
+    from d2l_lab.runs.rundir import config_hash
+
+    folder = out / POINT_LOCKS
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{experiment}-{config_hash(config)}.lock", "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if should_stop():
+                    yield False
+                    return
+                time.sleep(LOCK_POLL_S)
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextmanager

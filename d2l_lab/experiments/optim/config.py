@@ -78,12 +78,16 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class OptimRunConfig:
-    seed: int = param(0, "seeds the initial weights and every epoch's data order", ge=0)
+    seed: int = param(0, "seeds the initial weights and every epoch's data order", ge=0, lt=2**32)
     device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
     problem: ProblemConfig = param(ProblemConfig(), "the objective")
     optimizer: OptimizerConfig = param(OptimizerConfig(), "algorithm and hyperparameters")
     schedule: ScheduleConfig = param(ScheduleConfig(), "learning-rate schedule over all steps")
     train: TrainConfig = param(TrainConfig(), "training budget: epochs of airfoil, or steps on a surface")
+
+    def seed_matters(self) -> bool:
+        """Whether the seed changes anything: a 2-D surface starts from a fixed point and draws nothing."""
+        return self.problem.name == "airfoil"
 
     def unused_fields(self) -> tuple[str, ...]:
         """The training-budget fields the problem does not read (`train.steps` on airfoil, ...)."""

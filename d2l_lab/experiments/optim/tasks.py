@@ -87,6 +87,12 @@ class SurfaceTask(_OptimizerTask):
         super().__init__(config, [self.x], config.train.steps, lambda_max)
         self.checkpoint_every = max(1, self.total_steps // 10)
 
+    def warnings(self) -> list[str]:
+        ignored = [] if self.config.seed == 0 else [
+            f"seed {self.config.seed} changes nothing on the {self.surface.name}: a 2-D surface run starts "
+            "from a fixed point and draws no random numbers"]
+        return [*super().warnings(), *ignored]
+
     def _value(self) -> torch.Tensor:
         return self.surface.function(self.x[0], self.x[1])
 
@@ -104,8 +110,8 @@ class SurfaceTask(_OptimizerTask):
     def evaluate(self, step: int) -> list[dict[str, Any]]:
         return [self._row(step)]
 
-    def final_metrics(self) -> dict[str, Any]:
-        row = self._row(self.total_steps)
+    def final_metrics(self, step: int) -> dict[str, Any]:
+        row = self._row(step)
         distance = math.dist((row["x1"], row["x2"]), self.surface.minimum)
         return {"x1": row["x1"], "x2": row["x2"], "loss": row["loss"], "distance_to_minimum": distance}
 
@@ -186,8 +192,8 @@ class AirfoilTask(_OptimizerTask):
             return [self._row(step)]
         return []
 
-    def final_metrics(self) -> dict[str, Any]:
-        return {"loss": self._row(self.total_steps)["loss"], "steps": self.total_steps}
+    def final_metrics(self, step: int) -> dict[str, Any]:
+        return {"loss": self._row(step)["loss"], "steps": step}
 
     def notes(self) -> dict[str, Any]:
         return {"problem": "airfoil", "examples": self.n, **self.stability}
