@@ -106,3 +106,20 @@ def test_the_terminal_notes_reading_progress_when_stderr_is_not_a_terminal(capsy
     quiet = terminal.Terminal(quiet=True, json=False)
     quiet(DataRead(1, 2))
     assert capsys.readouterr().err == ""
+
+
+def test_a_failed_write_before_training_is_one_user_error_and_leaves_no_run_directory(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from d2l_lab.errors import UserError
+    from d2l_lab.runs import runner
+
+    def disk_full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "atomic_write_text", disk_full)
+    with pytest.raises(UserError, match=r"^cannot write the new run directory '.*': No space left on device; free"):
+        execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path))
+    assert list((tmp_path / "optim").iterdir()) == []

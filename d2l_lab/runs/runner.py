@@ -30,6 +30,7 @@ import json
 import math
 import re
 import shlex
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,8 +90,13 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
         publish(subscribers, DryRunChecked(str(device), task.total_steps))
         return RunResult(exit_codes.OK, None, None)
     run_dir = create_run_dir(options.out_root, experiment, to_dict(config), options.name)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
-    atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
+    try:
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
+        atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
+    except OSError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of the run exists yet: leave nothing behind
+        raise UserError(f"cannot write the new run directory '{run_dir}': {exc.strerror or clip(exc)}; free some "
+                        "space or pick another --out") from None
     return _train(experiment, config, task, device, run_dir, None, should_stop, subscribers)
 
 
