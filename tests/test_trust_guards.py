@@ -101,17 +101,15 @@ def test_duplicate_keys_and_aliases_are_refused(tmp_path, text, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_billion_laughs_fails_fast_with_a_short_line(tmp_path):
-    import time
-
+def test_a_billion_laughs_is_refused_at_its_first_alias_with_a_short_line(tmp_path):
+    """Refused while parsing, at the first alias, so nothing is ever expanded (9**12 items if it were)."""
     levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)]
     path = tmp_path / "laughs.yaml"
     path.write_text("\n".join(levels) + "\n")
-    started = time.perf_counter()
-    with pytest.raises(UserError) as error:
+    with pytest.raises(UserError, match=r"alias '\*a0' is not allowed") as error:
         read_yaml(path)
-    assert time.perf_counter() - started < 1.0 and len(str(error.value)) < 300
+    assert len(str(error.value)) < 300 and "\n" not in str(error.value)
 
 
 def test_plain_yaml_still_loads():

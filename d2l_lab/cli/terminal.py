@@ -99,11 +99,7 @@ class _ReadingProgress:
         label = f"reading corpus (pass {self._passes})"
         if sys.stderr.isatty():
             if self._bar is None:
-                from rich.console import Console
-                from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
-
-                self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                                     console=Console(stderr=True), transient=True)
+                self._bar = _bytes_progress()
                 self._task = self._bar.add_task(label, total=event.total)
                 self._bar.start()
             self._bar.update(self._task, completed=event.done, total=event.total)
@@ -143,10 +139,16 @@ def download_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int | 
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
+    with _bytes_progress() as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda received, total: bar.update(task, completed=received, total=total)
+
+
+def _bytes_progress() -> Any:
+    """A rich progress display on stderr for bytes (size, speed), gone when it stops: downloads
+    and corpus reading."""
     from rich.console import Console
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda received, total: bar.update(task, completed=received, total=total)
+    return Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                    console=Console(stderr=True), transient=True)

@@ -99,6 +99,14 @@ def refuse_unused(config: Any, section: str, unused: Iterable[str], chosen: str,
                         f"{chosen.split()[0]}")
 
 
+def fill_defaults(config: T, defaults: Mapping[str, Any]) -> T:
+    """A copy of `config` with each field of `defaults` that was left None set to its default:
+    how a config whose current choice decides its defaults (an algorithm, a schedule, a problem)
+    resolves them, so the saved config states every number the run used."""
+    missing = {name: value for name, value in defaults.items() if getattr(config, name) is None}
+    return dataclasses.replace(config, **missing) if missing else config
+
+
 def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     """Build `cls` from untrusted data, filling defaults and refusing anything unexpected."""
     where = f"config section '{prefix.rstrip('.')}'" if prefix else "the config"

@@ -7,12 +7,11 @@ the scheduler's state_dict. Torch is imported inside `build_scheduler` only (see
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from d2l_lab.config.schema import param, refuse_unused
+from d2l_lab.config.schema import fill_defaults, param, refuse_unused
 
 if TYPE_CHECKING:
     import torch
@@ -45,8 +44,7 @@ class ScheduleConfig:
 
     def resolved(self) -> ScheduleConfig:
         """A copy with the settings this schedule uses filled from their defaults where left null."""
-        return dataclasses.replace(self, **{name: default for name, default in SCHEDULES[self.name].items()
-                                            if getattr(self, name) is None})
+        return fill_defaults(self, SCHEDULES[self.name])
 
 
 def lr_multiplier(cfg: ScheduleConfig, step: int, total_steps: int) -> float:
@@ -69,4 +67,5 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig,
 
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    cfg = cfg.resolved()  # once here, so each step's lr_multiplier finds nothing left to fill
     return LambdaLR(optimizer, lambda step: lr_multiplier(cfg, step, total_steps))

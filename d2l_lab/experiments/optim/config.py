@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from d2l_lab.config.schema import param, refuse_unused
+from d2l_lab.config.schema import fill_defaults, param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
@@ -35,12 +35,6 @@ TRAIN_FIELDS: dict[str, dict[str, int]] = {
 }
 
 
-def _fill(config: Any, defaults: dict[str, Any]) -> Any:
-    """A copy of `config` with its None fields among `defaults` set to the default."""
-    return dataclasses.replace(config, **{name: value for name, value in defaults.items()
-                                          if getattr(config, name) is None})
-
-
 @dataclass(frozen=True)
 class ProblemConfig:
     name: str = param("airfoil", "what to minimise: linear regression on the airfoil data, or a 2-D "
@@ -62,7 +56,7 @@ class ProblemConfig:
                       (*PROBLEM_FIELDS[self.name], "dtype"))
 
     def resolved(self) -> ProblemConfig:
-        return _fill(self, PROBLEM_FIELDS[self.name])
+        return fill_defaults(self, PROBLEM_FIELDS[self.name])
 
 
 @dataclass(frozen=True)
@@ -99,13 +93,13 @@ class OptimRunConfig:
     def resolved(self) -> OptimRunConfig:
         return dataclasses.replace(self, problem=self.problem.resolved(), optimizer=self.optimizer.resolved(),
                                    schedule=self.schedule.resolved(),
-                                   train=_fill(self.train, TRAIN_FIELDS[self.problem.name]))
+                                   train=fill_defaults(self.train, TRAIN_FIELDS[self.problem.name]))
 
     def check(self) -> None:
         check_device_name(self.device)
         refuse_unused(self.train, "train", self._unused_train_fields(), f"problem '{self.problem.name}'",
                       tuple(TRAIN_FIELDS[self.problem.name]))
-        problem, train = self.problem.resolved(), _fill(self.train, TRAIN_FIELDS[self.problem.name])
+        problem, train = self.problem.resolved(), fill_defaults(self.train, TRAIN_FIELDS[self.problem.name])
         if problem.name == "airfoil" and train.batch_size > problem.examples:
             raise UserError(
                 f"config key 'train.batch_size' is {train.batch_size} but the data has only "
