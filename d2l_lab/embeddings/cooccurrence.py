@@ -4,9 +4,12 @@ Counted as the GloVe tool (`cooccur -symmetric 1`) does: two tokens of the same 
 distance d <= window add 1/d to both x_ij and x_ji, so near words weigh more than far ones.
 Tokens dropped from the vocabulary are already gone from `ids`, so windows reach over them, as
 the tool skips out-of-vocabulary words. The loop runs over chunks of a million tokens (read from
-the corpus's memory map), then distances and position blocks, never over tokens, and partial
-sums are merged into sorted unique keys `i * V + j` after each block, so memory stays linear in
-the number of non-zero pairs, whatever the corpus length: no dense V x V matrix is ever made.
+the corpus's memory map), then distances and position blocks, never over tokens. Pairs are
+merged into sorted unique keys `i * V + j` as they come; when those totals pass a fixed size
+they are written to a sorted shard on disk and counting starts afresh, and the shards are merged
+at the end a block of rows at a time, as the tool's `cooccur -memory` does. So counting needs
+memory for a bounded number of pairs, whatever the corpus length, and the result (24 bytes per
+non-zero x_ij, which GloVe trains on) is the only thing that grows: no dense V x V matrix is made.
 
 Counting PTB takes seconds, so the result is cached on disk, keyed by what determines it.
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +40,13 @@ each merge adds a key's old total first and then its new weights in order, one a
 _CHUNK = 1 << 20
 """Corpus tokens read at a time (from a memory map, as int64), whatever the corpus: PTB is one
 chunk, so its counts are summed in the same order as before chunks existed."""
+_SPILL_AT = 1 << 23
+"""Distinct pairs held in memory (16 bytes each, plus a merge's temporaries) before they are
+written to a shard on disk; PTB x10 stays under it. A constant, not a setting, so a corpus's
+counts are always the same bits: a spilled total is its shards' totals added in shard order,
+which can differ in the last bit from the sum of all its weights in order."""
+_MERGE_BLOCK = 1 << 22
+"""Shard entries merged at once at the end."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +63,15 @@ class Cooccurrences:
         return int(self.values.size)
 
 
-def count_cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int) -> Cooccurrences:
+def count_cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int,
+                        spill_dir: Path | None = None) -> Cooccurrences:
     """x_ij over a symmetric window of `window` tokens inside each sentence, weighted 1/distance.
 
     `ids`/`offsets` are `Vocab.encode`'s output: flat word ids and sentence starts (plus a final
-    `len(ids)`). Each unordered pair is counted once under the key min*V+max and mirrored at the
-    end, which halves the sorting; a word next to itself gets 2/d on the diagonal, as in the tool.
+    `len(ids)`). Each pair at distance d adds 1/d under key i*V+j and under j*V+i, one right after
+    the other, so both totals are the same sequence of additions; a word next to itself adds 2/d
+    once, as the tool counts it both ways. Totals beyond `_SPILL_AT` keys go to sorted shards in
+    `spill_dir` (a temporary directory by default), merged at the end a block of rows at a time.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
@@ -66,11 +80,36 @@ def count_cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, w
         raise ValueError("offsets must start at 0 and end at len(ids)")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"word ids must lie in 0..{vocab_size - 1}")
-    keys = np.empty(0, dtype=np.int64)
-    sums = np.empty(0, dtype=np.float64)
-    pending_keys: list[np.ndarray] = []
-    pending_weights: list[np.ndarray] = []
-    pending = 0
+    with tempfile.TemporaryDirectory(prefix="d2l-cooccur-", dir=spill_dir) as scratch:
+        shards: list[Path] = []
+        keys = np.empty(0, dtype=np.int64)
+        sums = np.empty(0, dtype=np.float64)
+        pending_keys: list[np.ndarray] = []
+        pending_weights: list[np.ndarray] = []
+        pending = 0
+        for new_keys, new_weights in _directed_pairs(ids, offsets, vocab_size, window):
+            pending_keys.append(new_keys)
+            pending_weights.append(new_weights)
+            pending += new_keys.size
+            if pending >= max(_MERGE_AT_LEAST, keys.size):
+                keys, sums = _merge(keys, sums, pending_keys, pending_weights)
+                pending_keys, pending_weights, pending = [], [], 0
+                if keys.size >= _SPILL_AT:
+                    shards.append(_write_shard(Path(scratch), len(shards), keys, sums))
+                    keys, sums = keys[:0], sums[:0]
+        keys, sums = _merge(keys, sums, pending_keys, pending_weights)
+        if shards:
+            shards.append(_write_shard(Path(scratch), len(shards), keys, sums))
+            del keys, sums
+            return _merge_shards(shards, vocab_size)
+    rows, cols = np.divmod(keys, vocab_size)
+    return Cooccurrences(rows, cols, sums, vocab_size)
+
+
+def _directed_pairs(ids: np.ndarray, offsets: np.ndarray, vocab_size: int,
+                    window: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Keys i*V+j and weights of every ordered pair, a block of positions at a time: chunks of
+    `_CHUNK` tokens, then distances, then blocks of `_BLOCK` positions, never a loop over tokens."""
     for lo in range(0, max(ids.size, 1), _CHUNK):
         # Left tokens lo..hi-1, and their right partners up to `window` tokens further.
         hi, reach = min(lo + _CHUNK, ids.size), min(lo + _CHUNK + window, ids.size)
@@ -82,14 +121,11 @@ def count_cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, w
                 left = np.arange(start, min(start + _BLOCK, limit))
                 left = left[left + d < sentence_end[left]]  # both tokens in the same sentence
                 a, b = chunk[left], chunk[left + d]
-                pending_keys.append(np.minimum(a, b) * vocab_size + np.maximum(a, b))
-                pending_weights.append(np.full(left.size, 1.0 / d))
-                pending += left.size
-                if pending >= max(_MERGE_AT_LEAST, keys.size):
-                    keys, sums = _merge(keys, sums, pending_keys, pending_weights)
-                    pending_keys, pending_weights, pending = [], [], 0
-    keys, sums = _merge(keys, sums, pending_keys, pending_weights)
-    return _mirror(keys, sums, vocab_size)
+                off = a != b
+                both = np.stack([a * vocab_size + b, b * vocab_size + a], axis=1).reshape(-1)
+                weights = np.stack([np.where(off, 1.0 / d, 2.0 / d), np.full(a.size, 1.0 / d)], axis=1).reshape(-1)
+                keep = np.stack([np.ones_like(off), off], axis=1).reshape(-1)  # i-i once, at 2/d
+                yield both[keep], weights[keep]
 
 
 def _sentence_ends(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -110,15 +146,57 @@ def _merge(keys: np.ndarray, sums: np.ndarray, new_keys: list[np.ndarray],
                                minlength=unique.size)
 
 
-def _mirror(keys: np.ndarray, sums: np.ndarray, vocab_size: int) -> Cooccurrences:
-    """Unordered-pair totals to the symmetric matrix: x_ij = x_ji, and x_ii doubled."""
-    low, high = np.divmod(keys, vocab_size)
-    off = low != high
-    rows = np.concatenate([low, high[off]])
-    cols = np.concatenate([high, low[off]])
-    values = np.concatenate([np.where(off, sums, 2.0 * sums), sums[off]])
-    order = np.lexsort((cols, rows))
-    return Cooccurrences(rows[order], cols[order], values[order], vocab_size)
+def _write_shard(directory: Path, number: int, keys: np.ndarray, sums: np.ndarray) -> Path:
+    path = directory / f"shard-{number}"
+    np.save(path.with_suffix(".keys.npy"), keys)
+    np.save(path.with_suffix(".sums.npy"), sums)
+    return path
+
+
+def _merge_shards(shards: list[Path], vocab_size: int) -> Cooccurrences:
+    """The shards' totals added key by key, in shard order, at most `_MERGE_BLOCK` entries at a
+    time from their memory maps (the GloVe tool's merge of its `cooccur` overflow files): one pass
+    counts the distinct pairs, so that the second writes them straight into the result."""
+    keys = [np.load(s.with_suffix(".keys.npy"), mmap_mode="r") for s in shards]
+    sums = [np.load(s.with_suffix(".sums.npy"), mmap_mode="r") for s in shards]
+    blocks = _merge_blocks(keys, vocab_size * vocab_size)
+
+    def block_keys(lo: list[int], hi: list[int]) -> np.ndarray:
+        return np.concatenate([k[a:b] for k, a, b in zip(keys, lo, hi)])
+
+    sizes = [np.unique(block_keys(lo, hi)).size for lo, hi in blocks]
+    rows = np.empty(sum(sizes), dtype=np.int64)
+    cols = np.empty(sum(sizes), dtype=np.int64)
+    values = np.empty(sum(sizes), dtype=np.float64)
+    at = 0
+    for (lo, hi), size in zip(blocks, sizes):
+        unique, inverse = np.unique(block_keys(lo, hi), return_inverse=True)
+        weights = np.concatenate([x[a:b] for x, a, b in zip(sums, lo, hi)])
+        values[at:at + size] = np.bincount(inverse.reshape(-1), weights=weights, minlength=size)
+        rows[at:at + size], cols[at:at + size] = np.divmod(unique, vocab_size)
+        at += size
+    return Cooccurrences(rows, cols, values, vocab_size)
+
+
+def _merge_blocks(keys: list[np.ndarray], end: int) -> list[tuple[list[int], list[int]]]:
+    """Consecutive key ranges, as (start, stop) positions in each sorted shard, holding at most
+    `_MERGE_BLOCK` entries in all (a key is in each shard once, so any range can be split)."""
+
+    def below(bound: int) -> list[int]:
+        return [int(np.searchsorted(k, bound)) for k in keys]
+
+    blocks = []
+    lower, start = 0, [0] * len(keys)
+    while lower < end:
+        budget = sum(start) + _MERGE_BLOCK
+        low, high = lower + 1, end  # the largest bound whose range fits, found by bisection
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if sum(below(middle)) <= budget else (low, middle - 1)
+        stop = below(low)
+        blocks.append((start, stop))
+        lower, start = low, stop
+    return blocks
 
 
 def vocab_fingerprint(words: Sequence[str], counts: np.ndarray) -> str:
@@ -148,8 +226,8 @@ def cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window:
     cached = _load(path, vocab_size, window)
     if cached is not None:
         return cached
-    result = count_cooccurrences(ids, offsets, vocab_size, window)
     path.parent.mkdir(parents=True, exist_ok=True)
+    result = count_cooccurrences(ids, offsets, vocab_size, window, spill_dir=path.parent)
     atomic_write(path, lambda f: _save(f, result, window))
     return result
 
