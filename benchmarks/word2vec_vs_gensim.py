@@ -2,11 +2,12 @@
 
     pip install -e '.[bench]'      # gensim: a benchmark peer only, never a runtime dependency
     python benchmarks/word2vec_vs_gensim.py [--seeds 0 1 2] [--gensim-epochs 20] [--workers N] [--threads N]
-                                            [--ours-workers N]
+                                            [--ours-workers N] [--loss ns|hs]
 
 Each system trains in its own subprocess (so neither inherits the other's threads, caches or
 memory) on the same bundled PTB sentences, with the same model: skip-gram, dim 100, window 5,
-5 noise words, t = 1e-4, min count 5; gensim with --workers threads (default: every core),
+5 noise words (`--loss ns`; `--loss hs`: hierarchical softmax, gensim's `hs=1, negative=0`),
+t = 1e-4, min count 5; gensim with --workers threads (default: every core),
 ours with the default config's torch threads unless --threads is given (torch's OpenMP threads
 wait for each other at every op, so with more than one a busy core makes epochs much slower)
 and the config's worker processes unless --ours-workers is given (`word2vec.workers`: Hogwild
@@ -52,7 +53,8 @@ def _ws353(words: list[str], matrix: Any) -> float:
     return evaluate_similarity(WordVectors(words, matrix), load_wordsim353())["rho"]
 
 
-def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | None = None) -> dict[str, Any]:
+def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | None = None,
+             loss: str = "ns") -> dict[str, Any]:
     import torch
 
     from d2l_lab.config.loading import compose
@@ -60,7 +62,8 @@ def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | 
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
-    overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs, "word2vec.workers": workers}
+    overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs, "word2vec.workers": workers,
+                 "word2vec.loss": loss}
     config = compose(Word2VecRunConfig, "word2vec", flags=overrides)
     cfg = config.word2vec
     sentences = read_ptb()
@@ -78,15 +81,16 @@ def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | 
             **_evaluate_final(trainer.vocab.words, trainer.input_vectors())}
 
 
-def run_gensim(seed: int, workers: int, epochs: int) -> dict[str, Any]:
+def run_gensim(seed: int, workers: int, epochs: int, loss: str = "ns") -> dict[str, Any]:
     from gensim.models import Word2Vec
 
     from d2l_lab.datasets.corpus import read_ptb
 
     sentences = read_ptb()
     started = time.perf_counter()
-    model = Word2Vec(sg=1, vector_size=100, window=5, negative=5, sample=1e-4, min_count=5,
-                     workers=workers, epochs=epochs, seed=seed)
+    sampling = {"hs": 0, "negative": 5} if loss == "ns" else {"hs": 1, "negative": 0}
+    model = Word2Vec(sg=1, vector_size=100, window=5, sample=1e-4, min_count=5,
+                     workers=workers, epochs=epochs, seed=seed, **sampling)
     model.build_vocab(sentences)
     setup = elapsed = time.perf_counter() - started
     alpha, min_alpha = model.alpha, model.min_alpha
@@ -106,14 +110,15 @@ def run_gensim(seed: int, workers: int, epochs: int) -> dict[str, Any]:
 
 def worker(args: argparse.Namespace) -> None:
     if args.worker == "ours":
-        result = run_ours(args.seed, args.threads, args.epochs, args.ours_workers)
+        result = run_ours(args.seed, args.threads, args.epochs, args.ours_workers, args.loss)
     else:
-        result = run_gensim(args.seed, args.workers, args.epochs)
+        result = run_gensim(args.seed, args.workers, args.epochs, args.loss)
     print(json.dumps(result))
 
 
 def spawn(system: str, seed: int, args: argparse.Namespace, epochs: int | None) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--worker", system, "--seed", str(seed), "--workers", str(args.workers)]
+    command = [sys.executable, __file__, "--worker", system, "--seed", str(seed), "--workers", str(args.workers),
+               "--loss", args.loss]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
     if args.ours_workers is not None:
@@ -149,6 +154,8 @@ def main() -> None:
                         help="torch threads for ours (default: the config's, 1)")
     parser.add_argument("--ours-workers", type=int, default=None,
                         help="worker processes for ours (default: the config's word2vec.workers, 1)")
+    parser.add_argument("--loss", choices=("ns", "hs"), default="ns",
+                        help="negative sampling (both defaults) or hierarchical softmax")
     parser.add_argument("--worker", choices=("ours", "gensim"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -166,7 +173,8 @@ def main() -> None:
         rows["gensim"].append(summarise(spawn("gensim", seed, args, args.gensim_epochs)))
     ours_threads = args.threads or "the config's"
     ours_workers = args.ours_workers or "the config's"
-    print(f"PTB train, skip-gram, dim 100, window 5, K 5, t 1e-4, min count 5; gensim {args.workers} "
+    sampling = "K 5" if args.loss == "ns" else "hierarchical softmax"
+    print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t 1e-4, min count 5; gensim {args.workers} "
           f"workers, ours {ours_workers} workers of {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
     print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'WS353':>7}"
           f"{'SimLex':>8}{'analogy':>8}{'to 0.40 (s/epochs)':>20}")

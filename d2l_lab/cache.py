@@ -22,21 +22,30 @@ _fallback: Path | None = None
 _warnings: list[str] = []
 
 
-def configured_cache_dir() -> Path:
-    """$D2L_LAB_CACHE, else $XDG_CACHE_HOME/d2l-lab, else ~/.cache/d2l-lab."""
+def configured_cache_dir() -> Path | None:
+    """$D2L_LAB_CACHE, else $XDG_CACHE_HOME/d2l-lab, else ~/.cache/d2l-lab; None when none of them
+    names a place: a relative XDG_CACHE_HOME is ignored (as the XDG spec says) and an empty or
+    relative HOME would put the cache in whatever directory the command runs from."""
     if os.environ.get("D2L_LAB_CACHE"):
         return Path(os.environ["D2L_LAB_CACHE"])
-    if os.environ.get("XDG_CACHE_HOME"):
+    if os.environ.get("XDG_CACHE_HOME") and os.path.isabs(os.environ["XDG_CACHE_HOME"]):
         return Path(os.environ["XDG_CACHE_HOME"]) / "d2l-lab"
-    return Path.home() / ".cache" / "d2l-lab"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no entry in the password database
+        return None
+    return home / ".cache" / "d2l-lab" if home.is_absolute() else None
+
+
+_NO_HOME = "directory is not configured (HOME is unset, empty or relative, and D2L_LAB_CACHE is unset)"
 
 
 def default_cache_dir() -> Path:
     """The configured cache directory, or (once warned) a throw-away one when it is unusable."""
     global _fallback
     configured = configured_cache_dir()
-    problem = cache_problem(configured)
-    if problem is None:
+    problem = _NO_HOME if configured is None else cache_problem(configured)
+    if problem is None and configured is not None:
         return configured
     if _fallback is None:
         _fallback = Path(tempfile.mkdtemp(prefix="d2l-lab-nocache-"))
@@ -48,8 +57,8 @@ def default_cache_dir() -> Path:
 def require_cache_dir(why: str) -> Path:
     """The configured cache directory, or one UserError line when it cannot be used."""
     configured = configured_cache_dir()
-    problem = cache_problem(configured)
-    if problem is not None:
+    problem = _NO_HOME if configured is None else cache_problem(configured)
+    if problem is not None or configured is None:
         raise UserError(f"{why} needs a cache, but {problem}: set D2L_LAB_CACHE to a writable directory")
     return configured
 

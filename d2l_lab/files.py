@@ -2,14 +2,18 @@
 
 Writes are atomic: a temporary file in the same directory is flushed to disk and then
 `os.replace`d over the target, so a reader (or a killed run) sees the old file or the new one.
-Output locations are checked before anything is written, and a user's text file that cannot be
-read becomes one `UserError` line. Every layer may use this module; it imports nothing of ours
-but `errors`.
+A target that is a pipe or a character device (`-o /dev/stdout`, `/dev/null`) is written in
+place instead: replacing it would swap the device node for a plain file. Output locations are checked before
+anything is written, and a user's text file that cannot be read becomes one `UserError` line.
+Every layer may use this module; it imports nothing of ours but `errors`.
 """
 
 from __future__ import annotations
 
+import codecs
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +25,15 @@ from d2l_lab.errors import UserError
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call `write(f)` on a temporary binary file, then move it into place."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    mode = _mode(path)
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # nothing to replace atomically
+        with open(path, "wb") as f:
+            write(f)
+        return
+    if mode is not None and (stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
+        raise OSError(errno.EINVAL, "a disk or a socket, not a file", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -35,7 +48,24 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    """UTF-8, except that a file name which is not (Python keeps its bytes as surrogates, as in
+    `--corpus café.txt` named in Latin-1) is written back as its own bytes, so the command or path
+    still names that file."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8", errors="surrogateescape")))
+
+
+def _mode(path: Path) -> int | None:
+    """`path`'s file type bits, or None when there is nothing there yet. Links are followed only
+    within /dev and /proc, the system's own aliases (`/dev/stdout` -> `/proc/self/fd/1`): a link
+    planted elsewhere, say `report.md -> /dev/mem`, is replaced as any file would be, never
+    written through."""
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode) and path.absolute().parts[1:2] in (("dev",), ("proc",)):
+            mode = os.stat(path).st_mode
+        return mode
+    except OSError:  # nothing there, or a link loop, a name too long: the write itself reports those
+        return None
 
 
 def _umask() -> int:
@@ -64,14 +94,31 @@ def check_output_file(path: str | Path, flag: str) -> None:
     check_writable(parent, flag)
 
 
+_READ_BLOCK = 1 << 20
+
+
 def read_utf8_text(path: Path, what: str, fix: str) -> str:
     """The file's text (a UTF-8 byte-order mark is dropped); `what` names it in errors, `fix` says
-    what to give instead."""
+    what to give instead. Read a block at a time, so a pipe works (`-i /dev/stdin`) while an
+    endless binary stream (`/dev/zero`, `/dev/urandom`) is refused at its first block, not read
+    until memory runs out."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    parts: list[str] = []
+    offset = 0
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(_READ_BLOCK)
+                if (nul := block.find(b"\0")) >= 0:
+                    raise UserError(f"{what} '{path}' looks binary (a NUL byte at offset {offset + nul}): {fix}")
+                parts.append(decoder.decode(block, final=not block))
+                offset += len(block)
+                if not block:  # newlines as `Path.read_text` gives them
+                    return "".join(parts).replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise UserError(f"{what} '{path}' does not exist: {fix}") from None
     except UnicodeDecodeError as exc:
-        raise UserError(f"{what} '{path}' is not UTF-8 text (bad byte at offset {exc.start}): {fix}") from None
+        raise UserError(f"{what} '{path}' is not UTF-8 text (bad byte near offset {offset + exc.start}): "
+                        f"{fix}") from None
     except OSError as exc:
         raise UserError(f"{what} '{path}' cannot be read ({exc.strerror or exc}): {fix}") from None

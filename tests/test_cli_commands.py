@@ -6,6 +6,7 @@ in the command's annotation. These tests tie the two together and tie the comman
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -19,8 +20,10 @@ from d2l_lab.cli import run
 from d2l_lab.cli.common import ctrl_c_stops
 from d2l_lab.cli.flags import config_keys
 from d2l_lab.cli.main import main
-from d2l_lab.config.keys import default_of, field_at, short_name, value_type
+from d2l_lab.config.keys import field_at, short_name, value_type
+from d2l_lab.config.schema import default_of
 from d2l_lab.experiments.registry import EXPERIMENTS
+from tests.conftest import d2l
 
 
 def _commands() -> dict[str, typing.Callable]:
@@ -43,13 +46,30 @@ def test_config_flags_are_typed_as_their_config_fields_and_named_by_the_short_na
     assert {"seed", "device"} <= set(keys)
     for parameter, key in keys.items():
         annotation = value_type(typing.get_args(hints[parameter])[0])  # Annotated[Optional[T], option]
-        _, field_type = field_at(config_class, key)
+        field, field_type = field_at(config_class, key)
         assert annotation is field_type, f"--{short_name(key)}: annotated {annotation}, config says {field_type}"
         assert parsed[parameter].opts == [f"--{short_name(key)}"]
-        field, _ = field_at(config_class, key)
+        if field.metadata["choices"]:
+            assert parsed[parameter].metavar == f"[{'|'.join(field.metadata['choices'])}]"
         assert parsed[parameter].help.startswith(field.metadata["help"])
         default = default_of(field)
         assert ("(default: " in parsed[parameter].help) is (default is not None)
+
+
+def test_every_choice_is_listed_in_help_and_a_value_outside_them_is_refused(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option, so each list of choices is whole
+    shown = d2l("run", "optim", "--help").stdout
+    for key in ("optimizer.algo", "optimizer.impl", "schedule.name", "problem.name"):
+        field, _ = field_at(EXPERIMENTS["optim"].config_class, key)
+        assert f"[{'|'.join(field.metadata['choices'])}]" in shown, key
+    assert "[auto|cpu|cuda|cuda:N|mps]" in shown and "rosenbrock|beale" in shown
+    monkeypatch.setattr(sys, "argv", ["d2l", "run", "optim", "--problem", "rosenbrok"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: config key 'problem.name' must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
+        "(did you mean 'rosenbrock'?)"]
 
 
 def test_the_drift_check_sees_a_wrong_annotation():
@@ -88,3 +108,27 @@ def test_the_first_ctrl_c_asks_the_run_to_stop_and_the_second_interrupts_at_once
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_embed_similar_answers_the_known_words_and_names_the_unknown_ones(tmp_path):
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("3 2\ncat 1 0\ndog 0.9 0.1\nsun 0 1\n")
+    result = d2l("embed", "similar", "--vectors", str(vectors), "cat", "zebra", "sun", "Dog", "-k", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"cat": [["dog", pytest.approx(0.9939, abs=1e-4)]],
+                                         "sun": [["dog", pytest.approx(0.1104, abs=1e-4)]]}
+    warned = result.stderr.strip().splitlines()
+    assert len(warned) == 2 and "'zebra' is not in the vocabulary" in warned[0] and "did you mean 'dog'" in warned[1]
+    result = d2l("embed", "similar", "--vectors", str(vectors), "zebra", "yak")
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [
+        "error: the words 'zebra', 'yak' are not in the vocabulary: check spelling or lower-case them"]
+    result = d2l("embed", "analogy", "--vectors", str(vectors), "cat", "zebra", "yak")
+    assert result.exit_code == 2 and "'zebra', 'yak' are not in the vocabulary" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_analogy_methods_offered_are_the_ones_implemented():
+    from d2l_lab.cli.embed import Method
+    from d2l_lab.embeddings.vectors import ANALOGY_METHODS
+
+    assert typing.get_args(typing.get_args(Method)[0]) == tuple(ANALOGY_METHODS)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.embeddings.vectors import WordVectors
@@ -17,16 +18,21 @@ EMBEDDING_MODULES = ("word2vec", "fasttext", "glove", "ppmi_svd")
 
 
 class CountingTrainer:
-    """A stand-in model: two batches per epoch, vectors that move by one each epoch."""
+    """A stand-in model: epochs of two parts of one batch each, vectors that move by one each epoch."""
+
+    parts_per_epoch = 2
 
     def __init__(self, words: list[str]) -> None:
-        self.words, self.epochs_done = words, 0
+        self.words, self.epochs_done, self.parts_done = words, 0, 0
 
-    def train_epoch(self, epoch, on_batch=None):
-        for done, loss in ((1, 4.0), (2, 2.0)):
-            on_batch(done, loss / (epoch + 1))
-        self.epochs_done += 1
-        return {"loss": 3.0 / (epoch + 1), "seconds": 0.5, "lr": 0.1}
+    def train_part(self, epoch, part, on_batch=None):
+        assert (epoch, part) == (self.epochs_done, self.parts_done)
+        position = epoch + (part + 1) / 2
+        on_batch(position, (4.0, 2.0)[part] / (epoch + 1))
+        self.parts_done = (part + 1) % 2
+        self.epochs_done += part
+        mean = (4.0, 3.0)[part] / (epoch + 1)  # of the epoch's batches so far
+        return {"loss": mean, "seconds": 0.25 * (part + 1), "lr": 0.1, "position": position}
 
     def state_dict(self):
         return {"epochs_done": self.epochs_done}
@@ -47,23 +53,45 @@ def make_task(extra_artifacts=None) -> EmbeddingTask:
                          extra_artifacts=extra_artifacts)
 
 
-def test_rows_per_epoch_are_its_batches_then_the_epoch_with_speed_and_rho():
+def test_steps_are_parts_and_rows_are_their_batches_then_the_epoch_with_speed_and_rho():
     task = make_task()
+    assert (task.total_steps, task.checkpoint_every) == (4, 2)  # 2 epochs of 2 parts; a checkpoint per epoch
     assert task.initial_rows() == []
-    assert task.train_step(1) == 3.0
-    rows = task.evaluate(1)
-    assert [(r["epoch"], r["progress"], r["loss"]) for r in rows] == [(1, 0.5, 4.0), (1, 1.0, 2.0), (1, 1.0, 3.0)]
+    assert task.train_step(1) == 4.0
+    assert [(r["epoch"], r["progress"], r["loss"]) for r in task.evaluate(1)] == [(1, 0.5, 4.0)]  # no epoch row yet
+    # Half of the 5 corpus tokens in 0.25 s of training.
+    assert task.progress() == {"epoch": 0.5, "epochs": 2, "words_per_s": 10.0, "lr": 0.1}
+    assert task.train_step(2) == 3.0
+    rows = task.evaluate(2)
+    assert [(r["epoch"], r["progress"], r["loss"]) for r in rows] == [(1, 1.0, 2.0), (1, 1.0, 3.0)]
     assert rows[-1]["lr"] == 0.1 and rows[-1]["words_per_s"] == 5 / 0.5  # raw corpus tokens per second
     assert set(rows[-1]) == set(task.columns)
-    task.train_step(2)
-    assert [r["progress"] for r in task.evaluate(2)] == [1.5, 2.0, 2.0]
+    task.train_step(3)
+    assert [r["progress"] for r in task.evaluate(3)] == [1.5]
+    assert task.final_metrics(3)["epochs"] == 1.5  # a run stopped here says how far it went
+    task.train_step(4)
+    assert [r["progress"] for r in task.evaluate(4)] == [2.0, 2.0]
+    assert task.final_metrics(4)["epochs"] == 2
+
+
+def test_a_state_saved_with_other_steps_per_epoch_is_refused():
+    """A checkpoint from before epochs had parts counts epochs as steps: resuming it would skip parts."""
+    task = make_task()
+    task.train_step(1)
+    state = task.state_dict()
+    assert state["parts_per_epoch"] == 2
+    make_task().load_state_dict(state)
+    with pytest.raises(ValueError, match="counts 1 steps per epoch, this run 2"):
+        make_task().load_state_dict({k: v for k, v in state.items() if k != "parts_per_epoch"})
 
 
 def test_artifacts_hold_the_vectors_vocabulary_and_the_models_extra_files(tmp_path):
     written = []
     task = make_task(extra_artifacts=lambda run_dir: written.append(sorted(p.name for p in run_dir.iterdir())))
-    task.train_step(1)
-    rows = task.evaluate(1)
+    rows = []
+    for step in (1, 2):
+        task.train_step(step)
+        rows += task.evaluate(step)
     task.write_artifacts(tmp_path, rows)
     assert written == [[]]  # the model's files come first
     vectors = load_vectors(tmp_path / "vectors.txt")

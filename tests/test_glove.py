@@ -109,9 +109,11 @@ def test_fits_an_exactly_factorizable_matrix():
 def test_train_epoch_reports_and_calls_back_rarely():
     cooc = toy_cooccurrences()
     t = trainer(cooc, batch_size=4)
-    calls = []
-    stats = t.train_epoch(0, on_batch=lambda batch, loss: calls.append((batch, loss)))
+    positions = []
+    stats = t.train_epoch(0, on_batch=lambda position, loss: positions.append((position, loss)))
     batches = math.ceil(cooc.nnz / 4)
+    calls = [(round(position * batches), loss) for position, loss in positions]  # the batch ending there
+    assert [position for position, _ in positions] == [b / batches for b, _ in calls]
     expected = list(range(glove.REPORT_EVERY, batches + 1, glove.REPORT_EVERY))
     if batches % glove.REPORT_EVERY:
         expected.append(batches)

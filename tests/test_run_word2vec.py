@@ -70,12 +70,14 @@ def test_same_seed_same_vectors_and_metrics(corpus, tmp_path):
     assert (first / "vectors.txt").read_bytes() == (rerun / "vectors.txt").read_bytes()
 
 
-KILL_BEFORE_EPOCH_3 = """
+KILL_IN_EPOCH_3 = """
 import os, signal, sys
 from d2l_lab.experiments.embedding_task import EmbeddingTask
 train_step = EmbeddingTask.train_step
 def train_step_or_die(task, step):
-    if step == 3:  # epoch 2's checkpoint is on disk; die as a power cut would, mid-run
+    if step == 2 * task.parts_per_epoch + min(2, task.parts_per_epoch):
+        # Epoch 2's checkpoint is on disk and epoch 3 is under way (unless an epoch is one part):
+        # die as a power cut would, mid-run, losing the parts trained since.
         os.kill(os.getpid(), signal.SIGKILL)
     return train_step(task, step)
 EmbeddingTask.train_step = train_step_or_die
@@ -86,9 +88,9 @@ app(sys.argv[1:])
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(corpus, tmp_path):
-    """SIGKILL at a fixed point (after epoch 2's checkpoint, before epoch 3), then --resume."""
+    """SIGKILL at a fixed point (inside epoch 3, after epoch 2's checkpoint), then --resume."""
     full = run_word2vec(corpus, tmp_path / "full", "--epochs", "6")
-    command = [sys.executable, "-c", KILL_BEFORE_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
+    command = [sys.executable, "-c", KILL_IN_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
                "--epochs", "6", "--out", str(tmp_path / "cut")]
     killed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

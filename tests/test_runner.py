@@ -123,3 +123,22 @@ def test_a_failed_write_before_training_is_one_user_error_and_leaves_no_run_dire
     with pytest.raises(UserError, match=r"^cannot write the new run directory '.*': No space left on device; free"):
         execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path))
     assert list((tmp_path / "optim").iterdir()) == []
+
+
+def test_checkpoints_come_every_checkpoint_every_steps_and_after_a_long_gap(tmp_path, monkeypatch):
+    """A long epoch (a big corpus) still gets a checkpoint every CHECKPOINT_EVERY_S seconds."""
+    import torch
+
+    from d2l_lab.runs import runner
+
+    saved: list[int] = []
+    save = runner.save_checkpoint
+    monkeypatch.setattr(runner, "save_checkpoint", lambda path, state: saved.append(state["step"]) or save(path, state))
+    every = SPEC.build_task()(_config(), torch.device("cpu"), None).checkpoint_every
+    assert 1 < every < STEPS
+    execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path / "a"))
+    assert saved == [step for step in range(1, STEPS + 1) if step % every == 0 or step == STEPS]
+    saved.clear()
+    monkeypatch.setattr(runner, "CHECKPOINT_EVERY_S", 0.0)
+    execute("optim", _config(), SPEC.build_task(), RunOptions(out_root=tmp_path / "b"))
+    assert saved == list(range(1, STEPS + 1))

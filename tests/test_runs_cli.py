@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -50,11 +51,28 @@ def test_show_by_id_prefix_or_path(root):
     run = _by_algo(root)["adam"]
     shown = d2l("runs", "show", run["id"][:-3], "--out", str(root))
     assert shown.exit_code == 0, shown.stderr
-    assert "algo: adam" in shown.stdout and '"status": "completed"' in shown.stdout
-    assert "metrics.csv" in shown.stdout and "checkpoint.pt" in shown.stdout
+    text = shown.stdout
+    assert text.startswith(f"{run['id']}  (optim)") and "status    completed" in text
+    differs = text.split("differs from the defaults:\n")[1].split("\n\n")[0].splitlines()
+    # adam's lr 0.01 is adam's own default: only the choice and the shortened training differ
+    assert [line.split()[0] for line in differs] == ["optimizer.algo", "train.epochs"]
+    assert differs[0].split() == ["optimizer.algo", "adam", "(default", "sgd)"]
+    assert re.search(rf"\n  loss +{run['final']['loss']:.6g}\n", text)
+    assert "checkpoint.pt" in text and "loss.png" in text
+    assert f"d2l run optim --config {run['run_dir']}/config.yaml" in text
+    assert "d2l run optim --algo adam --epochs 1" in text  # the command it ran as
     data = json.loads(d2l("runs", "show", run["run_dir"], "--json").stdout)
     assert data["config"]["optimizer"]["algo"] == "adam" and data["summary"]["final"] == run["final"]
     assert any(path.endswith("loss.png") for path in data["artefacts"])
+
+
+def test_show_compares_a_preset_run_with_its_preset(tmp_path):
+    assert d2l("run", "optim", "--preset", "quadratic-momentum", "--steps", "4", "--quiet", "--out",
+               str(tmp_path)).exit_code == 0
+    (run,) = (tmp_path / "optim").iterdir()
+    text = d2l("runs", "show", str(run)).stdout
+    differs = text.split("differs from preset 'quadratic-momentum':\n")[1].split("\n\n")[0]
+    assert [line.split()[0] for line in differs.splitlines()] == ["train.steps"]
 
 
 def test_compare_overlays_curves_and_prints_a_table(root, tmp_path):
@@ -105,5 +123,5 @@ def test_report_html_is_self_contained_and_markdown_writes_pngs_beside(root, tmp
     assert "src=\"http" not in text and "algo=momentum" in text and "<table>" in text
     markdown = tmp_path / "report.md"
     assert d2l("report", *ids, "-o", str(markdown), "--out", str(root)).exit_code == 0
-    assert "![optim: loss vs epoch (1 runs)](report-1.png)" in markdown.read_text()
+    assert "![optim: loss vs epoch (1 run)](report-1.png)" in markdown.read_text()
     assert (tmp_path / "report-1.png").stat().st_size > 5_000 and (tmp_path / "report-2.png").is_file()

@@ -27,7 +27,7 @@ from d2l_lab.experiments.fasttext import FastTextConfig
 from d2l_lab.experiments.word2vec import Word2VecConfig
 
 from .conftest import d2l, only_run_dir
-from .test_run_word2vec import KILL_BEFORE_EPOCH_3
+from .test_run_word2vec import KILL_IN_EPOCH_3
 
 CPU = torch.device("cpu")
 CHUNK = 3000
@@ -163,12 +163,13 @@ def test_the_learning_rate_decays_over_the_whole_run_across_chunks(tmp_path, mon
     progress: list[float] = []
     schedule = trainer.learning_rate
     monkeypatch.setattr(trainer, "learning_rate", lambda p: progress.append(p) or schedule(p))
-    calls: list[int] = []
+    reported: list[float] = []
     for epoch in range(2):
-        trainer.train_epoch(epoch, on_batch=lambda done, loss: calls.append(done))
+        trainer.train_epoch(epoch, on_batch=lambda position, loss: reported.append(position))
     assert len(trainer.chunks) >= 5
     assert progress == sorted(progress) and progress[0] == 0 and 1.9 < progress[-1] < 2
-    assert calls[-1] == trainer.batches_this_epoch  # the last report is the epoch's last batch
+    # Reports are placed by the position in the run at the end of their batch, the last at the epoch's end.
+    assert reported == sorted(reported) and reported[-1] == 2.0 and reported.count(1.0) == 1
     assert trainer.learning_rate(progress[-1]) < SMALL.lr * 0.1
 
 
@@ -184,7 +185,7 @@ def test_sigkill_then_resume_of_a_chunked_run_gives_the_same_vectors(tmp_path):
     result = d2l("run", "word2vec", "--corpus", str(corpus), *TINY, "--out", str(tmp_path / "full"))
     assert result.exit_code == 0, result.stderr
     full = only_run_dir(tmp_path / "full" / "word2vec")
-    command = [sys.executable, "-c", KILL_BEFORE_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
+    command = [sys.executable, "-c", KILL_IN_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
                "--out", str(tmp_path / "cut")]
     killed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

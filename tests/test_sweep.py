@@ -14,7 +14,7 @@ from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.config import OptimRunConfig
 from d2l_lab.config.keys import short_names
 from d2l_lab.runs.grid import Request, parse_axis, plan
-from d2l_lab.runs.sweep import threads_per_job
+from d2l_lab.runs.launchers.local import threads_per_job
 
 from .conftest import d2l
 

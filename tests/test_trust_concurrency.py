@@ -1,5 +1,6 @@
 """Two sweeps that share points run each point once (issue 12): a point is claimed with an fcntl
-lock under OUT/.point-locks, and completed runs are looked up again once it is held."""
+lock under OUT/.point-locks, and completed runs are looked up again once it is held (under --force,
+those completed since the sweep started)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,23 @@ def test_two_identical_sweeps_started_together_run_each_point_once(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
     assert {r["run_dir"] for r in rows} == {f"optim/{r.name}" for r in runs}
+
+
+@pytest.mark.slow
+def test_two_forced_sweeps_started_together_rerun_each_point_once(tmp_path):
+    """--force re-runs what completed before the sweep started, but a run of the point that the
+    other forced sweep completes meanwhile is reused: each point runs once more, not twice."""
+    args = [*D2L, "sweep", "optim", "--grid", "lr=0.01,0.02,0.03", "--set", "problem.name=quadratic",
+            "--set", "train.steps=400", "--name", "forced", "--jobs", "1", "--quiet", "--json", "--out", str(tmp_path)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = {p.name for p in (tmp_path / "optim").iterdir()}
+    procs = [subprocess.Popen([*args, "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    new = {p.name for p in (tmp_path / "optim").iterdir()} - before
+    assert len(new) == 3, sorted(new)  # not 6, and none of the earlier runs reused
+    results = [json.loads(out) for out, _ in outputs]
+    assert sum(r["reused"] for r in results) == 3
+    assert all({Path(row["run_dir"]).name for row in r["results"]} == new for r in results)

@@ -4,7 +4,6 @@ run names, the cache fallback, a damaged summary.json in `runs list`, and the gr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

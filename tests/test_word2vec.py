@@ -48,10 +48,11 @@ def topic_margin(trainer, topics):
     return same - across
 
 
+@pytest.mark.parametrize("loss", ["ns", "hs"])
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
-def test_learns_planted_topics_and_loss_decreases(model):
+def test_learns_planted_topics_and_loss_decreases(model, loss):
     corpus, topics = topic_corpus()
-    trainer = make_trainer(dataclasses.replace(SMALL, model=model, epochs=4), corpus=corpus)
+    trainer = make_trainer(dataclasses.replace(SMALL, model=model, loss=loss, epochs=4), corpus=corpus)
     losses = [trainer.train_epoch(epoch)["loss"] for epoch in range(4)]
     assert losses[-1] < losses[0]
     assert topic_margin(trainer, topics) > 0.5  # same-topic cosine minus cross-topic cosine
@@ -62,10 +63,14 @@ def test_epoch_metrics_and_progress_callback(monkeypatch):
 
     monkeypatch.setattr(word2vec, "REPORT_EVERY", 2)
     trainer = make_trainer(dataclasses.replace(SMALL, batch_size=128))
-    calls = []
-    metrics = trainer.train_epoch(0, on_batch=lambda done, loss: calls.append((done, loss)))
+    positions = []
+    metrics = trainer.train_epoch(0, on_batch=lambda position, loss: positions.append((position, loss)))
     batches = trainer.batches_this_epoch
+    # One chunk: the batch ending at position p (in epochs) is batch p * batches of the epoch.
+    calls = [(round(position * batches), loss) for position, loss in positions]
+    assert [position for position, _ in positions] == pytest.approx([done / batches for done, _ in calls], abs=1e-12)
     assert [done for done, _ in calls] == sorted({*range(2, batches + 1, 2), batches})
+    assert positions[-1][0] == 1.0 and metrics["position"] == 1.0
     # Each call reports the mean over its batches' pairs, so the epoch loss is their weighted mean.
     pairs = make_trainer(dataclasses.replace(SMALL, batch_size=128)).epoch_chunk(0, 0).pairs
     assert metrics["pairs"] == pairs and metrics["tokens"] == 600 * 8
@@ -87,9 +92,10 @@ def test_same_seed_same_vectors_and_other_seed_differs():
     assert not np.array_equal(runs[0], runs[2])
 
 
+@pytest.mark.parametrize("loss", ["ns", "hs"])
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
-def test_resume_from_a_checkpoint_repeats_the_run_exactly(model, tmp_path):
-    cfg = dataclasses.replace(SMALL, model=model)
+def test_resume_from_a_checkpoint_repeats_the_run_exactly(model, loss, tmp_path):
+    cfg = dataclasses.replace(SMALL, model=model, loss=loss)
     straight = make_trainer(cfg)
     for epoch in range(2):
         straight.train_epoch(epoch)
@@ -104,10 +110,11 @@ def test_resume_from_a_checkpoint_repeats_the_run_exactly(model, tmp_path):
     assert resumed.state_dict()["epochs_done"] == 2
 
 
-def test_state_of_another_shape_is_refused():
+@pytest.mark.parametrize("other", [{"dim": 8}, {"loss": "hs"}])
+def test_state_of_another_model_is_refused(other):
     state = make_trainer().state_dict()
     with pytest.raises(ValueError, match="state is for"):
-        make_trainer(dataclasses.replace(SMALL, dim=8)).load_state_dict(state)
+        make_trainer(dataclasses.replace(SMALL, **other)).load_state_dict(state)
 
 
 def test_learning_rate_schedules():

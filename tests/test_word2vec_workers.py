@@ -24,7 +24,7 @@ from d2l_lab.experiments.word2vec import Word2VecConfig
 
 from . import test_fasttext, test_word2vec
 from .conftest import d2l, only_run_dir, write_topic_corpus
-from .test_run_word2vec import KILL_BEFORE_EPOCH_3, TINY
+from .test_run_word2vec import KILL_IN_EPOCH_3, TINY
 from .test_word2vec import SMALL, make_trainer, topic_corpus, topic_margin
 
 CPU = torch.device("cpu")
@@ -79,6 +79,35 @@ def test_a_failing_worker_is_an_error_naming_its_cause(monkeypatch):
 
     with pytest.raises(RuntimeError, match="worker process failed: ValueError: bad batch"):
         hogwild.train_batches(step, 40, workers=2)
+
+
+def test_a_worker_killed_holding_the_claim_lock_is_an_error_not_a_hang(monkeypatch):
+    """The OOM killer may pick a worker while it holds the lock of the batch counter: the others
+    must notice within about LOCK_PATIENCE_S instead of waiting for it for ever."""
+    monkeypatch.setattr(hogwild, "LOCK_PATIENCE_S", 0.1)
+    locks = []
+    context = hogwild.multiprocessing.get_context("fork")
+
+    class RecordingContext:
+        def Lock(self):
+            locks.append(context.Lock())
+            return locks[-1]
+
+        def __getattr__(self, name):
+            return getattr(context, name)
+
+    monkeypatch.setattr(hogwild.multiprocessing, "get_context", lambda kind: RecordingContext())
+    parent = os.getpid()
+
+    def step(b):
+        if os.getpid() != parent and b >= 8:
+            locks[0].acquire()
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.01)
+        return torch.zeros((), dtype=torch.float64), 1
+
+    with pytest.raises(RuntimeError, match=r"died while training \(killed by signal 9"):
+        hogwild.train_batches(step, 400, workers=2)
 
 
 def test_an_interrupt_in_the_parent_kills_the_workers(monkeypatch):
@@ -156,7 +185,7 @@ def test_bad_workers_flag_is_one_line_exit_2(tmp_path):
 @pytest.mark.slow
 def test_an_interrupted_two_worker_run_resumes_to_sensible_vectors(tmp_path):
     corpus = write_topic_corpus(tmp_path / "topics.txt", 30, 1500, 12)
-    command = [sys.executable, "-c", KILL_BEFORE_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
+    command = [sys.executable, "-c", KILL_IN_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
                "--epochs", "6", "--set", "word2vec.workers=2", "--out", str(tmp_path / "cut")]
     killed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

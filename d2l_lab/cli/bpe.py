@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from d2l_lab.cli import output
-from d2l_lab.cli.common import Json, cli_errors
+from d2l_lab.cli.common import cli_errors
 from d2l_lab.embeddings.bpe import EOW, Segmenter, learn_merges, load_merges, save_merges, symbol_vocabulary
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
@@ -46,7 +46,8 @@ def learn(
                                         show_default=False)],
     output_file: Annotated[Path, typer.Option("--output", "-o", help="merges file to write")] = Path("bpe-merges.txt"),
     min_count: Annotated[int, typer.Option("--min-count", help="ignore words seen fewer times than this")] = 1,
-    as_json: Json = False,
+    as_json: Annotated[bool, typer.Option("--json", help="also print one line on stdout: what was learned, as "
+                                                   "JSON")] = False,
 ) -> None:
     """Learn merges from word counts (ties: first word and position in the corpus win, as in the book)."""
     with cli_errors():
@@ -97,8 +98,9 @@ def apply_(
     with cli_errors():
         if bool(words) == (input_file is not None):
             raise UserError("give either WORDs or --input FILE (exactly one of them) to segment")
-        if words and any(word.split() != [word] for word in words if word):
-            raise UserError("a WORD contains whitespace: pass one word per argument, or a text file with --input")
+        if words and any(word.split() != [word] for word in words):
+            raise UserError("a WORD is empty or contains whitespace: pass one word per argument, or a text file "
+                            "with --input")
         segmenter = Segmenter(load_merges(merges))
         if words:
             lines = [" ".join(segmenter.word(word)) for word in words]

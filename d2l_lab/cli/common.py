@@ -18,9 +18,11 @@ import typer
 
 from d2l_lab import exit_codes
 from d2l_lab.cli import output
+from d2l_lab.cli.completion import complete_preset, complete_resume
 from d2l_lab.errors import UserError
 
-Preset = Annotated[Optional[str], typer.Option(help="preset from configs/<experiment>/NAME.yaml", show_default=False)]
+Preset = Annotated[Optional[str], typer.Option(help="preset from configs/<experiment>/NAME.yaml", show_default=False,
+                                                autocompletion=complete_preset)]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config file, e.g. a run's config.yaml",
                                                     show_default=False)]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="override any config key: --set section.key=value (repeatable; keys as in --print-config)",
@@ -29,8 +31,9 @@ OutRoot = Annotated[Path, typer.Option("--out", help="outputs root")]
 RunName = Annotated[Optional[str], typer.Option("--name", help="run directory name (default: timestamp-confighash)",
                                                 show_default=False)]
 Resume = Annotated[Optional[Path], typer.Option("--resume", help="continue an interrupted run from its directory",
+                                                autocompletion=complete_resume,
                                                 show_default=False)]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and no final table")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress (bar or log lines) and no final table")]
 Json = Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the summary JSON (with --dry-run: the check; with --print-config: the config)")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="validate config, device and data; train nothing")]
 PrintConfig = Annotated[bool, typer.Option("--print-config", help="print the resolved config as YAML and exit")]
@@ -52,10 +55,16 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(exit_codes.INTERNAL) from None
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and the polite kill of `timeout`, `docker stop` and a Slurm preemption or time limit,
+which send SIGTERM and wait a while before SIGKILL: both stop a run at the next step, saved."""
+
+
 @contextmanager
-def ctrl_c_stops() -> Iterator[Callable[[], bool]]:
-    """The `should_stop` of a run in this process: the first Ctrl-C asks the run to stop at the
-    next step boundary (it checkpoints and exits 130); a second one interrupts at once."""
+def ctrl_c_stops(on_request: Callable[[], None] | None = None) -> Iterator[Callable[[], bool]]:
+    """The `should_stop` of a run in this process: the first Ctrl-C (or SIGTERM) asks the run to
+    stop at the next step boundary (it checkpoints and exits 130) and calls `on_request()` at
+    once (to say so); a second one interrupts at once."""
     requested = threading.Event()
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield requested.is_set
@@ -63,13 +72,20 @@ def ctrl_c_stops() -> Iterator[Callable[[], bool]]:
 
     def handle(signum: int, frame: Any) -> None:
         requested.set()
-        signal.signal(signal.SIGINT, previous)
+        restore()
+        if on_request is not None:
+            on_request()
 
-    previous = signal.signal(signal.SIGINT, handle)
+    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
     try:
         yield requested.is_set
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore()
 
 
 def command_line() -> list[str]:
@@ -107,7 +123,8 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
             given = [k for k, v in flags.items() if v is not None]
             if given or request.preset or request.config_file or request.sets:
                 raise UserError("--resume continues a run with its own config.yaml: drop the other config flags")
-            with terminal(quiet=request.quiet, json=request.json) as shown, ctrl_c_stops() as should_stop:
+            with terminal(quiet=request.quiet, json=request.json) as shown, \
+                    ctrl_c_stops(on_request=shown.stopping) as should_stop:
                 result = resume(experiment, spec.config_class, request.resume, spec.build_task(),
                                 should_stop=should_stop, subscribers=[shown])
             raise typer.Exit(result.exit_code)
@@ -121,7 +138,8 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
             return
         options = RunOptions(out_root=request.out, name=request.name, command=command_line(),
                              dry_run=request.dry_run)
-        with terminal(quiet=request.quiet, json=request.json) as shown, ctrl_c_stops() as should_stop:
+        with terminal(quiet=request.quiet, json=request.json) as shown, \
+                ctrl_c_stops(on_request=shown.stopping) as should_stop:
             result = execute(experiment, config, spec.build_task(), options, should_stop=should_stop,
                              subscribers=[shown])
         raise typer.Exit(result.exit_code)

@@ -7,14 +7,16 @@ from typing import Annotated
 import typer
 
 from d2l_lab.cli import output
-from d2l_lab.cli.common import Json, cli_errors
+from d2l_lab.cli.common import cli_errors
+from d2l_lab.cli.completion import complete_remote
 
 app = typer.Typer(help="Pretrained word vectors: list them, or download, verify and cache one.",
                   no_args_is_help=True)
 
 
 @app.command(name="list")
-def list_remotes(json: Json = False) -> None:
+def list_remotes(json: Annotated[bool, typer.Option("--json", help="print one JSON line: name -> where the vectors "
+                                                              "come from")] = False) -> None:
     """The vectors `d2l data fetch` knows, with where they come from."""
     from d2l_lab.datasets.fetch import REMOTES
 
@@ -27,7 +29,7 @@ def list_remotes(json: Json = False) -> None:
 
 @app.command()
 def fetch(
-    name: Annotated[str, typer.Argument(help="e.g. glove.6b.50d (see `d2l data list`)")],
+    name: Annotated[str, typer.Argument(help="e.g. glove.6b.50d (see `d2l data list`)", autocompletion=complete_remote)],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Download NAME once (sha1-verified, cached) and print the path of its vectors file."""

@@ -7,12 +7,12 @@ The first positional argument is a run directory unless `--vectors FILE` is give
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
 from d2l_lab.cli import output
-from d2l_lab.cli.common import Json, cli_errors
+from d2l_lab.cli.common import cli_errors
 from d2l_lab.errors import UserError
 
 app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
@@ -20,10 +20,12 @@ app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --v
 VectorsFile = Annotated[Optional[Path], typer.Option(
     "--vectors", help="word2vec text/binary or GloVe text file (format detected) instead of a run directory",
     show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the answers as JSON")]
 Limit = Annotated[Optional[int], typer.Option("--limit", help="load only the first (most frequent) N words",
                                               show_default=False)]
-Method = Annotated[str, typer.Option("--method", help="analogy scoring: 3cosadd (b - a + c) or 3cosmul "
-                                     "(Levy & Goldberg)")]
+# embeddings.vectors.ANALOGY_METHODS, written out so the CLI loads without numpy (a test ties the two).
+Method = Annotated[Literal["3cosadd", "3cosmul"], typer.Option(
+    "--method", help="analogy scoring: 3cosadd (b - a + c) or 3cosmul (Levy & Goldberg)")]
 
 
 def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None) -> tuple[Any, list[str]]:
@@ -63,9 +65,45 @@ def similar(
         vecs, words = _load(args, vectors, limit, None)
         if not words:
             raise UserError("give at least one query word")
-        result = {word: vecs.most_similar(word, k=k) for word in words}
+        unknown = _unknown_words(vecs, words)
+        if len(unknown) == len(set(words)):
+            raise _not_in_vocabulary(unknown)
+        for message in unknown.values():
+            output.warn(f"{message}: skipped")
+        _check_candidates(vecs, [word for word in words if word not in unknown][:1])  # each query on its own
+        result = {word: vecs.most_similar(word, k=k) for word in words if word not in unknown}
         lines = [f"{word}: " + ", ".join(f"{w} ({s:.3f})" for w, s in hits) for word, hits in result.items()]
         _emit({w: [[n, s] for n, s in hits] for w, hits in result.items()}, json, lines)
+
+
+def _unknown_words(vecs: Any, words: list[str]) -> dict[str, str]:
+    """Each query word the vectors cannot answer for -> why: not in the vocabulary (with a hint),
+    or an all-zero vector, whose cosine with every word is 0, so any "neighbours" would be the
+    vocabulary's first words in order, not an answer."""
+    unknown = {}
+    for word in dict.fromkeys(words):
+        try:
+            if not vecs.vector(word).any():
+                unknown[word] = (f"word {word!r} has an all-zero vector, so no word is nearer to it than another: "
+                                 "query another word or re-export the vectors")
+        except UserError as exc:
+            unknown[word] = str(exc)
+    return unknown
+
+
+def _check_candidates(vecs: Any, query: list[str]) -> None:
+    """A query needs at least one word besides its own to answer with."""
+    if len(vecs) <= len(set(query) & set(vecs.words)):
+        raise UserError(f"the vectors hold only {len(vecs):,} word(s), all in the query, so there is nothing to "
+                        "answer with: load more words (raise --limit) or use a larger vocabulary")
+
+
+def _not_in_vocabulary(unknown: dict[str, str]) -> UserError:
+    """One line for words that cannot be answered: a lone word's own message, else all of them."""
+    if len(unknown) == 1:
+        return UserError(next(iter(unknown.values())))
+    return UserError(f"the words {', '.join(map(repr, unknown))} are not in the vocabulary: check spelling or "
+                     "lower-case them")
 
 
 @app.command()
@@ -80,6 +118,10 @@ def analogy(
     """Solve a : b :: c : ? (the book's `get_analogy`: man woman son -> daughter)."""
     with cli_errors():
         vecs, (a, b, c) = _load(args, vectors, limit, 3)
+        unknown = _unknown_words(vecs, [a, b, c])
+        if unknown:  # one query: it fails whole, naming every word it lacks
+            raise _not_in_vocabulary(unknown)
+        _check_candidates(vecs, [a, b, c])
         answers = vecs.analogy(a, b, c, k=k, method=method)
         lines = [f"{a} : {b} :: {c} : {w}  ({s:.3f})" for w, s in answers]
         _emit({"query": [a, b, c], "method": method, "answers": [[w, s] for w, s in answers]}, json, lines)

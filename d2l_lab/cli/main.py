@@ -17,7 +17,7 @@ app = typer.Typer(
     help="d2l-lab: run the optimization and word-embedding experiments of Dive into Deep Learning.\n\n"
     + exit_codes.SUMMARY,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(run.app, name="run")
@@ -44,12 +44,13 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def main() -> None:
     """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="d2l")  # also under `python -m d2l_lab`: completion is for `d2l`
     except NoArgsIsHelpError:  # `d2l run` alone: typer has shown that command's help
         sys.exit(exit_codes.OK)
     except ClickException as exc:
         context = getattr(exc, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
-        output.error(f"{exc.format_message()}{hint}")
+        # typer words a refused choice "Value error, 'x' is not one of ..."; the prefix says nothing
+        output.error(f"{exc.format_message().replace('Value error, ', '')}{hint}")
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else exit_codes.OK)  # typer turns Ctrl-C outside a run into 130

@@ -2,44 +2,97 @@
 
 Keeping every write here means stdout carries only results, so `--json` output is exactly one
 parseable line and a table can be piped, while progress and warnings stay on the terminal.
+
+Where the results go is not ours to choose, so every way stdout can refuse them is handled: when
+the reader stopped reading (`d2l runs list | head -1`) or stdout is closed (`>&-`), the rest of the
+results are dropped without a word and the command ends with its own exit code (a diverged run
+still exits 3), since whoever reads has what it wanted; text the stdout encoding cannot hold
+(`PYTHONIOENCODING=ascii` and a word like "café") is one `error:` line and exit 2. Messages on
+stderr are always one line, whatever they echo.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from d2l_lab import exit_codes
 
 MIN_TABLE_WIDTH = 140
 """Tables are at least this wide even when piped (rich assumes 80), so run ids are not folded."""
 
 
 def write_line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    _write_stdout(text + "\n")
 
 
 def write_text(text: str) -> None:
     """Text that already ends as it should (a YAML document, a tokenised file)."""
-    sys.stdout.write(text)
+    _write_stdout(text)
 
 
 def write_json(data: Any) -> None:
-    """One compact JSON line: what `--json` promises."""
-    sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+    """One compact JSON line: what `--json` promises (ASCII, so any stdout encoding holds it)."""
+    _write_stdout(json.dumps(data, separators=(",", ":")) + "\n")
+
+
+def _write_stdout(text: str) -> None:
+    _guarded(lambda stream: (stream.write(text), stream.flush()))
+
+
+def _guarded(write: Callable[[Any], Any]) -> None:
+    """Run `write(sys.stdout)`; with a closed or broken stdout the text is dropped, an encoding
+    that cannot hold it is one line and exit 2 (see the module doc)."""
+    if sys.stdout is None or sys.stdout.closed:
+        return
+    try:
+        write(sys.stdout)
+    except BrokenPipeError:
+        _silence_stdout()
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end]
+        error(f"the output holds {ascii(bad)}, which stdout's encoding ({exc.encoding}) cannot write: "
+              "set PYTHONIOENCODING=utf-8 or use a UTF-8 locale")
+        raise SystemExit(exit_codes.BAD_INPUT) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered, later results and the interpreter's final
+    flush all go there instead of failing again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (a test's captured stdout)
+        pass
 
 
 def note(text: str) -> None:
-    """A message for the person at the terminal, never part of the results."""
-    print(text, file=sys.stderr)
+    """A message for the person at the terminal, never part of the results; with stderr closed
+    (`2>&-`) it is dropped, and the command still ends with its own exit code."""
+    if sys.stderr is None:
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # a closed or broken stderr
+        pass
 
 
 def warn(message: str) -> None:
-    note(f"warning: {message}")
+    note(f"warning: {_one_line(message)}")
 
 
 def error(message: str) -> None:
-    note(f"error: {message}")
+    note(f"error: {_one_line(message)}")
+
+
+def _one_line(message: str) -> str:
+    """A message that echoes user input keeps to one line: line breaks and other control
+    characters are escaped (`\\n`), as `config.schema.clip` does for values."""
+    return "".join(c if c.isprintable() or c == "\t" else ascii(c)[1:-1] for c in message)
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
@@ -53,4 +106,10 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], title: st
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    Console(width=max(Console().width, MIN_TABLE_WIDTH)).print(table)
+    console = Console(width=max(Console().width, MIN_TABLE_WIDTH))
+    console.on_broken_pipe = _broken_pipe  # rich would exit 1 itself; a reader that stopped is not an error
+    _guarded(lambda stream: (console.print(table), stream.flush()))
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError

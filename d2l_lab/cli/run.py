@@ -3,6 +3,8 @@
 Each command's config flags are `config_flag(ConfigClass, "dotted.key")`: the name, help and
 default come from the config field, the type is the annotation here. Every command also takes
 the generic run options of `cli.common`; `run_experiment` composes the config and runs it.
+A flag with a closed set of values lists them in --help and completes them (`config_flag`).
+Each command's `--help` ends with examples (tests/test_completion.py runs every one of them).
 The registry is the only list of experiments: a command is registered under its registry row
 (the row's summary is its help), and tests/test_cli_commands.py checks every row has a command.
 """
@@ -15,19 +17,40 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, Preset, PrintConfig, Quiet, Resume, RunName,
-                                RunRequest, Sets, run_experiment)
-from d2l_lab.cli.flags import config_flag, config_values
+from d2l_lab.cli.common import (ConfigFile, DryRun, Json, OutRoot, PrintConfig, Quiet, Resume, RunName, RunRequest,
+                                Sets, run_experiment)
+from d2l_lab.cli.flags import config_flag, config_values, device_flag, preset_flag
 from d2l_lab.experiments.registry import experiment
 
 app = typer.Typer(help="Train an experiment; every run lands in its own directory under outputs/.",
                   no_args_is_help=True)
 
 
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "optim": ("d2l run optim --algo adam --lr 0.01",
+              "d2l run optim --problem quadratic --algo momentum --lr 0.6 --momentum 0.5",
+              "d2l run optim --preset rmsprop --set train.eval_every=100",
+              "d2l run optim --problem rosenbrock --algo adam --lr 0.1 --steps 200 --schedule cosine"),
+    "word2vec": ("d2l run word2vec --epochs 5",
+                 "d2l run word2vec --model cbow --dim 50 --set word2vec.lr_schedule=constant",
+                 "d2l run word2vec --set word2vec.workers=2 --device cpu"),
+    "fasttext": ("d2l run fasttext --epochs 5",
+                 "d2l run fasttext --min-n 3 --max-n 5 --buckets 100000"),
+    "glove": ("d2l run glove --epochs 20",
+              "d2l run glove --dim 50 --x-max 100 --alpha 0.75"),
+    "ppmi-svd": ("d2l run ppmi-svd --dim 100",
+                 "d2l run ppmi-svd --window 2 --min-count 10"),
+}
+"""What each command's `--help` shows last; every one must run (with --dry-run) as shown."""
+
+
 def _command(function: Callable[..., None]) -> Callable[..., None]:
-    """Register `function` as `d2l run <its name, _ written ->` with its registry row's summary."""
+    """Register `function` as `d2l run <its name, _ written ->` with its registry row's summary and
+    its examples."""
     name = function.__name__.replace("_", "-")
-    return app.command(name, help=experiment(name).summary)(function)
+    # Rich help joins single newlines into one paragraph: a blank line keeps one example a line.
+    epilog = "Examples (add --corpus FILE to train on your own text):\n\n" if name != "optim" else "Examples:\n\n"
+    return app.command(name, help=experiment(name).summary, epilog=epilog + "\n\n".join(EXAMPLES[name]))(function)
 
 
 def _run(name: str, command: Callable[..., None], arguments: dict[str, Any]) -> None:
@@ -62,8 +85,10 @@ def optim(
     epochs: Annotated[Optional[int], config_flag(OPTIM, "train.epochs")] = None,
     steps: Annotated[Optional[int], config_flag(OPTIM, "train.steps")] = None,
     seed: Annotated[Optional[int], config_flag(OPTIM, "seed")] = None,
-    device: Annotated[Optional[str], config_flag(OPTIM, "device")] = None,
-    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    device: Annotated[Optional[str], device_flag(OPTIM)] = None,
+    tensorboard: Annotated[Optional[bool], config_flag(OPTIM, "log.tensorboard")] = None,
+    preset: Annotated[Optional[str], preset_flag("optim")] = None,
+    config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
     name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
     print_config: PrintConfig = False,
 ) -> None:
@@ -73,6 +98,7 @@ def optim(
 @_command
 def word2vec(
     model: Annotated[Optional[str], config_flag(WORD2VEC, "word2vec.model")] = None,
+    loss: Annotated[Optional[str], config_flag(WORD2VEC, "word2vec.loss")] = None,
     dim: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.dim")] = None,
     window: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.window")] = None,
     min_count: Annotated[Optional[int], config_flag(WORD2VEC, "word2vec.min_count")] = None,
@@ -83,8 +109,10 @@ def word2vec(
     subsample: Annotated[Optional[float], config_flag(WORD2VEC, "word2vec.subsample")] = None,
     corpus: Annotated[Optional[str], config_flag(WORD2VEC, "corpus")] = None,
     seed: Annotated[Optional[int], config_flag(WORD2VEC, "seed")] = None,
-    device: Annotated[Optional[str], config_flag(WORD2VEC, "device")] = None,
-    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    device: Annotated[Optional[str], device_flag(WORD2VEC)] = None,
+    tensorboard: Annotated[Optional[bool], config_flag(WORD2VEC, "log.tensorboard")] = None,
+    preset: Annotated[Optional[str], preset_flag("word2vec")] = None,
+    config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
     name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
     print_config: PrintConfig = False,
 ) -> None:
@@ -106,8 +134,10 @@ def fasttext(
     max_n: Annotated[Optional[int], config_flag(FASTTEXT, "fasttext.max_n")] = None,
     corpus: Annotated[Optional[str], config_flag(FASTTEXT, "corpus")] = None,
     seed: Annotated[Optional[int], config_flag(FASTTEXT, "seed")] = None,
-    device: Annotated[Optional[str], config_flag(FASTTEXT, "device")] = None,
-    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    device: Annotated[Optional[str], device_flag(FASTTEXT)] = None,
+    tensorboard: Annotated[Optional[bool], config_flag(FASTTEXT, "log.tensorboard")] = None,
+    preset: Annotated[Optional[str], preset_flag("fasttext")] = None,
+    config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
     name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
     print_config: PrintConfig = False,
 ) -> None:
@@ -126,8 +156,10 @@ def glove(
     alpha: Annotated[Optional[float], config_flag(GLOVE, "glove.alpha")] = None,
     corpus: Annotated[Optional[str], config_flag(GLOVE, "corpus")] = None,
     seed: Annotated[Optional[int], config_flag(GLOVE, "seed")] = None,
-    device: Annotated[Optional[str], config_flag(GLOVE, "device")] = None,
-    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    device: Annotated[Optional[str], device_flag(GLOVE)] = None,
+    tensorboard: Annotated[Optional[bool], config_flag(GLOVE, "log.tensorboard")] = None,
+    preset: Annotated[Optional[str], preset_flag("glove")] = None,
+    config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
     name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
     print_config: PrintConfig = False,
 ) -> None:
@@ -141,8 +173,10 @@ def ppmi_svd(
     min_count: Annotated[Optional[int], config_flag(PPMI_SVD, "ppmi_svd.min_count")] = None,
     corpus: Annotated[Optional[str], config_flag(PPMI_SVD, "corpus")] = None,
     seed: Annotated[Optional[int], config_flag(PPMI_SVD, "seed")] = None,
-    device: Annotated[Optional[str], config_flag(PPMI_SVD, "device")] = None,
-    preset: Preset = None, config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
+    device: Annotated[Optional[str], device_flag(PPMI_SVD)] = None,
+    tensorboard: Annotated[Optional[bool], config_flag(PPMI_SVD, "log.tensorboard")] = None,
+    preset: Annotated[Optional[str], preset_flag("ppmi-svd")] = None,
+    config: ConfigFile = None, set_: Sets = None, out: OutRoot = Path("outputs"),
     name: RunName = None, resume: Resume = None, quiet: Quiet = False, json: Json = False, dry_run: DryRun = False,
     print_config: PrintConfig = False,
 ) -> None:

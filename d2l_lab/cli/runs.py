@@ -6,7 +6,6 @@ directories. Everything is read from the run directories themselves (`d2l_lab.ru
 
 from __future__ import annotations
 
-import json as jsonlib
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,18 +15,20 @@ import typer
 from d2l_lab import exit_codes
 from d2l_lab.cli import output
 from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, ctrl_c_stops
+from d2l_lab.cli.completion import complete_experiment, complete_run_id
 from d2l_lab.errors import UserError
 
 app = typer.Typer(help="List, inspect, compare and re-run runs (named by id prefix or path).",
                   no_args_is_help=True)
 
-RunRef = Annotated[str, typer.Argument(help="run id prefix (e.g. 20250101-1200) or run directory path")]
+RunRef = Annotated[str, typer.Argument(help="run id prefix (e.g. 20250101-1200) or run directory path",
+                                        autocompletion=complete_run_id)]
 
 
 @app.command("list")
 def list_(
     experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="only this experiment",
-                                                      show_default=False)] = None,
+                                                      show_default=False, autocompletion=complete_experiment)] = None,
     status: Annotated[Optional[str], typer.Option(
         help="only runs with this status: running, completed, diverged, interrupted or incomplete",
         show_default=False)] = None,
@@ -66,29 +67,97 @@ def list_(
 
 
 @app.command()
-def show(run: RunRef, out: OutRoot = Path("outputs"), json: Json = False) -> None:
-    """A run's resolved config, its summary and the paths of its artefacts."""
+def show(run: RunRef, out: OutRoot = Path("outputs"),
+         json: Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the run's config, "
+                                                           "summary and artefacts as JSON")] = False) -> None:
+    """A run in brief: status, what differs from the defaults, final metrics, artefacts, and the
+    command that reproduces it (--json: everything, raw)."""
     from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.experiments.registry import experiment as find_experiment
+    from d2l_lab.runs import overview
     from d2l_lab.runs.catalog import find_run
 
     with cli_errors():
         record = find_run(run, out, catalog_experiments())
         config = record.config()
         artefacts = sorted(p for p in record.path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not json:
+            command = _read_text(record.path / "command.txt")
+            against, changed = overview.differences(find_experiment(record.experiment).config_class,
+                                                    record.experiment, config, overview.preset_in(command))
     if json:
         output.write_json({"run_dir": str(record.path), "config": config, "summary": record.summary,
                            "artefacts": [str(p) for p in artefacts]})
         return
-    import yaml
+    _show_summary(record, against, changed, artefacts, command)
 
-    output.write_line(f"run {record.path}  ({record.experiment}, {record.status})\n\nconfig:")
-    output.write_line("  " + yaml.safe_dump(config, sort_keys=False, default_flow_style=None).rstrip()
-                      .replace("\n", "\n  "))
-    output.write_line("\nsummary:")
-    output.write_line("  " + jsonlib.dumps(dict(record.summary), indent=2).replace("\n", "\n  "))
+
+def _show_summary(record: Any, against: str, changed: list[Any], artefacts: list[Path], command: str) -> None:
+    from d2l_lab.runs.compare import cell
+    from d2l_lab.runs.overview import NO_DEFAULT, reproduce_command
+
+    summary = record.summary
+    facts = [("dir", str(record.path)), ("status", _status_text(record))]
+    facts += [(name, cell(summary[key])) for name, key in (("started", "started_at"), ("device", "device"),
+                                                            ("seed", "seed")) if key in summary]
+    if "wall_time_s" in summary:
+        facts.append(("run time", f"{summary['wall_time_s']:.1f} s"))
+    output.write_line(f"{record.id}  ({record.experiment})")
+    _write_pairs(facts)
+    output.write_line(f"\ndiffers from {against}:")
+    _write_pairs([(d.key, f"{_value(d.value)}  " + ("(not in the defaults)" if d.default is NO_DEFAULT
+                                                     else f"(default {_value(d.default)})")) for d in changed]
+                 or [("(nothing)", "")])
+    output.write_line("\nfinal metrics:")
+    _write_pairs([(k, cell(v)) for k, v in record.final.items()] or [("(none yet)", "")])
     output.write_line("\nartefacts:")
-    for path in artefacts:
-        output.write_line(f"  {path}  ({path.stat().st_size:,} bytes)")
+    _write_pairs([(p.name, _size(p.stat().st_size)) for p in artefacts])
+    output.write_line("\nreproduce:")
+    output.write_line(f"  {reproduce_command(record.experiment, str(record.path))}")
+    if command:
+        output.write_line(f"  (it ran as: {command})")
+    output.write_line(f"  d2l runs rerun {record.id} --check   # and compare the metrics with these")
+    output.write_line(f"\nall of it as JSON: d2l runs show {record.id} --json")
+
+
+def _status_text(record: Any) -> str:
+    """The status, with how far the run got when it did not finish."""
+    summary, status = record.summary, record.status
+    if status == "diverged" and "diverged_at_step" in summary:
+        return f"diverged at step {summary['diverged_at_step']}"
+    if status in ("interrupted", "running") and "steps_done" in summary and "total_steps" in summary:
+        resume = f"; resume: d2l run {record.experiment} --resume {record.path}" if status == "interrupted" else ""
+        return f"{status} at step {summary['steps_done']} of {summary['total_steps']}{resume}"
+    return status
+
+
+def _write_pairs(pairs: list[tuple[str, str]]) -> None:
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        output.write_line(f"  {key:<{width}}  {value}".rstrip())
+
+
+def _value(value: Any) -> str:
+    from d2l_lab.runs.compare import cell
+
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return "null" if value is None else cell(value)
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("MB", 1 << 20), ("kB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _read_text(path: Path) -> str:
+    """A small text file (command.txt) as one line, or '' when missing or unreadable."""
+    try:
+        return " ".join(path.read_text(encoding="utf-8", errors="replace").split())[:2000]
+    except OSError:
+        return ""
 
 
 @app.command()
@@ -100,9 +169,15 @@ def compare(
                                "comparing one sweep, else in the current directory)", show_default=False)] = None,
     log_y: Annotated[bool, typer.Option("--log-y", help="logarithmic y axis (automatic when the values span "
                                                         "more than 3 decades)")] = False,
+    allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="compare runs of different experiments "
+                                                                    "(refused otherwise)")] = False,
     out: OutRoot = Path("outputs"),
 ) -> None:
-    """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended."""
+    """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended.
+
+    Runs that differ only by seed are one curve: their mean over a band of +-1 standard deviation,
+    tabled as mean ± std (n=K). "best" is the lowest loss or distance, the highest rho or accuracy.
+    """
     from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.files import check_output_file
     from d2l_lab.runs import compare as comparing
@@ -110,6 +185,8 @@ def compare(
 
     with cli_errors():
         selected = select(runs, out, catalog_experiments())
+        if not allow_mixed:
+            comparing.refuse_mixed(selected)
         sweeps = {s.sweep for s in selected}
         if plot_file is None:
             folder = next(iter(sweeps)) if len(sweeps) == 1 and None not in sweeps else Path(".")
@@ -117,11 +194,13 @@ def compare(
         if plot_file.suffix.lower() != ".png":
             raise UserError(f"-o '{plot_file}' must end in .png")
         check_output_file(plot_file, "-o")
-        drawn = comparing.curves(selected, metric)
-        experiments = sorted({s.run.experiment for s in selected})
-        comparing.plot(plot_file, drawn, metric, title=f"{', '.join(experiments)}: {metric} of {len(drawn)} runs",
-                       log_y=log_y)
-        columns, rows = comparing.table(drawn, metric)
+        groups = comparing.grouped(selected, metric)
+        experiments = ", ".join(dict.fromkeys(s.run.experiment for s in selected))
+        count = f"{len(selected)} run{'s' if len(selected) > 1 else ''}"
+        common = comparing.shared(selected)
+        title = f"{experiments}: {metric} of {count}" + (f"\n{common}" if common else "")
+        comparing.plot(plot_file, groups, metric, title=title, log_y=log_y)
+        columns, rows = comparing.table(groups, metric)
     output.print_table(columns, rows)
     output.note(f"plot: {plot_file}")
 
@@ -161,7 +240,7 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")
     output.note(f"re-running {record.path} from its config.yaml")
     options = RunOptions(out_root=record.path.parent.parent, command=command_line())
-    with terminal(quiet=quiet, json=json) as shown, ctrl_c_stops() as should_stop:
+    with terminal(quiet=quiet, json=json) as shown, ctrl_c_stops(on_request=shown.stopping) as should_stop:
         result = execute(record.experiment, config, spec.build_task(), options, should_stop=should_stop,
                          subscribers=[shown])
     if not check or result.exit_code == exit_codes.INTERRUPTED:

@@ -2,8 +2,10 @@
 
 Every point is validated before anything starts; the sweep directory is keyed by the request, so
 re-issuing the same command reuses it and runs only what has not completed, resuming interrupted
-points from their checkpoints (see
-`d2l_lab.runs.sweepdir` and, for the worker design, `d2l_lab.runs.sweep`).
+points from their checkpoints (see `d2l_lab.runs.sweepdir`). Where points run is the launcher's
+business (`d2l_lab.runs.launchers`: local worker processes, Ray tasks, a Slurm job array); this
+driver (validation, the sweep directory, results as points finish, Ctrl-C, exit codes) is the same
+for all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import typer
 
 from d2l_lab.cli import output
 from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, cli_errors, ctrl_c_stops
+from d2l_lab.cli.completion import complete_experiment
 from d2l_lab.errors import UserError
 from d2l_lab.runs.grid import MAX_POINTS
 
@@ -25,7 +28,33 @@ Grid = Annotated[Optional[list[str]], typer.Option(
 Seeds = Annotated[Optional[int], typer.Option(
     "--seeds", help="also run each point with seeds base..base+K-1 (base: the config's seed)", show_default=False)]
 Jobs = Annotated[Optional[int], typer.Option(
-    "--jobs", "-j", help="points run in parallel (default: one per core); torch threads are split between them",
+    "--jobs", "-j", help="local: points run in parallel (default: one per core); torch threads are split between "
+                         "them", show_default=False)]
+LauncherName = Annotated[Optional[str], typer.Option(
+    "--launcher", help="where points run: local (worker processes here; the default), ray (tasks on a Ray "
+                       "cluster) or slurm (a job array through submitit)", show_default=False)]
+LauncherConfig = Annotated[Optional[Path], typer.Option(
+    "--launcher-config", help="YAML file with a 'launcher:' section of these options (e.g. name: slurm, "
+                              "partition: gpu); flags override it", show_default=False)]
+Address = Annotated[Optional[str], typer.Option(
+    "--address", help="ray: the cluster's host:port (default: RAY_ADDRESS; neither: a local Ray instance for "
+                      "the sweep)", show_default=False)]
+CpusPerRun = Annotated[Optional[int], typer.Option(
+    "--cpus-per-run", help="ray, slurm: CPUs each point asks for, and its torch threads (default: 1)",
+    show_default=False)]
+GpusPerRun = Annotated[Optional[float], typer.Option(
+    "--gpus-per-run", help="ray, slurm: GPUs each point asks for (default: 0; fractions on ray)", show_default=False)]
+Partition = Annotated[Optional[str], typer.Option(
+    "--partition", help="slurm: the partition (default: the cluster's default)", show_default=False)]
+TimeLimit = Annotated[Optional[str], typer.Option(
+    "--time", help="slurm: each job's time limit, minutes or [D-]HH:MM:SS (default: 60)", show_default=False)]
+Mem = Annotated[Optional[str], typer.Option(
+    "--mem", help="slurm: memory per job, e.g. 4G (default: the partition's)", show_default=False)]
+MaxConcurrent = Annotated[Optional[int], typer.Option(
+    "--max-concurrent", help="slurm: at most this many jobs of the array at once (default: no limit)",
+    show_default=False)]
+SlurmSets = Annotated[Optional[list[str]], typer.Option(
+    "--slurm-set", help="slurm: any other sbatch option, key=value (repeatable), e.g. --slurm-set qos=long",
     show_default=False)]
 SweepName = Annotated[Optional[str], typer.Option(
     "--name", help="sweep directory name under OUT/sweeps (default: timestamp-requesthash)", show_default=False)]
@@ -37,7 +66,8 @@ ANNOUNCE_ABOVE = 100
 
 
 def sweep(
-    experiment: Annotated[str, typer.Argument(help="the experiment to sweep, as in `d2l run`, e.g. optim")],
+    experiment: Annotated[str, typer.Argument(help="the experiment to sweep, as in `d2l run`, e.g. optim",
+                                              autocompletion=complete_experiment)],
     grid: Grid = None,
     seeds: Seeds = None,
     jobs: Jobs = None,
@@ -48,35 +78,58 @@ def sweep(
     name: SweepName = None,
     force: Force = False,
     max_points: MaxPoints = MAX_POINTS,
+    launcher: LauncherName = None,
+    launcher_config: LauncherConfig = None,
+    address: Address = None,
+    cpus_per_run: CpusPerRun = None,
+    gpus_per_run: GpusPerRun = None,
+    partition: Partition = None,
+    time: TimeLimit = None,
+    mem: Mem = None,
+    max_concurrent: MaxConcurrent = None,
+    slurm_set: SlurmSets = None,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs; results in OUT/sweeps/<sweep>/results.csv.
 
-    Exit codes: 0 every point ran (diverged points included: they are results), 1 a point hit an
-    internal error, 2 bad input, 130 interrupted (re-issue the same command to finish).
+    Points run here (`--launcher local`), as tasks on a Ray cluster or as a Slurm job array, with
+    the same reuse, resume and results. Exit codes: 0 every point ran (diverged points included:
+    they are results), 1 a point hit an internal error or lost its worker, 2 bad input, 130
+    interrupted (re-issue the same command to finish).
     """
     with cli_errors():
-        code = _sweep(experiment, grid or [], seeds, jobs, preset, config, set_ or [], out, name, force,
+        from d2l_lab.runs.launchers import compose_options, parse_slurm_sets
+
+        options = compose_options(launcher_config, {
+            "name": launcher, "jobs": jobs, "address": address, "cpus_per_run": cpus_per_run,
+            "gpus_per_run": gpus_per_run, "partition": partition, "time": time, "mem": mem,
+            "max_concurrent": max_concurrent, "slurm_set": parse_slurm_sets(slurm_set or [])})
+        code = _sweep(experiment, grid or [], seeds, options, preset, config, set_ or [], out, name, force,
                       quiet, json, max_points)
     raise typer.Exit(code)
 
 
-def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None, preset: str | None,
+def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, preset: str | None,
            config_file: Path | None, sets: list[str], out: Path, name: str | None, force: bool, quiet: bool,
            json: bool, max_points: int) -> int:
-    from d2l_lab.cli.sweep_worker import COMMAND
+    from contextlib import closing
+
+    from d2l_lab.cli.sweep_worker import COMMAND, run_remote
     from d2l_lab.experiments.registry import experiment as find_experiment
+    from d2l_lab.files import check_writable
     from d2l_lab.runs import catalog
     from d2l_lab.runs.grid import Request, plan
+    from d2l_lab.runs.launchers import open_launcher
     from d2l_lab.runs.rundir import config_hash
-    from d2l_lab.runs.sweep import Sweep, WorkerPool, available_cores, exit_code, request_for, threads_per_job
+    from d2l_lab.runs.sweep import Sweep, exit_code, request_for
     from d2l_lab.runs.sweepdir import open_sweep_dir, read_index
-    from d2l_lab.files import check_writable
 
+    out = out.absolute()  # workers elsewhere (another cwd, another node) must find the same root
+    existing = _run_names(out / experiment) if force else set()  # first thing: see `request_for`'s `exclude`
     spec = find_experiment(experiment)
-    if jobs is not None and jobs < 1:
-        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    launcher = open_launcher(options, COMMAND, run_remote)  # a missing extra is said before validating
+
     def announce(size: int) -> None:
         if size > ANNOUNCE_ABOVE and not quiet:
             output.note(f"validating {size:,} grid points ...")
@@ -86,26 +139,25 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     _check_devices({p.config.device for p in points})
     _check_data(points)
     check_writable(out, "--out")
-
-    grid_values = {a.key: list(a.values) for a in axes}
-    asked = {"experiment": experiment, "grid": grid_values, "sets": list(sets), "preset": preset,
-             "config": str(config_file) if config_file else None, "seeds": seeds}
-    digest = config_hash({"experiment": experiment, "axes": grid_values, "points": [p.config_hash for p in points]})
-    sweep_dir = open_sweep_dir(out, asked, digest, name)
-    state = Sweep(experiment, axes, points, out, sweep_dir, read_index(sweep_dir))
-    state.save()
-    done = {} if force else catalog.by_config(out, experiment, "completed")
-    stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
-    work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, []),
-                            reuse_new=not force))
-            for p in points]
-    cores = available_cores()
-    jobs = min(jobs or cores, len(work))
-    if not quiet:
-        output.note(f"sweep {sweep_dir}: {len(points)} points, {jobs} jobs x {threads_per_job(cores, jobs)} threads")
-    pool = WorkerPool(jobs, threads_per_job(cores, jobs), COMMAND)
-    pool.start(work)
-    results, interrupted = _collect(pool, state, len(points), quiet)
+    with closing(launcher):
+        described = launcher.connect(out, len(points))  # before the sweep directory: a refusal leaves nothing
+        grid_values = {a.key: list(a.values) for a in axes}
+        asked = {"experiment": experiment, "grid": grid_values, "sets": list(sets), "preset": preset,
+                 "config": str(config_file) if config_file else None, "seeds": seeds}
+        digest = config_hash({"experiment": experiment, "axes": grid_values,
+                              "points": [p.config_hash for p in points]})
+        sweep_dir = open_sweep_dir(out, asked, digest, name)
+        state = Sweep(experiment, axes, points, out, sweep_dir, read_index(sweep_dir))
+        state.save()
+        done = {} if force else catalog.by_config(out, experiment, "completed")
+        stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
+        work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, []),
+                                exclude=sorted(existing)))
+                for p in points]
+        if not quiet:
+            output.note(f"sweep {sweep_dir}: {len(points)} points, {described}")
+        launcher.start(work, sweep_dir)
+        results, interrupted = _collect(launcher, state, len(points), quiet)
     code = exit_code(results, interrupted or len(results) < len(points))
     rows = [vars(r) for r in state.rows]
     if json:
@@ -119,20 +171,25 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, jobs: int | None
     return code
 
 
-def _collect(pool: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[str, Any]], bool]:
-    """Record outcomes as they arrive; the first Ctrl-C interrupts the workers (each saves its running
-    point) and waits for them, a second one stops waiting."""
+def _run_names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _collect(launcher: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[str, Any]], bool]:
+    """Record outcomes as they arrive; the first Ctrl-C interrupts the launcher (each running point
+    saves a checkpoint, nothing more starts) and waits for it, a second one stops waiting (and the
+    launcher's `close` cancels what is still out)."""
     results: list[dict[str, Any]] = []
     interrupted = False
     with ctrl_c_stops() as should_stop:
         try:
-            while pool.busy():
+            while launcher.busy():
                 if should_stop() and not interrupted:
                     interrupted = True
-                    pool.interrupt()
+                    launcher.interrupt()
                     output.note("interrupting: running points save a checkpoint; re-issue the command to finish")
                 try:
-                    outcome = pool.outcomes.get(timeout=0.2)
+                    outcome = launcher.outcomes.get(timeout=0.2)
                 except queue.Empty:
                     continue
                 results.append(outcome.result)

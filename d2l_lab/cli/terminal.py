@@ -1,11 +1,19 @@
 """What a person sees while something runs: a subscriber to the run loop's events, and a download bar.
 
-A progress bar on a terminal (nothing when stderr is piped or with --quiet/--json), warnings on
-stderr, and at the end either the summary table or, with --json, exactly one JSON line on stdout.
+Progress on stderr: on a terminal a bar that advances with every run-loop step (an embedding
+run's steps are parts of an epoch, so it moves within an epoch and shows the epoch, words/s, lr,
+loss and ETA); when stderr is not a terminal (a log file, a Slurm job, nohup) a line every
+PROGRESS_EVERY_S seconds instead, as gensim logs `EPOCH 1 - PROGRESS: at 45% examples`; nothing
+with --quiet or --json. Warnings on stderr, "stopping after the current step..." as soon as
+Ctrl-C is pressed, and at the end either the summary table or, with --json, exactly one JSON line
+on stdout.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +26,12 @@ from d2l_lab.runs.events import DataRead, DryRunChecked, Ended, Event, Started, 
 
 READING_NOTE_EVERY_S = 10.0
 """Seconds between 'reading corpus' lines when stderr is not a terminal (a log file, a cluster)."""
+PROGRESS_EVERY_S = 5.0
+"""Seconds between progress lines of a run when stderr is not a terminal: often enough to see a
+run move, rare enough that a day-long job's log stays readable."""
+STOPPING = "stopping after the current step... (Ctrl-C again to stop at once, losing that step)"
+STOPPING_BEFORE = "stopping before training starts... (Ctrl-C again to stop at once)"
+"""What Ctrl-C says while the data is still being read: the run stops before its first step."""
 
 
 class Terminal:
@@ -26,19 +40,25 @@ class Terminal:
         self._progress: Any = None
         self._bar: Any = None
         self._reading = _ReadingProgress()
+        self._lines: _ProgressLines | None = None
+        self._started = False
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, DataRead):
             if not (self.quiet or self.json):
                 self._reading.show(event)
         elif isinstance(event, Started):
+            self._started = True
             self._reading.close()
             self._open_bar(event)
         elif isinstance(event, Stepped):
             if self._progress is not None:
-                self._progress.update(self._bar, advance=1, loss=f"{event.loss:.4g}")
+                self._progress.update(self._bar, completed=event.step, loss=f"{event.loss:.4g}",
+                                      detail=describe_progress(event.detail))
+            elif self._lines is not None:
+                self._lines.show(event)
         elif isinstance(event, Warned):
-            self.close()
+            self._stop_bars()
             output.warn(event.message)
         elif isinstance(event, DryRunChecked):
             if self.json:
@@ -62,24 +82,78 @@ class Terminal:
             output.print_table(["key", "value"], rows, title=f"{summary['experiment']} run: {summary['status']}",
                                show_header=False)
 
+    def stopping(self) -> None:
+        """Ctrl-C was pressed: say so at once (this runs in the signal handler). Above the bar
+        through rich, which serialises it with the bar's own refreshes; otherwise straight to
+        file descriptor 2, since a `print` could land inside an interrupted write to stderr."""
+        message = STOPPING if self._started else STOPPING_BEFORE
+        live = self._progress if self._progress is not None else self._reading.bar
+        if live is not None:
+            live.console.print(message, markup=False, highlight=False)
+        else:
+            os.write(2, f"{message}\n".encode())
+
     def close(self) -> None:
+        self._stop_bars()
+        self._lines = None
+
+    def _stop_bars(self) -> None:
         self._reading.close()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
 
     def _open_bar(self, event: Started) -> None:
-        if self.quiet or self.json or not sys.stderr.isatty():
+        if self.quiet or self.json:
+            return
+        if not sys.stderr.isatty():
+            self._lines = _ProgressLines(event, PROGRESS_EVERY_S)
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()]
+                   TextColumn("{task.fields[detail]}"), TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()]
         self._progress = Progress(*columns, console=Console(stderr=True), transient=True)
         self._bar = self._progress.add_task(event.experiment, total=event.total_steps,
-                                            completed=event.completed_steps, loss="-")
+                                            completed=event.completed_steps, loss="-", detail="")
         self._progress.start()
+
+
+def describe_progress(detail: dict[str, Any]) -> str:
+    """`Stepped.detail` in a few words: 'epoch 2/15 45%, 612k words/s, lr 0.0482' ('' for none)."""
+    parts = []
+    if "epoch" in detail:
+        position = detail["epoch"]
+        current = max(math.ceil(position), 1)  # 1.45 is 45% into epoch 2; 2.0 is epoch 2's end
+        of = f"/{detail['epochs']}" if "epochs" in detail else ""
+        parts.append(f"epoch {current}{of} {position - (current - 1):.0%}")
+    if "words_per_s" in detail:
+        speed = detail["words_per_s"]
+        parts.append(f"{speed / 1e6:.2f}M words/s" if speed >= 1e6 else f"{speed / 1e3:.0f}k words/s")
+    if "lr" in detail:
+        parts.append(f"lr {detail['lr']:.3g}")
+    return ", ".join(parts)
+
+
+class _ProgressLines:
+    """A run's progress as a line on stderr every `every_s` seconds, for logs; the estimate of the
+    time left is this process's mean time per step times the steps left."""
+
+    def __init__(self, started: Started, every_s: float) -> None:
+        self.experiment, self.every_s = started.experiment, every_s
+        self.first_step = started.completed_steps
+        self.started = self.last_line = time.monotonic()
+
+    def show(self, event: Stepped) -> None:
+        now = time.monotonic()
+        if now - self.last_line < self.every_s:
+            return
+        self.last_line = now
+        left = (now - self.started) / max(event.step - self.first_step, 1) * (event.total_steps - event.step)
+        where = describe_progress(event.detail)
+        output.note(f"{self.experiment}: {where + ', ' if where else ''}loss {event.loss:.4g}, "
+                    f"step {event.step}/{event.total_steps}, ETA {datetime.timedelta(seconds=round(left))}")
 
 
 class _ReadingProgress:
@@ -87,7 +161,8 @@ class _ReadingProgress:
     Each pass over the data (counting words, then encoding them) starts again from 0."""
 
     def __init__(self) -> None:
-        self._bar: Any = None
+        self.bar: Any = None
+        """The rich display while a pass is shown on a terminal, else None."""
         self._task: Any = None
         self._passes, self._last_done, self._last_note = 0, -1, time.monotonic()
 
@@ -98,20 +173,20 @@ class _ReadingProgress:
         self._last_done = event.done
         label = f"reading corpus (pass {self._passes})"
         if sys.stderr.isatty():
-            if self._bar is None:
-                self._bar = _bytes_progress()
-                self._task = self._bar.add_task(label, total=event.total)
-                self._bar.start()
-            self._bar.update(self._task, completed=event.done, total=event.total)
+            if self.bar is None:
+                self.bar = _bytes_progress()
+                self._task = self.bar.add_task(label, total=event.total)
+                self.bar.start()
+            self.bar.update(self._task, completed=event.done, total=event.total)
         elif time.monotonic() - self._last_note >= READING_NOTE_EVERY_S:
             self._last_note = time.monotonic()
             share = f"{event.done / event.total:.0%} of " if event.total else ""
             output.note(f"{label}: {share}{(event.total or event.done) / 1e6:,.1f} MB")
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 @contextmanager

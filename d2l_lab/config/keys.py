@@ -65,8 +65,3 @@ def value_type(hint: Any) -> Any:
             return non_none[0]
     return hint
 
-
-def default_of(field: dataclasses.Field) -> Any:
-    if field.default is not dataclasses.MISSING:
-        return field.default
-    return field.default_factory()  # type: ignore[misc]

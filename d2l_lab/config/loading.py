@@ -49,10 +49,24 @@ class _RefusedYaml(yaml.MarkedYAMLError):
 
 class StrictLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` that refuses a key given twice in one mapping (PyYAML lets the last one
-    silently win) and aliases (`*name`): a config never needs them, and nested aliases expand
-    exponentially (a few hundred bytes of "billion laughs" become gigabytes)."""
+    silently win), aliases (`*name`: a config never needs them, and nested aliases expand
+    exponentially: a few hundred bytes of "billion laughs" become gigabytes) and nesting deeper
+    than MAX_CONFIG_DEPTH (`[[[[...]]]]` would overflow the recursive composer)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.CollectionStartEvent):
+            self._depth += 1
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise _RefusedYaml(problem=f"nested more than {MAX_CONFIG_DEPTH} levels deep; a config has "
+                                   "sections of plain values", problem_mark=self.peek_event().start_mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _RefusedYaml(problem=f"alias '*{clip(event.anchor, 40)}' is not allowed in a config; "
@@ -83,16 +97,30 @@ def load_yaml_text(text: str) -> Any:
         loader.dispose()
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config is a few hundred bytes; a bigger file is a mistake (or an attack) and parsing it would
+take minutes, so it is refused before it is read."""
+MAX_CONFIG_DEPTH = 20
+"""Nesting deeper than this is refused (ours is two levels); far deeper would exhaust the stack."""
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping with `StrictLoader` (safe_load, no duplicate keys, no aliases); any
     problem becomes one actionable line."""
     path = Path(path)
     if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
+        what = ("is a directory" if path.is_dir() else "does not exist" if not path.exists() else
+                "is a pipe or a device, not a regular file")
         raise UserError(f"config file '{path}' {what}: give the path of a YAML file")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise UserError(f"config file '{path}' is {size:,} bytes, more than a config can need "
+                        f"({MAX_CONFIG_BYTES:,}): give a run's config.yaml or a preset-sized YAML file")
     try:
         text = path.read_text(encoding="utf-8")
         data = load_yaml_text(text)
+    except OSError as exc:
+        raise UserError(f"config file '{path}' cannot be read ({exc.strerror or exc}): give a YAML file") from None
     except UnicodeDecodeError:
         raise UserError(f"config file '{path}' is not UTF-8 text: give a YAML file") from None
     except yaml.YAMLError as exc:
@@ -116,7 +144,7 @@ def parse_set(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UserError(f"--set expects key=value (e.g. --set optimizer.lr=0.1), got '{clip(item)}'")
+        raise UserError(f"--set expects key=value (e.g. --set seed=1), got '{clip(item)}'")
     try:
         value = load_yaml_text(raw) if raw.strip() else None
     except yaml.YAMLError:
@@ -157,10 +185,10 @@ def compose(
     sets: Iterable[str] = (),
 ) -> T:
     """Resolve one run's config from its sources, in increasing precedence."""
-    if preset and config_file:
+    if preset is not None and config_file:
         raise UserError("give either --preset or --config, not both")
     data = to_dict(config_class())
-    if preset:
+    if preset is not None:
         data = merge(data, read_yaml(preset_path(experiment, preset)))
     elif config_file:
         data = merge(data, read_yaml(config_file))

@@ -15,6 +15,7 @@ import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from d2l_lab.errors import UserError
@@ -57,9 +58,13 @@ def param(
     lt: float | None = None,
     le: float | None = None,
     choices: tuple[str, ...] | None = None,
+    saved_when_set: bool = False,
 ) -> Any:
-    """A config field with its help text and the values it accepts."""
-    metadata = {"help": help, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices}
+    """A config field with its help text and the values it accepts. A `saved_when_set` field is
+    left out of the saved config (and so of the config hash) while it holds its default: a section
+    added later (`log`) then changes no earlier run's hash, and those runs still resume."""
+    metadata = {"help": help, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices,
+                "saved_when_set": saved_when_set}
     if isinstance(default, (list, dict)):
         raise TypeError("use a tuple default: configs must be immutable")
     if dataclasses.is_dataclass(default):
@@ -80,12 +85,38 @@ def to_dict(config: Any, unused: Iterable[str] = ()) -> dict[str, Any]:
         if f.name in unused:
             continue
         value = getattr(config, f.name)
+        if f.metadata.get("saved_when_set") and value == default_of(f):
+            continue
         if dataclasses.is_dataclass(value):
             value = to_dict(value, [name.partition(".")[2] for name in unused if name.startswith(f.name + ".")])
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
     return out
+
+
+def default_of(field: dataclasses.Field) -> Any:
+    """A field's default value, whether given as a value or as a factory."""
+    return field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Where a run's metrics go besides metrics.csv; nothing here changes what a run computes."""
+
+    tensorboard: bool = param(False, "also write the metrics to <run>/tensorboard/ for `tensorboard --logdir "
+                              "outputs`; needs the tensorboard package")
+
+    def check(self) -> None:
+        import importlib.util
+
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise UserError('log.tensorboard needs the tensorboard package: pip install "d2l-lab[tensorboard]"')
+
+
+def log_section() -> Any:
+    """The `log` field of a run config: saved only when it differs from the defaults."""
+    return param(LogConfig(), "where metrics go besides metrics.csv", saved_when_set=True)
 
 
 def refuse_unused(config: Any, section: str, unused: Iterable[str], chosen: str, uses: Sequence[str]) -> None:

@@ -16,6 +16,7 @@ import functools
 import gzip
 import hashlib
 import lzma
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,12 +74,31 @@ def _bad(path: Path, problem: str) -> UserError:
     return UserError(f"corpus file '{path}' {problem}: {_FIX}")
 
 
-def _read_raw(path: str | Path) -> bytes:
-    path = Path(path)
-    if not path.exists():
-        raise _bad(path, "does not exist")
-    if path.is_dir():
+def _check_path(path: str | Path) -> Path:
+    """`path` as a Path, refusing an empty one (it would silently mean the working directory)."""
+    if str(path) == "":
+        raise UserError(f"the corpus path is empty: {_FIX}")
+    return Path(path)
+
+
+def _check_regular(path: Path) -> None:
+    """A corpus is read more than once (checksum, counting, encoding): a pipe or a device such as
+    /dev/zero cannot be, and an endless one would never finish, so only regular files are read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise _bad(path, "does not exist") from None
+    except OSError as exc:
+        raise _bad(path, f"cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
         raise _bad(path, "is a directory")
+    if not stat.S_ISREG(mode):
+        raise _bad(path, "is a pipe or a device, not a regular file (a corpus is read more than once)")
+
+
+def _read_raw(path: str | Path) -> bytes:
+    path = _check_path(path)
+    _check_regular(path)
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -104,7 +124,7 @@ _DECOMPRESSION_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.err
 
 def read_corpus(path: str | Path) -> list[list[str]]:
     """Sentences of a user corpus file; blank lines are skipped."""
-    path = Path(path)
+    path = _check_path(path)
     content = _decompress(path, _read_raw(path))
     if b"\x00" in content:
         raise _bad(path, "looks binary (contains NUL bytes)")
@@ -119,11 +139,12 @@ def read_corpus(path: str | Path) -> list[list[str]]:
 
 
 def corpus_files(path: str | Path) -> list[Path]:
-    """The files of a corpus: the file itself, or a directory's visible files in name order."""
-    path = Path(path)
+    """The files of a corpus: the file itself, or a directory's visible regular files in name order."""
+    path = _check_path(path)
     if not path.exists():
         raise _bad(path, "does not exist")
     if not path.is_dir():
+        _check_regular(path)
         return [path]
     try:
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -136,8 +157,11 @@ def corpus_files(path: str | Path) -> list[Path]:
 
 def corpus_checksum(path: str | Path) -> str:
     """sha1 of the raw (still compressed) bytes, for summary.json and cache keys: of the file, or
-    of a directory's files in name order, each preceded by its name."""
-    path = Path(path)
+    of a directory's files in name order, each preceded by its name. A single compressed file's
+    checksum also says how it is read (`sha1:<hex>+gz`): the same bytes named `a.txt` and
+    `a.txt.gz` are two different corpora (one of them unreadable), and must never share a cache
+    entry or pass for the same data on resume."""
+    path = _check_path(path)
     digest = hashlib.sha1()
     for file in corpus_files(path):
         if path.is_dir():
@@ -145,7 +169,9 @@ def corpus_checksum(path: str | Path) -> str:
         with _open_raw(file) as f:
             while block := _read(f, file, READ_BLOCK):
                 digest.update(block)
-    return f"sha1:{digest.hexdigest()}"
+    suffix = path.suffix.lower()
+    reading = f"+{suffix[1:]}" if suffix in _DECOMPRESSORS and not path.is_dir() else ""
+    return f"sha1:{digest.hexdigest()}{reading}"
 
 
 def _open_raw(path: Path) -> IO[bytes]:

@@ -8,7 +8,9 @@ project downloads; tests point the registry at local `file://` archives.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -56,7 +58,11 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
     if target.is_file():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    archive = folder / "download.zip.part"
+    # A name of its own: two fetches of the same vectors at once (two terminals, a sweep) must not
+    # write into, or delete, each other's download; the last to finish replaces vec.txt atomically.
+    handle, part = tempfile.mkstemp(prefix=".download.", suffix=".zip.part", dir=folder)
+    os.close(handle)
+    archive = Path(part)
     try:
         digest = _download(remote.url, archive, progress=progress)
         if digest != remote.sha1:
@@ -65,8 +71,10 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
         _extract_vectors(archive, target, name)
     finally:
         archive.unlink(missing_ok=True)
-        if not any(folder.iterdir()):
-            folder.rmdir()  # a failed fetch leaves nothing behind
+        try:
+            folder.rmdir()  # a failed fetch leaves nothing behind (fails, as it should, when not empty)
+        except OSError:
+            pass
     return target
 
 

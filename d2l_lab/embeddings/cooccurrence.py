@@ -226,9 +226,15 @@ def cooccurrences(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window:
     cached = _load(path, vocab_size, window)
     if cached is not None:
         return cached
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a file or an unwritable folder where the cache belongs: count, cache nothing
+        return count_cooccurrences(ids, offsets, vocab_size, window)
     result = count_cooccurrences(ids, offsets, vocab_size, window, spill_dir=path.parent)
-    atomic_write(path, lambda f: _save(f, result, window))
+    try:
+        atomic_write(path, lambda f: _save(f, result, window))
+    except OSError:  # a full or read-only cache only costs the next run this count
+        pass
     return result
 
 

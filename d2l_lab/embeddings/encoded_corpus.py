@@ -6,7 +6,8 @@ file and the sentence starts as int64 to another (`encode_lines`), a million tok
 The trainers then read both files memory-mapped, so the corpus costs the page cache, not the
 heap, and no list of strings for the whole corpus is ever made. Both results are cached under
 `<cache>/corpus/`, keyed by the corpus checksum and min_count (as the co-occurrence counts are),
-so a second run on the same corpus starts training at once.
+so a second run on the same corpus starts training at once; a cached encoding whose ids do not
+add up to the vocabulary's counts is encoded again.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def cached_ids(lines: Lines, checksum: str, vocab: Vocab, cache_dir: Path | None
     the cache lacks them. A file of the wrong size or shape is re-encoded."""
     base = _cache_base(checksum, vocab.min_count, cache_dir)
     ids_path, offsets_path = base.with_suffix(".ids.i32"), base.with_suffix(".offsets.i64")
-    loaded = _load_ids(ids_path, offsets_path, int(vocab.counts.sum()))
+    loaded = _load_ids(ids_path, offsets_path, vocab)
     if loaded is not None:
         return loaded
     try:
@@ -133,7 +134,7 @@ def _encode_to(lines: Lines, vocab: Vocab, ids_path: Path, offsets_path: Path) -
 
 
 def _load_ids_or_fail(ids_path: Path, offsets_path: Path, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    loaded = _load_ids(ids_path, offsets_path, int(vocab.counts.sum()))
+    loaded = _load_ids(ids_path, offsets_path, vocab)
     if loaded is None:
         raise RuntimeError(f"encoded corpus {ids_path} does not match its vocabulary")
     return loaded
@@ -143,7 +144,11 @@ def _cache_base(checksum: str, min_count: int, cache_dir: Path | None) -> Path:
     return (cache_dir or default_cache_dir()) / "corpus" / corpus_cache_key(checksum, min_count)
 
 
-def _load_ids(ids_path: Path, offsets_path: Path, tokens: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _load_ids(ids_path: Path, offsets_path: Path, vocab: Vocab) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached (ids, offsets), or None when missing or not the encoding of this vocabulary: a
+    damaged cache file (a bit flip, a disk error, a hand edit) is re-encoded, never trained on.
+    Each word's count of ids must equal its vocabulary count, which one pass over the ids checks."""
+    tokens = int(vocab.counts.sum())
     try:
         if ids_path.stat().st_size != 4 * tokens or tokens == 0:
             return None
@@ -153,4 +158,13 @@ def _load_ids(ids_path: Path, offsets_path: Path, tokens: int) -> tuple[np.ndarr
         return None
     if offsets.size < 2 or offsets[0] != 0 or offsets[-1] != ids.size:
         return None
-    return ids, offsets
+    for start in range(0, offsets.size - 1, ENCODE_BLOCK):  # blocks overlap by one: every step is checked
+        if np.any(np.diff(offsets[start:start + ENCODE_BLOCK + 1]) < 0):
+            return None
+    counts = np.zeros(len(vocab), dtype=np.int64)
+    for start in range(0, ids.size, ENCODE_BLOCK):
+        block = ids[start:start + ENCODE_BLOCK]
+        if block.min() < 0 or block.max() >= len(vocab):
+            return None
+        counts += np.bincount(block, minlength=len(vocab))
+    return (ids, offsets) if np.array_equal(counts, vocab.counts) else None

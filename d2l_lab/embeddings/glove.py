@@ -16,10 +16,20 @@ more on the seed (README).
 
 Each table row stores a word's vector with its bias as the last column: one gather and one
 scatter per side instead of two. A word's final vector is v_i + u_i, as in the paper.
+
+Parts of an epoch. A run trains an epoch as `parts_per_epoch` parts (`train_part`), one run-loop
+step each: consecutive slices of the epoch's shuffled entries, PART_ENTRIES entries (whole
+batches) each, a fraction of a second apiece, so a progress display moves within an epoch and
+Ctrl-C stops within about a second. The cut changes nothing that is computed: the epoch's order
+is drawn when its first part starts (and again, identically, from its seed after a resume in
+mid-epoch) and the batches and loss sums run in the same order as in one pass. `state_dict` holds
+the position and the epoch's running sums, so a resume between any two parts repeats the
+uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +47,9 @@ if TYPE_CHECKING:
 
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
+PART_ENTRIES = 150_000
+"""Co-occurrence entries per part of an epoch (one run-loop step), rounded down to whole batches
+(at least one): about 0.1 s on one core at dim 100, so Ctrl-C waits well under a second."""
 _INIT_STREAM, _EPOCH_STREAM = 0, 1  # separate random streams of one seed
 
 
@@ -82,8 +95,8 @@ class GloveTrainer:
     """Owns the tables, the AdaGrad accumulators and the shuffled passes over the co-occurrences.
 
     The initial tables come from a generator seeded by `seed` and the order of epoch e from one
-    seeded by (`seed`, e), so training after `load_state_dict` of the state saved after epoch
-    e-1 repeats an uninterrupted run exactly (bit for bit on CPU).
+    seeded by (`seed`, e), so training after `load_state_dict` of a state saved between any two
+    parts repeats an uninterrupted run exactly (bit for bit on CPU).
     """
 
     def __init__(self, cooc: Cooccurrences, words: Sequence[str], cfg: GloveConfig, seed: int,
@@ -95,7 +108,15 @@ class GloveTrainer:
             set_cpu_threads(cfg.threads)
         self.cfg, self.seed, self.device, self.vocab_size = cfg, seed, device, vocab_size
         self.words = list(words)
+        self.batches = math.ceil(len(cooc.rows) / cfg.batch_size)
+        self.batches_per_part = max(1, PART_ENTRIES // cfg.batch_size)
+        self.parts_per_epoch = max(1, math.ceil(self.batches / self.batches_per_part))
         self.epochs_done = 0
+        self.parts_done = 0
+        """Parts done of the epoch in progress (0 between epochs)."""
+        self._sums = _EpochSums()
+        self._order: tuple[int, tuple[torch.Tensor, ...]] | None = None
+        """(epoch, its shuffled rows, cols, log_x and weights), kept from the epoch's first part to its last."""
         self.rows = torch.from_numpy(cooc.rows).to(device)
         self.cols = torch.from_numpy(cooc.cols).to(device)
         self.log_x = torch.from_numpy(np.log(cooc.values).astype(np.float32)).to(device)
@@ -116,37 +137,54 @@ class GloveTrainer:
     def entries(self) -> int:
         return int(self.rows.numel())
 
-    def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-        """Train epoch `epoch` (0-based; must be the next one): one shuffled pass over all x_ij > 0.
+    def train_epoch(self, epoch: int, on_batch: Callable[[float, float], None] | None = None) -> dict[str, Any]:
+        """Train epoch `epoch` (0-based; must be the next one) in one go: all its parts."""
+        for part in range(self.parts_per_epoch):
+            metrics = self.train_part(epoch, part, on_batch)
+        return metrics
 
-        `on_batch(batches_done, mean_loss_since_last_call)` is called every REPORT_EVERY batches
-        and after the last. The returned loss is the mean per entry, accumulated while the tables
-        move (as SGD trainers report it).
+    def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
+                   ) -> dict[str, Any]:
+        """Train part `part` of epoch `epoch` (both 0-based; must be the next part) of one shuffled
+        pass over all x_ij > 0, and return the epoch's metrics so far: `loss` (mean per entry of
+        the batches done, accumulated while the tables move, as SGD trainers report it), `lr`,
+        `entries`, `seconds` and `position` (epochs done, as a fraction). After the epoch's last
+        part they are the epoch's.
+
+        `on_batch(position, mean_loss_since_last_call)` is called every REPORT_EVERY batches of
+        the epoch and after its last, `position` being the run's position in epochs.
         """
-        if epoch != self.epochs_done:
-            raise ValueError(f"epoch {epoch} requested but {self.epochs_done} epochs are done; "
-                             "epochs must run in order for the seeds to match")
+        if (epoch, part) != (self.epochs_done, self.parts_done):
+            raise ValueError(f"part {part} of epoch {epoch} requested but {self.epochs_done} epochs and "
+                             f"{self.parts_done} parts are done; parts must run in order for the seeds to match")
         started = time.perf_counter()
-        order = torch.from_numpy(np.random.default_rng([self.seed, _EPOCH_STREAM, epoch])
-                                 .permutation(self.entries)).to(self.device)
-        rows, cols, log_x, weight = (t.index_select(0, order) for t in
-                                     (self.rows, self.cols, self.log_x, self.weight))
+        if part == 0:
+            self._sums = _EpochSums()
+        sums = self._sums
+        if self._order is None or self._order[0] != epoch:  # the epoch's first part, or a resume
+            order = torch.from_numpy(np.random.default_rng([self.seed, _EPOCH_STREAM, epoch])
+                                     .permutation(self.entries)).to(self.device)
+            self._order = (epoch, tuple(t.index_select(0, order) for t in
+                                        (self.rows, self.cols, self.log_x, self.weight)))
+        rows, cols, log_x, weight = self._order[1]
         size = self.cfg.batch_size
-        batches = math.ceil(self.entries / size)
-        total, recent, recent_entries = 0.0, 0.0, 0
-        for b in range(batches):
-            part = slice(b * size, (b + 1) * size)
-            loss = self._step(rows[part], cols[part], log_x[part], weight[part])
-            total += loss
-            recent += loss
-            recent_entries += rows[part].numel()
-            if on_batch is not None and ((b + 1) % REPORT_EVERY == 0 or b + 1 == batches):
-                on_batch(b + 1, recent / recent_entries)
-                recent, recent_entries = 0.0, 0
-        self.epochs_done += 1
-        seconds = time.perf_counter() - started
-        return {"loss": total / max(self.entries, 1), "lr": self.cfg.lr, "entries": self.entries,
-                "seconds": seconds}
+        first, stop = part * self.batches_per_part, min((part + 1) * self.batches_per_part, self.batches)
+        for b in range(first, stop):
+            batch = slice(b * size, (b + 1) * size)
+            loss = self._step(rows[batch], cols[batch], log_x[batch], weight[batch])
+            sums.total += loss
+            sums.recent += loss
+            sums.recent_entries += rows[batch].numel()
+            sums.entries += rows[batch].numel()
+            if on_batch is not None and ((b + 1) % REPORT_EVERY == 0 or b + 1 == self.batches):
+                on_batch(epoch + (b + 1) / self.batches, sums.recent / sums.recent_entries)
+                sums.recent, sums.recent_entries = 0.0, 0
+        self.parts_done += 1
+        if self.parts_done == self.parts_per_epoch:
+            self.epochs_done, self.parts_done, self._order = self.epochs_done + 1, 0, None
+        sums.seconds += time.perf_counter() - started
+        return {"loss": sums.total / max(sums.entries, 1), "lr": self.cfg.lr, "entries": sums.entries,
+                "seconds": sums.seconds, "position": epoch + (stop / self.batches if self.batches else 1.0)}
 
     def _step(self, rows: torch.Tensor, cols: torch.Tensor, log_x: torch.Tensor, weight: torch.Tensor) -> float:
         """One AdaGrad step on a batch of entries; returns its summed loss."""
@@ -164,22 +202,46 @@ class GloveTrainer:
         return WordVectors(self.words, self.vectors())
 
     def state_dict(self) -> dict[str, Any]:
-        """Tables, accumulators and the epoch counter: all a resume at an epoch boundary needs.
+        """Tables, accumulators, the position (epochs and parts done) and the epoch's running
+        sums: all a resume between two parts needs (the epoch's order is drawn again from its seed).
 
-        Plain tensors and ints only, so it loads with `torch.load(..., weights_only=True)`.
+        Plain tensors, ints and floats only, so it loads with `torch.load(..., weights_only=True)`.
         """
         return {"center": self.center.cpu().clone(), "context": self.context.cpu().clone(),
                 "center_sq": self.center_sq.cpu().clone(), "context_sq": self.context_sq.cpu().clone(),
-                "epochs_done": self.epochs_done, "vocab_size": self.vocab_size, "dim": self.cfg.dim}
+                "epochs_done": self.epochs_done, "parts_done": self.parts_done, "parts_per_epoch": self.parts_per_epoch,
+                "epoch_sums": dataclasses.asdict(self._sums) if self.parts_done else {},  # no clock reading at epoch ends
+                "vocab_size": self.vocab_size, "dim": self.cfg.dim}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         expected = {"vocab_size": self.vocab_size, "dim": self.cfg.dim}
         found = {key: state.get(key) for key in expected}
         if found != expected:
             raise ValueError(f"GloVe state is for {found}, this trainer has {expected}")
+        parts_done = int(state.get("parts_done", 0))  # 0 in checkpoints from before epochs had parts
+        if parts_done and state.get("parts_per_epoch") != self.parts_per_epoch:
+            raise ValueError(f"GloVe state is {parts_done} parts into an epoch of {state.get('parts_per_epoch')} "
+                             f"parts, this trainer has {self.parts_per_epoch} parts per epoch")
         for name in ("center", "context", "center_sq", "context_sq"):
             getattr(self, name).copy_(state[name])
-        self.epochs_done = int(state["epochs_done"])
+        self.epochs_done, self.parts_done, self._order = int(state["epochs_done"]), parts_done, None
+        self._sums = _EpochSums(**state.get("epoch_sums", {}))
+
+
+@dataclasses.dataclass
+class _EpochSums:
+    """What the epoch in progress has added up so far; a mid-epoch checkpoint saves it, so that
+    a resumed epoch reports the same loss as an uninterrupted one."""
+
+    total: float = 0.0
+    """Summed loss of the batches done."""
+    recent: float = 0.0
+    """Summed loss since the last `on_batch` call."""
+    recent_entries: int = 0
+    entries: int = 0
+    """Entries in the batches done."""
+    seconds: float = 0.0
+    """Time spent in `train_part` on this epoch."""
 
 
 def _adagrad_rows(table: torch.Tensor, squares: torch.Tensor, index: torch.Tensor,

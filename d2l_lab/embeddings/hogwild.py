@@ -10,9 +10,11 @@ and every process, the caller included, runs one torch thread and claims `CLAIM`
 time from a shared counter until none are left. Claiming, rather than a fixed share, keeps every
 core busy when another process slows one worker. Each batch's learning rate is that of its
 position in the run, as in the serial loop; the chunk ends when every process is done (the only
-barrier), so a checkpoint between epochs holds whole epochs. Word2vec hands each batch over as
-`workers` slices, one step each, so that the steps landing at once add up to about one batch's
-(`Word2VecTrainer._train_in_workers` says why), and draws the next chunk while the others train.
+barrier). With workers a chunk is one part of an epoch (one run-loop step, `train_part`), so
+Ctrl-C stops at the end of the chunk in progress and a checkpoint holds whole chunks. Word2vec
+hands each batch over as `workers` slices, one step each, so that the steps landing at once add
+up to about one batch's (`Word2VecTrainer._train_in_workers` says why), and draws the next chunk
+while the others train.
 
 What it costs: the order in which steps land depends on the scheduler, so with more than one
 worker the vectors differ from run to run (and from a resumed run), as gensim's and the C tool's
@@ -35,6 +37,9 @@ from collections.abc import Callable
 
 import torch
 
+LOCK_PATIENCE_S = 1.0
+"""How long a worker waits for the claim lock before checking that the others are alive: the
+lock is held for microseconds, so a second means its holder is gone."""
 CLAIM = 4
 """Batches claimed at once: few enough that the workers end a chunk together, many enough that
 the lock is taken about once per few milliseconds."""
@@ -65,7 +70,7 @@ def train_batches(step: Step, batches: int, workers: int,
             children[pid] = read
         if meanwhile is not None:
             meanwhile()
-        _claim_and_train(step, batches, losses, counter, lock, parent)
+        _claim_and_train(step, batches, losses, counter, lock, parent, children)
         failures = []
         for pid, read in list(children.items()):
             _, status = os.waitpid(pid, 0)
@@ -87,18 +92,39 @@ def train_batches(step: Step, batches: int, workers: int,
     return losses
 
 
-def _claim_and_train(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int) -> None:
+def _claim_and_train(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int,
+                     children: dict[int, int] | None = None) -> None:
     """Claim CLAIM batches at a time and train them until none are left (or, in a child, until
-    its parent is gone)."""
+    its parent is gone). The parent passes its `children`: a child killed while holding the lock
+    (out of memory, kill -9) would otherwise leave everyone waiting for it for ever, so waiting
+    for the lock gives up now and then to check that every worker is still alive."""
     child = os.getpid() != parent
     while True:
-        with lock:
+        while not lock.acquire(timeout=LOCK_PATIENCE_S):
+            if child and os.getppid() != parent:
+                return
+            if children is not None:
+                _raise_if_any_died(children)
+        try:
             start = counter.value
             counter.value = start + CLAIM
+        finally:
+            lock.release()
         if start >= batches or (child and os.getppid() != parent):
             return
         for b in range(start, min(start + CLAIM, batches)):
             losses[b] = step(b)[0]
+
+
+def _raise_if_any_died(children: dict[int, int]) -> None:
+    """RuntimeError naming the first worker that was killed or failed (looked at without reaping
+    it, so that the join after training still collects every worker)."""
+    for pid in children:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is not None and (info.si_code != os.CLD_EXITED or info.si_status != 0):
+            how = (f"exit status {info.si_status}" if info.si_code == os.CLD_EXITED else
+                   f"killed by signal {info.si_status}: out of memory, or kill -9?")
+            raise RuntimeError(f"a word2vec worker process (pid {pid}) died while training ({how})")
 
 
 def _child(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int, error_pipe: int) -> None:

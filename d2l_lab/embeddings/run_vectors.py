@@ -26,5 +26,10 @@ def load_run_vectors(run_dir: str | Path, limit: int | None = None) -> WordVecto
     if (run_dir / SUBWORDS_NAME).is_file():
         from d2l_lab.embeddings.subwords import SubwordVectors
 
-        vectors.oov_vector = SubwordVectors.load(run_dir / SUBWORDS_NAME)
+        subwords = SubwordVectors.load(run_dir / SUBWORDS_NAME)
+        if subwords.rows.shape[1] != vectors.dim:
+            raise UserError(f"run directory '{run_dir}': {SUBWORDS_NAME} holds {subwords.rows.shape[1]}-dimensional "
+                            f"rows but {VECTORS_NAME} {vectors.dim}-dimensional vectors; the files come from "
+                            "different runs: re-run it")
+        vectors.oov_vector = subwords
     return vectors

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from d2l_lab.config.schema import clip
 from d2l_lab.errors import UserError
 
 FNV_OFFSET = 2166136261
@@ -148,10 +149,39 @@ class SubwordVectors:
 
     @classmethod
     def load(cls, path: str | Path) -> SubwordVectors:
+        """Read a table `save` wrote; a damaged or hand-edited one is one UserError, never a
+        traceback or neighbours computed from nonsense (NaN rows, unsorted ids, min_n > max_n)."""
+        import zipfile
+
         try:
+            if not zipfile.is_zipfile(path):
+                raise ValueError("not an .npz archive")
             with np.load(path, allow_pickle=False) as data:
-                buckets, min_n, max_n = (int(v) for v in data["meta"])
-                return cls(buckets, min_n, max_n, str(data["combine"]), data["bucket_ids"], data["rows"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise UserError(f"cannot read subword table {path} ({exc}); the run directory may be "
-                            "incomplete: re-run or resume it") from None
+                meta, combine = data["meta"], data["combine"]
+                bucket_ids, rows = data["bucket_ids"], data["rows"]
+                problem = _table_problem(meta, bucket_ids, rows)
+                if problem is None:
+                    buckets, min_n, max_n = (int(v) for v in meta)
+                    return cls(buckets, min_n, max_n, str(combine), bucket_ids, rows)
+        except (OSError, KeyError, ValueError, TypeError, EOFError) as exc:
+            problem = str(exc)
+        raise UserError(f"cannot read subword table {path} ({clip(problem, 120)}); the run directory may be "
+                        "incomplete or edited: re-run or resume it")
+
+
+def _table_problem(meta: np.ndarray, bucket_ids: np.ndarray, rows: np.ndarray) -> str | None:
+    """What makes a loaded table unusable, or None."""
+    if meta.shape != (3,) or meta.dtype.kind not in "iu":
+        return f"meta must be 3 whole numbers (buckets, min_n, max_n), got shape {meta.shape} of {meta.dtype}"
+    buckets, min_n, max_n = (int(v) for v in meta)
+    if buckets < 1 or not 1 <= min_n <= max_n:
+        return f"meta needs buckets >= 1 and 1 <= min_n <= max_n, got {buckets}, {min_n}, {max_n}"
+    if bucket_ids.ndim != 1 or bucket_ids.dtype.kind not in "iu":
+        return f"bucket_ids must be a list of whole numbers, got shape {bucket_ids.shape} of {bucket_ids.dtype}"
+    if bucket_ids.size and (np.any(np.diff(bucket_ids) <= 0) or bucket_ids[0] < 0 or bucket_ids[-1] >= buckets):
+        return f"bucket_ids must be increasing and within 0..{buckets - 1}"
+    if rows.ndim != 2 or rows.dtype.kind != "f" or rows.shape[0] != bucket_ids.size:
+        return f"rows must be {bucket_ids.size} float vectors, got shape {rows.shape} of {rows.dtype}"
+    if not np.isfinite(rows).all():
+        return "rows hold NaN or infinite values"
+    return None

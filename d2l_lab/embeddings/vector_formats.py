@@ -47,24 +47,33 @@ def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto") 
         raise UserError(f"unknown vector format {fmt!r}; use one of {', '.join(FORMATS)}")
     if limit is not None and limit < 1:
         raise UserError(f"limit must be a positive number of words, got {limit}")
+    if str(path) in ("", "."):
+        raise UserError("the vector file path is empty; give the path of a vectors file")
     if not path.is_file():
-        problem = "is a directory" if path.is_dir() else "does not exist"
+        problem = ("is a directory" if path.is_dir() else "does not exist" if not path.exists() else
+                   "is a pipe or a device, not a regular file (it is read twice: format detection, then loading)")
         raise UserError(f"vector file {path} {problem}; check the path")
     try:
         with _open(path) as f:
-            head = f.read(_SNIFF_BYTES)
+            head = f.read(_SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
         if not head.strip():
             raise UserError(f"vector file {path} is empty; re-download or re-export it")
         header = _parse_header(head, path)
+        room = None if _compressed(path) else path.stat().st_size
+        if header is not None and room is not None and header[1] * 2 > room:  # not even one vector fits
+            raise UserError(f"{path}: the header promises vectors of {header[1]:,} values, more than the whole "
+                            f"file ({room:,} bytes) can hold; fix the header's second number")
         if fmt == "auto":
             fmt = _detect(head, header)
         if fmt != "glove" and header is None:
             raise UserError(f"{path}: line 1 is not a 'count dim' header; use fmt='glove' for files without one")
         with _open(path) as f:
+            if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:  # an editor's byte-order mark is not part of a word
+                f.seek(0)
             if fmt == "word2vec-binary":
                 f.readline()
-                return _read_binary(f, *header, limit=limit, path=path)
-            return _read_text(f, header if fmt == "word2vec" else None, limit=limit, path=path)
+                return _read_binary(f, *header, limit=limit, path=path, room=room)
+            return _read_text(f, header if fmt == "word2vec" else None, limit=limit, path=path, room=room)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise UserError(f"cannot read {path} ({exc}); check that the file is complete and not corrupted") from None
 
@@ -105,6 +114,12 @@ def _open(path: Path) -> IO[bytes]:
     return opener(path, "rb")
 
 
+def _compressed(path: Path) -> bool:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    return any(magic.startswith(prefix) for prefix in _COMPRESSED)
+
+
 def _parse_header(head: bytes, path: Path) -> tuple[int, int] | None:
     """(count, dim) when the first line is two integers, else None (GloVe)."""
     tokens = head.split(b"\n", 1)[0].split()
@@ -131,10 +146,17 @@ def _detect(head: bytes, header: tuple[int, int] | None) -> str:
 class _Rows:
     """Collects vectors: one block when the final count is known, else fixed-size chunks joined
     once at the end (memory peaks near twice the result). Repeated words keep their first vector,
-    as gensim does."""
+    as gensim does.
 
-    def __init__(self, dim: int, count: int | None, limit: int | None, path: Path):
+    A header's count is trusted for the block only when the file's `room` (its size in bytes, when
+    not compressed) could hold that many vectors at 2 bytes a value at least (text: a digit and a
+    separator; binary: 4); a header that lies about a huge count costs chunks, not its promise in
+    memory, and the reader then reports the lie where the file ends."""
+
+    def __init__(self, dim: int, count: int | None, limit: int | None, path: Path, room: int | None = None):
         self.dim, self.limit, self.path = dim, limit, path
+        if count is not None and room is not None and count * dim * 2 > room:
+            count = None
         known = count if count is None or limit is None else min(count, limit)
         self.chunk_rows = known or max(1, _CHUNK_VALUES // dim)
         self.blocks = [self._allocate(self.chunk_rows if limit is None else min(self.chunk_rows, limit))]
@@ -175,15 +197,16 @@ class _Rows:
     def _allocate(self, rows: int) -> np.ndarray:
         try:
             return np.empty((rows, self.dim), dtype=np.float32)
-        except MemoryError:
-            raise UserError(f"{self.path}: {rows:,} x {self.dim} floats do not fit in memory; "
+        except (MemoryError, ValueError):  # ValueError: more bytes than an array can address
+            raise UserError(f"{self.path}: {rows:,} x {self.dim:,} floats do not fit in memory; "
                             "pass a limit to load only the most frequent words, or fix the header") from None
 
 
-def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, path: Path) -> WordVectors:
+def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, path: Path,
+               room: int | None = None) -> WordVectors:
     count, dim = header if header else (None, None)
     dim_source = "the header says"
-    rows = _Rows(dim, count, limit, path) if dim else None
+    rows = _Rows(dim, count, limit, path, room) if dim else None
     entries = 0
     for lineno, line in enumerate(f, start=1):
         parts = line.split()
@@ -213,9 +236,10 @@ def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, 
     return rows.result()
 
 
-def _read_binary(f: IO[bytes], count: int, dim: int, limit: int | None, path: Path) -> WordVectors:
+def _read_binary(f: IO[bytes], count: int, dim: int, limit: int | None, path: Path,
+                 room: int | None = None) -> WordVectors:
     """Per word: the UTF-8 word, a space, dim little-endian float32 (and a newline from the C tool)."""
-    rows = _Rows(dim, count, limit, path)
+    rows = _Rows(dim, count, limit, path, room)
     size = 4 * dim
     buf, pos = b"", 0
     for entry in range(1, count + 1):

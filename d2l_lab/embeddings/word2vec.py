@@ -1,4 +1,4 @@
-"""Word2vec (skip-gram and CBOW with negative sampling), trained fast on a CPU.
+"""Word2vec (skip-gram and CBOW, with negative sampling or hierarchical softmax), trained fast on a CPU.
 
 This engine is an optimisation of the book's model, `embeddings.reference` (`SkipGram`, `CBOW`:
 two embedding tables, the loss of `SigmoidBCELoss` over context and noise words); the tests check
@@ -27,6 +27,17 @@ rows there, and the rest of its step is this one. Bit-for-bit reproducibility ho
 with one worker; CUDA's scatter-add order is not deterministic. With `workers` > 1, processes
 train each chunk's batches together over shared tables, without locks (`embeddings.hogwild`,
 as the C tool's and gensim's threads do), and the vectors vary from run to run.
+
+Parts of an epoch. A run trains an epoch as `parts_per_epoch` parts (`train_part`), one run-loop
+step each: every chunk is cut into one part per PART_TOKENS corpus tokens, each part a
+contiguous share of the chunk's shuffled batches. A part takes a fraction of a second, so a
+progress display moves within an epoch and Ctrl-C stops within about a second. The cut changes
+nothing that is computed: a chunk's examples are drawn once when its first part starts (and
+drawn again, identically, from their seeds after a resume in mid-chunk), and the batches, their
+learning rates and the loss sums run in the same order as in one pass. `state_dict` holds the
+position (epochs and parts done) and the epoch's running sums, so a resume between any two
+parts repeats the uninterrupted run bit for bit. With workers > 1 a chunk is one part, trained
+by the workers at once.
 """
 
 from __future__ import annotations
@@ -35,11 +46,13 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
@@ -50,6 +63,10 @@ if TYPE_CHECKING:
 
 REPORT_EVERY = 50
 """Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
+PART_TOKENS = 25_000
+"""Corpus tokens per part of an epoch (one run-loop step): fastText, the slowest trainer, takes
+about 0.15 s for them on one core (word2vec 0.03 s), so Ctrl-C waits well under a second, and
+the run loop's work between steps stays negligible."""
 
 _INIT_STREAM, _EPOCH_STREAM = 0, 1  # separate random streams of one seed
 
@@ -130,8 +147,11 @@ class _Chunk:
             self.targets = ids[examples]
         self.examples = self.targets.size
         self.batches = math.ceil(self.examples / cfg.batch_size)
-        groups = cfg.batch_size // cfg.negative_group
-        self.noise = trainer.noise.sample((self.batches, groups, cfg.shared_negatives), rng)
+        if trainer.tree is None:
+            groups = cfg.batch_size // cfg.negative_group
+            self.noise = trainer.noise.sample((self.batches, groups, cfg.shared_negatives), rng)
+        else:  # hierarchical softmax draws no noise words
+            self.noise = None
 
 
 def chunk_bounds(offsets: np.ndarray, tokens: int, chunk_tokens: int) -> list[tuple[int, int]]:
@@ -155,15 +175,62 @@ def chunk_offsets(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return np.concatenate([[0], np.asarray(inside, dtype=np.int64) - lo, [hi - lo]]).astype(np.int64)
 
 
+def chunk_parts(chunks: Sequence[tuple[int, int]], part_tokens: int | None) -> list[tuple[int, int, int]]:
+    """The parts of an epoch, in order, as (chunk index, part of the chunk, parts of the chunk):
+    one part per `part_tokens` tokens of each chunk (at least one), or one per chunk (None)."""
+    parts = []
+    for index, (lo, hi) in enumerate(chunks):
+        count = 1 if part_tokens is None else max(1, math.ceil((hi - lo) / part_tokens))
+        parts += [(index, k, count) for k in range(count)]
+    return parts
+
+
+def part_batches(batches: int, part: int, parts: int) -> range:
+    """The batches of part `part` of `parts` of a chunk: contiguous shares, the first ones
+    rounded up, so that the first part of a chunk with any batch has one."""
+    return range(-(-part * batches // parts), -(-(part + 1) * batches // parts))
+
+
+@dataclass
+class _EpochSums:
+    """What the epoch in progress has added up so far; a mid-epoch checkpoint saves it, so that
+    a resumed epoch reports the same loss as an uninterrupted one."""
+
+    total: torch.Tensor
+    """Summed loss of the batches done (on the device: no sync per batch)."""
+    recent: torch.Tensor
+    """Summed loss since the last `on_batch` call."""
+    recent_examples: int = 0
+    batches: int = 0
+    """Batches done."""
+    examples: int = 0
+    """Examples (pairs, or CBOW centres) in the batches done."""
+    drawn_batches: int = 0
+    pairs: int = 0
+    tokens: int = 0
+    """Batches, pairs and tokens (after subsampling) of the chunks drawn so far."""
+    lr: float = 0.0
+    """The learning rate of the last batch done."""
+    seconds: float = 0.0
+    """Time spent in `train_part` on this epoch."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"total": self.total.cpu().clone(), "recent": self.recent.cpu().clone(),
+                "recent_examples": self.recent_examples, "batches": self.batches, "examples": self.examples,
+                "drawn_batches": self.drawn_batches, "pairs": self.pairs, "tokens": self.tokens, "lr": self.lr,
+                "seconds": self.seconds}
+
+
 class Word2VecTrainer:
     """Owns the two embedding tables and trains them epoch by epoch, a chunk at a time.
 
     All randomness of chunk c of epoch e comes from a generator seeded by (seed, e, c) (by
     (seed, e) for c = 0, so that a corpus of one chunk, PTB, draws what it drew before chunks
     existed), and the initial tables from one seeded by `seed`, so training after
-    `load_state_dict` of the state saved after epoch e-1 repeats an uninterrupted run exactly
-    (bit for bit on CPU). `ids` may be a read-only memory map: only one chunk of it is copied
-    at a time, and a chunk's examples are freed before the next chunk's are drawn.
+    `load_state_dict` of a state saved between any two parts repeats an uninterrupted run
+    exactly (bit for bit on CPU, one worker). `ids` may be a read-only memory map: only one
+    chunk of it is copied at a time, and a chunk's examples are freed before the next chunk's
+    are drawn.
     """
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, cfg: Word2VecConfig,
@@ -180,12 +247,24 @@ class Word2VecTrainer:
         # Loss sums stay on the device (no sync per batch); MPS has no float64.
         self._sum_dtype = torch.float32 if device.type == "mps" else torch.float64
         self.noise = NoiseSampler(vocab.counts)
+        self.tree = None
+        """Hierarchical softmax's Huffman paths (points, codes, mask [V, depth]) on the device."""
+        if cfg.loss == "hs":
+            tree = huffman_tree(vocab.counts)
+            depth = torch.arange(tree.points.shape[1])
+            self.tree = (torch.from_numpy(tree.points).to(device), torch.from_numpy(tree.codes).to(device),
+                         (depth < torch.from_numpy(tree.lengths).unsqueeze(1)).float().to(device))
         self.chunks = chunk_bounds(offsets, ids.size, cfg.chunk_tokens)
+        # Workers train a whole chunk at once (a part each would fork them at every part).
+        self.parts = chunk_parts(self.chunks, PART_TOKENS if cfg.workers == 1 else None)
+        self.parts_per_epoch = len(self.parts)
         self.epochs_done = 0
+        self.parts_done = 0
+        """Parts done of the epoch in progress (0 between epochs)."""
+        self._sums = self._new_sums()
+        self._current: tuple[tuple[int, int], _Chunk, dict[str, torch.Tensor]] | None = None
+        """The chunk being trained: (epoch, chunk index), its examples and their tensors."""
         self._drawn_ahead: tuple[tuple[int, int], _Chunk] | None = None  # with workers > 1
-        self.batches_this_epoch = 0
-        """Batches of the epoch in progress (or last run) in the chunks drawn so far: all of
-        them once the epoch ends, and before the first `on_batch` for a corpus of one chunk."""
         # The C tool's and gensim's init: small random inputs, zero outputs, so that every
         # score starts at 0 and the first updates move the outputs towards the inputs.
         rng = np.random.default_rng([seed, _INIT_STREAM])
@@ -216,58 +295,93 @@ class Word2VecTrainer:
         ids = np.asarray(self.ids[lo:hi], dtype=np.int64)
         return _Chunk(self, ids, chunk_offsets(self.offsets, lo, hi), np.random.default_rng(seed))
 
-    def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-        """Train epoch `epoch` (0-based; must be the next one) and return its metrics.
+    @property
+    def batches_this_epoch(self) -> int:
+        """Batches of the epoch in progress (or last run) in the chunks drawn so far: all of
+        them once the epoch ends, and before the first `on_batch` for a corpus of one chunk."""
+        return self._sums.drawn_batches
 
-        `on_batch(batches_done, mean_loss_since_last_call)` is called every REPORT_EVERY batches
-        of the epoch and after its last. The learning rate decays with the position in the
-        whole run: chunk [lo, hi) covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
+    def train_epoch(self, epoch: int, on_batch: Callable[[float, float], None] | None = None) -> dict[str, Any]:
+        """Train epoch `epoch` (0-based; must be the next one) in one go: all its parts."""
+        for part in range(self.parts_per_epoch):
+            metrics = self.train_part(epoch, part, on_batch)
+        return metrics
+
+    def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
+                   ) -> dict[str, Any]:
+        """Train part `part` of epoch `epoch` (both 0-based; must be the next part) and return the
+        epoch's metrics so far: `loss` (mean per example of the batches done), `lr` (the last
+        batch's), `seconds`, `pairs` and `tokens` (of the chunks drawn), and `position` (epochs
+        done, as a fraction, at the end of this part). After the epoch's last part they are the
+        epoch's.
+
+        `on_batch(position, mean_loss_since_last_call)` is called every REPORT_EVERY batches of
+        the epoch and after its last, `position` being the run's position in epochs at the end of
+        that batch. The learning rate decays with the position in the whole run: chunk [lo, hi)
+        covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
         """
-        if epoch != self.epochs_done:
-            raise ValueError(f"epoch {epoch} requested but {self.epochs_done} epochs are done; "
-                             "epochs must run in order for the schedule and the seeds to match")
+        if (epoch, part) != (self.epochs_done, self.parts_done):
+            raise ValueError(f"part {part} of epoch {epoch} requested but {self.epochs_done} epochs and "
+                             f"{self.parts_done} parts are done; parts must run in order for the schedule "
+                             "and the seeds to match")
         started = time.perf_counter()
-        total = torch.zeros((), dtype=self._sum_dtype, device=self.device)
-        recent, recent_examples = torch.zeros_like(total), 0
-        lr = self.cfg.lr
-        done = examples = pairs = tokens = 0
-        corpus_tokens = max(self.ids.size, 1)
-        self.batches_this_epoch = 0
-        for index, (lo, hi) in enumerate(self.chunks):
+        if part == 0:
+            self._sums = self._new_sums()
+        sums = self._sums
+        index, k, count = self.parts[part]
+        lo, hi = self.chunks[index]
+        if k == 0:
             data = self._next_chunk(epoch, index)
-            self.batches_this_epoch += data.batches
-            tensors = self._to_device(data)
-            last_chunk = index + 1 == len(self.chunks)
-            # lo / N = 0 and (hi - lo) / N = 1 for a single chunk: the rate of each batch is then
-            # exactly that of the unchunked epoch.
-            first, share = epoch + lo / corpus_tokens, (hi - lo) / corpus_tokens
-            # With several workers the chunk is trained first and its batches' losses reported after.
-            losses = self._train_in_workers(tensors, data, epoch, index, first, share) if self.cfg.workers > 1 else None
-            for b in range(data.batches):
-                lr = self.learning_rate(first + b / data.batches * share)
-                if losses is None:
-                    loss, size = self._step(tensors, data, b, lr)
-                else:
-                    loss, size = losses[b], min(self.cfg.batch_size, data.examples - b * self.cfg.batch_size)
-                total += loss
-                recent += loss
-                recent_examples += size
-                done += 1
-                if on_batch is not None and (done % REPORT_EVERY == 0 or (last_chunk and b + 1 == data.batches)):
-                    on_batch(done, float(recent) / max(recent_examples, 1))
-                    recent.zero_()
-                    recent_examples = 0
-            examples, pairs, tokens = examples + data.examples, pairs + data.pairs, tokens + data.tokens
-            del data, tensors  # before the next chunk's examples are drawn
-        self.epochs_done += 1
-        seconds = time.perf_counter() - started
+            sums.drawn_batches += data.batches
+            sums.pairs += data.pairs
+            sums.tokens += data.tokens
+            self._current = ((epoch, index), data, self._to_device(data))
+        elif self._current is None or self._current[0] != (epoch, index):  # resumed in mid-chunk
+            data = self.epoch_chunk(epoch, index)
+            self._current = ((epoch, index), data, self._to_device(data))
+        _, data, tensors = self._current
+        corpus_tokens = max(self.ids.size, 1)
+        last_chunk = index + 1 == len(self.chunks)
+        # lo / N = 0 and (hi - lo) / N = 1 for a single chunk: the rate of each batch is then
+        # exactly that of the unchunked epoch.
+        first, share = epoch + lo / corpus_tokens, (hi - lo) / corpus_tokens
+        # With several workers the chunk (one part) is trained first and its batches' losses reported after.
+        losses = self._train_in_workers(tensors, data, epoch, index, first, share) if self.cfg.workers > 1 else None
+        for b in part_batches(data.batches, k, count):
+            lr = self.learning_rate(first + b / data.batches * share)
+            if losses is None:
+                loss, size = self._step(tensors, data, b, lr)
+            else:
+                loss, size = losses[b], min(self.cfg.batch_size, data.examples - b * self.cfg.batch_size)
+            sums.total += loss
+            sums.recent += loss
+            sums.recent_examples += size
+            sums.examples += size
+            sums.batches += 1
+            sums.lr = lr
+            if on_batch is not None and (sums.batches % REPORT_EVERY == 0 or (last_chunk and b + 1 == data.batches)):
+                on_batch(epoch + (lo + (hi - lo) * (b + 1) / data.batches) / corpus_tokens,
+                         float(sums.recent) / max(sums.recent_examples, 1))
+                sums.recent.zero_()
+                sums.recent_examples = 0
+        if k + 1 == count:
+            self._current = None  # before the next chunk's examples are drawn
+        self.parts_done += 1
+        if self.parts_done == self.parts_per_epoch:
+            self.epochs_done, self.parts_done = self.epochs_done + 1, 0
+        sums.seconds += time.perf_counter() - started
         return {
-            "loss": float(total) / max(examples, 1),
-            "pairs": pairs,
-            "tokens": tokens,
-            "lr": lr,
-            "seconds": seconds,
+            "loss": float(sums.total) / max(sums.examples, 1),
+            "pairs": sums.pairs,
+            "tokens": sums.tokens,
+            "lr": sums.lr,
+            "seconds": sums.seconds,
+            "position": epoch + (lo + (hi - lo) * (k + 1) / count) / corpus_tokens,
         }
+
+    def _new_sums(self) -> _EpochSums:
+        total = torch.zeros((), dtype=self._sum_dtype, device=self.device)
+        return _EpochSums(total, torch.zeros_like(total), lr=self.cfg.lr)
 
     def _next_chunk(self, epoch: int, index: int) -> _Chunk:
         """Chunk `index` of epoch `epoch`: the one drawn ahead while workers trained, if it is."""
@@ -315,7 +429,9 @@ class Word2VecTrainer:
         return [self.input_table, self.output_table]
 
     def _to_device(self, data: _Chunk) -> dict[str, torch.Tensor]:
-        arrays = {"inputs": data.inputs, "targets": data.targets, "noise": data.noise}
+        arrays = {"inputs": data.inputs, "targets": data.targets}
+        if data.noise is not None:
+            arrays["noise"] = data.noise
         if data.members is not None:
             arrays["members"] = data.members
         return {name: torch.from_numpy(array).to(self.device) for name, array in arrays.items()}
@@ -336,7 +452,6 @@ class Word2VecTrainer:
         groups = math.ceil(size / group)
         padding = groups * group - size
         targets = _pad(tensors["targets"][start:stop], padding)
-        noise_ids = tensors["noise"][b, first_group:first_group + groups].reshape(-1)
         if data.members is None:
             inputs, apply_input_steps = self.input_rows(_pad(tensors["inputs"][start:stop], padding))
         else:
@@ -353,19 +468,43 @@ class Word2VecTrainer:
             mask = torch.ones(groups * group, device=self.device)
             mask[size:] = 0
             mask = mask.view(groups, group)
-        shape = (groups, group, cfg.dim)
-        loss, step_inputs, step_targets, step_noise = sgns_gradients(
-            inputs.view(shape), self.output_table.index_select(0, targets).view(shape),
-            self.output_table.index_select(0, noise_ids).view(groups, cfg.shared_negatives, cfg.dim),
-            cfg.negatives / cfg.shared_negatives, mask, scale=-lr)
-        step_inputs = step_inputs.view(-1, cfg.dim)
+        if self.tree is None:
+            loss, step_inputs = self._negative_sampling(inputs, targets, tensors["noise"][b], first_group, mask, lr)
+        else:
+            loss, step_inputs = self._hierarchical_softmax(inputs, targets, mask, lr)
         if data.members is None:
             apply_input_steps(step_inputs)
         else:  # every context word takes the mean's whole step, as in the C tool and gensim
             apply_context_steps(step_inputs.index_select(0, owner))
+        return loss.sum(dtype=self._sum_dtype), size
+
+    def _negative_sampling(self, inputs: torch.Tensor, targets: torch.Tensor, noise: torch.Tensor,
+                           first_group: int, mask: torch.Tensor | None, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steps the output rows of targets and noise words (the batch's `noise` draws, from
+        group `first_group` on); returns (loss per pair, steps of the inputs [n, dim])."""
+        cfg = self.cfg
+        groups = targets.numel() // cfg.negative_group
+        noise_ids = noise[first_group:first_group + groups].reshape(-1)
+        shape = (groups, cfg.negative_group, cfg.dim)
+        loss, step_inputs, step_targets, step_noise = sgns_gradients(
+            inputs.view(shape), self.output_table.index_select(0, targets).view(shape),
+            self.output_table.index_select(0, noise_ids).view(groups, cfg.shared_negatives, cfg.dim),
+            cfg.negatives / cfg.shared_negatives, mask, scale=-lr)
         _add_rows(self.output_table, targets, step_targets.view(-1, cfg.dim))
         _add_rows(self.output_table, noise_ids, step_noise.view(-1, cfg.dim))
-        return loss.sum(dtype=self._sum_dtype), size
+        return loss, step_inputs.view(-1, cfg.dim)
+
+    def _hierarchical_softmax(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None,
+                              lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steps the inner-node rows on the targets' Huffman paths (`output_table` row n is inner
+        node n); returns (loss per example, steps of the inputs [n, dim])."""
+        points, codes, on_path = (table.index_select(0, targets) for table in self.tree)
+        if mask is not None:
+            on_path = on_path * mask.reshape(-1, 1)
+        nodes = self.output_table.index_select(0, points.view(-1)).view(*points.shape, self.cfg.dim)
+        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path, scale=-lr)
+        _add_rows(self.output_table, points.view(-1), step_nodes.view(-1, self.cfg.dim))
+        return loss, step_inputs
 
     def input_rows(self, words: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], None]]:
         """The input vectors of `words` [n, dim], and the function that adds their steps [n, dim]
@@ -381,23 +520,37 @@ class Word2VecTrainer:
         return WordVectors(self.vocab.words, self.input_vectors())
 
     def state_dict(self) -> dict[str, Any]:
-        """Both tables and the epoch counter: all a resume at an epoch boundary needs.
+        """Both tables, the position (epochs and parts done) and the epoch's running sums: all a
+        resume between two parts needs.
 
-        Plain SGD keeps no optimizer state and the learning rate is a function of the epoch,
-        so nothing else is needed; loads with `torch.load(..., weights_only=True)`.
+        Plain SGD keeps no optimizer state, the learning rate is a function of the position and
+        a chunk's examples are drawn again from their seeds, so nothing else is needed; loads
+        with `torch.load(..., weights_only=True)`.
         """
         return {"input_table": self.input_table.cpu().clone(), "output_table": self.output_table.cpu().clone(),
-                "epochs_done": self.epochs_done, "vocab_size": len(self.vocab), "dim": self.cfg.dim,
-                "model": self.cfg.model}
+                "epochs_done": self.epochs_done, "parts_done": self.parts_done, "parts_per_epoch": self.parts_per_epoch,
+                # Only mid-epoch: an epoch starts from zero sums, and their `seconds` is a clock
+                # reading, so that checkpoints at epoch ends are the same bytes run after run.
+                "epoch_sums": self._sums.state_dict() if self.parts_done else {},
+                "vocab_size": len(self.vocab), "dim": self.cfg.dim, "model": self.cfg.model, "loss": self.cfg.loss}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        expected = {"vocab_size": len(self.vocab), "dim": self.cfg.dim, "model": self.cfg.model}
-        found = {key: state.get(key) for key in expected}
+        expected = {"vocab_size": len(self.vocab), "dim": self.cfg.dim, "model": self.cfg.model, "loss": self.cfg.loss}
+        found = {key: state.get(key, "ns" if key == "loss" else None) for key in expected}
         if found != expected:
             raise ValueError(f"word2vec state is for {found}, this trainer has {expected}")
+        parts_done = int(state.get("parts_done", 0))  # 0 in checkpoints from before epochs had parts
+        if parts_done and state.get("parts_per_epoch") != self.parts_per_epoch:
+            raise ValueError(f"word2vec state is {parts_done} parts into an epoch of {state.get('parts_per_epoch')} "
+                             f"parts, this trainer has {self.parts_per_epoch} parts per epoch")
         self.input_table.copy_(state["input_table"])
         self.output_table.copy_(state["output_table"])
-        self.epochs_done = int(state["epochs_done"])
+        self.epochs_done, self.parts_done = int(state["epochs_done"]), parts_done
+        self._sums, self._current = self._new_sums(), None
+        if state.get("epoch_sums"):
+            sums = state["epoch_sums"]
+            self._sums = _EpochSums(**{**sums, "total": sums["total"].to(self.device),
+                                       "recent": sums["recent"].to(self.device)})
 
 
 def _add_rows(table: torch.Tensor, index: torch.Tensor, steps: torch.Tensor) -> None:

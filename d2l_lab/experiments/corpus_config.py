@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from d2l_lab.config.schema import param
+from d2l_lab.config.schema import LogConfig, log_section, param
 from d2l_lab.devices import check_device_name
 
 PROBE_WORDS = ("chip", "intel", "baby", "beautiful", "computer", "money")
@@ -17,7 +17,8 @@ class CorpusRunConfig:
     device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
     corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz, .bz2 "
                                "and .xz accepted), or a directory of such files, read as a stream; "
-                               "null trains on the bundled Penn Treebank (887,521 tokens)")
+                               "when not given (null), the bundled Penn Treebank (887,521 tokens)")
+    log: LogConfig = log_section()
 
     def check(self) -> None:
         check_device_name(self.device)

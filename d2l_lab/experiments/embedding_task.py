@@ -1,8 +1,21 @@
-"""The one run-loop task of every embedding model: the corpus, one run-loop step per epoch,
-per-epoch evaluation, and the artefacts every embedding run leaves (`vectors.txt`, `vocab.tsv`,
-`loss.png` when there is a curve, evaluation and probe-word neighbours in `summary.json`).
+"""The one run-loop task of every embedding model: the corpus, run-loop steps that are parts of
+an epoch, per-epoch evaluation, and the artefacts every embedding run leaves (`vectors.txt`,
+`vocab.tsv`, `loss.png` when there is a curve, evaluation and probe-word neighbours in
+`summary.json`).
 
-A model plugs in through `EmbeddingTrainer`, four methods; what else a model saves (fastText's
+Steps are parts of an epoch. A trainer cuts each epoch into `parts_per_epoch` parts of a
+fraction of a second (word2vec and fastText: 25k corpus tokens of a chunk; GloVe: 150k
+co-occurrence entries; PPMI-SVD: its one factorisation), and one run-loop step trains one part.
+So the run loop's progress events (`Stepped`, with the position in epochs, words/s and lr from
+`progress`) move within an epoch, and its stop check between steps answers Ctrl-C within about
+a second. `--epochs` still counts epochs: a run has epochs x parts_per_epoch steps, and it
+checkpoints at every epoch's end and when it stops, not at every part (a checkpoint holds both
+tables, megabytes). Each trainer's state holds its position and the epoch's running sums, and
+the cut changes nothing that is computed, so a run stopped between any two parts and resumed
+gives byte-identical vectors (one worker, CPU). metrics.csv keeps one row per epoch (with its
+WordSim-353 rho) and in-epoch loss points every 50 batches, placed by `progress` in epochs.
+
+A model plugs in through `EmbeddingTrainer`, five members; what else a model saves (fastText's
 n-gram table) comes in as `extra_artifacts`. A model's `build_task` is then a few lines: read the
 corpus (`read_corpus`), build its trainer, return `EmbeddingTask(...)`.
 """
@@ -30,10 +43,15 @@ PROBE_NEIGHBOURS = 5
 
 
 class EmbeddingTrainer(Protocol):
-    def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-        """Train epoch `epoch` (0-based, the next one). Returns at least `loss` (mean per example)
-        and `seconds`, and `lr` where there is one; calls `on_batch(batches_done, recent_loss)`
-        now and then if it has batches."""
+    parts_per_epoch: int
+    """Run-loop steps per epoch, each a fraction of a second of training."""
+
+    def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
+                   ) -> dict[str, Any]:
+        """Train part `part` of epoch `epoch` (0-based, the next one). Returns the epoch's metrics
+        so far: at least `loss` (mean per example), `seconds` (of training) and `position` (epochs
+        done, e.g. 2.5), and `lr` where there is one; after the epoch's last part, the epoch's.
+        Calls `on_batch(position, recent_loss)` now and then if it has batches."""
 
     def state_dict(self) -> dict[str, Any]: ...
 
@@ -97,38 +115,57 @@ def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None
 
 
 class EmbeddingTask:
-    """One run-loop step is one epoch; every epoch logs its loss, speed and WordSim-353 rho."""
+    """One run-loop step is one part of an epoch; every epoch logs its loss, speed and WordSim-353 rho."""
 
     columns = ("epoch", "progress", "loss", "lr", "words_per_s", "wordsim353_rho")
-    checkpoint_every = 1
 
     def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
                  label: str, extra_artifacts: Callable[[Path], None] | None = None):
         self.trainer = trainer
         self.vocab = corpus.vocab
-        self.total_steps = epochs
+        self.epochs = epochs
+        self.parts_per_epoch = trainer.parts_per_epoch
+        self.total_steps = epochs * self.parts_per_epoch
+        self.checkpoint_every = self.parts_per_epoch
+        """At every epoch's end (the run loop also checkpoints when it stops)."""
         self.probe_words = probe_words
         self.data_checksum = corpus.checksum
         self.label = label
         self.extra_artifacts = extra_artifacts
         """Writes what the model saves beyond every run's artefacts, into the run directory."""
         self._pending: list[dict[str, Any]] = []
-        self._last_epoch: dict[str, Any] = {}
+        self._latest: dict[str, Any] = {}
+        """The trainer's metrics after the last part trained: the epoch's so far."""
         self._evaluation: tuple[int, dict[str, Any]] | None = None
         self._steps_done = 0
+        self._complete = True
+        """Whether `final_metrics` was asked about the end of the run (then `notes` evaluates fully)."""
 
     def initial_rows(self) -> list[dict[str, Any]]:
         return []
 
     def train_step(self, step: int) -> float:
-        epoch = step - 1
-        batches: list[tuple[int, float]] = []
-        metrics = self.trainer.train_epoch(epoch, on_batch=lambda done, loss: batches.append((done, loss)))
-        total = max(batches[-1][0], 1) if batches else 1
-        self._pending = [{"epoch": step, "progress": epoch + done / total, "loss": loss} for done, loss in batches]
-        self._last_epoch = metrics
+        """Train one part; returns the loss of its epoch so far (the epoch's at its last part)."""
+        epoch, part = divmod(step - 1, self.parts_per_epoch)
+        points: list[tuple[float, float]] = []
+        self._latest = self.trainer.train_part(epoch, part, on_batch=lambda position, loss: points.append(
+            (position, loss)))
+        self._pending += [{"epoch": epoch + 1, "progress": position, "loss": loss} for position, loss in points]
         self._steps_done = step
-        return metrics["loss"]
+        return self._latest["loss"]
+
+    def progress(self) -> dict[str, Any]:
+        """Where the run stands, for progress displays (`Stepped.detail`): position in epochs (a
+        fraction), epochs planned, raw corpus words per second of this epoch's training, lr."""
+        latest = self._latest
+        epoch = (self._steps_done - 1) // self.parts_per_epoch
+        words = self.vocab.total_tokens * (latest["position"] - epoch)
+        detail = {"epoch": latest["position"], "epochs": self.epochs}
+        if latest["seconds"] > 0:
+            detail["words_per_s"] = words / latest["seconds"]
+        if "lr" in latest:
+            detail["lr"] = latest["lr"]
+        return detail
 
     def _standard_evaluation(self) -> dict[str, Any]:
         """The full evaluation of the current vectors, computed once per state."""
@@ -139,22 +176,38 @@ class EmbeddingTask:
         return self._evaluation[1]
 
     def evaluate(self, step: int) -> list[dict[str, Any]]:
-        """The batch rows of the epoch just trained, then the epoch's own row."""
+        """The batch rows of the part just trained, then, at an epoch's end, the epoch's own row."""
         from d2l_lab.datasets.evalsets import load_wordsim353
         from d2l_lab.embeddings.evaluation import evaluate_similarity
 
+        rows, self._pending = self._pending, []
+        if step % self.parts_per_epoch:
+            return rows
         rho = evaluate_similarity(self.trainer.word_vectors(), load_wordsim353())["rho"]
-        epoch = self._last_epoch
+        epoch, latest = step // self.parts_per_epoch, self._latest
         # Raw corpus words (out-of-vocabulary ones too) per second of training, for every model.
-        epoch_row = {"epoch": step, "progress": float(step), "loss": epoch["loss"], "lr": epoch.get("lr", ""),
-                     "words_per_s": round(self.vocab.total_tokens / epoch["seconds"]), "wordsim353_rho": rho}
-        rows, self._pending = [*self._pending, epoch_row], []
-        return rows
+        return [*rows, {"epoch": epoch, "progress": float(epoch), "loss": latest["loss"], "lr": latest.get("lr", ""),
+                        "words_per_s": round(self.vocab.total_tokens / latest["seconds"]), "wordsim353_rho": rho}]
 
     def final_metrics(self, step: int | None = None) -> dict[str, Any]:
+        """The evaluation of the vectors as they stand; `epochs` is how far training went (a
+        fraction when a run was stopped within an epoch: the parts done over parts per epoch).
+
+        A run stopped early (interrupted: it will be resumed) gets WordSim-353 alone, which is
+        instant: the full evaluation (SimLex-999, 19.5k analogies; ~0.5 s on PTB) waits for the
+        end of the run, so that Ctrl-C exits within about a second. `notes` follows suit."""
+        reached = self._steps_done if step is None else step
+        self._complete = reached == self.total_steps
+        metrics = {"epochs": round(reached / self.parts_per_epoch, 4), "loss": self._latest.get("loss")}
+        if not self._complete:
+            from d2l_lab.datasets.evalsets import load_wordsim353
+            from d2l_lab.embeddings.evaluation import evaluate_similarity
+
+            rho = evaluate_similarity(self.trainer.word_vectors(), load_wordsim353())["rho"]
+            return {**metrics, "wordsim353_rho": rho, "vocab_size": len(self.vocab)}
         evaluation = self._standard_evaluation()
         return {
-            "loss": self._last_epoch.get("loss"),
+            **metrics,
             "wordsim353_rho": evaluation["wordsim353"]["rho"],
             "simlex999_rho": evaluation["simlex999"]["rho"],
             "analogy_accuracy": evaluation["google_analogy"]["accuracy"],
@@ -162,16 +215,23 @@ class EmbeddingTask:
         }
 
     def notes(self) -> dict[str, Any]:
+        """The corpus size; for a complete run also the full evaluation and the probe words' neighbours."""
+        notes: dict[str, Any] = {"corpus_tokens": int(self.vocab.counts.sum())}
+        if not self._complete:
+            return notes
         vectors = self.trainer.word_vectors()
         neighbours = {word: [[w, round(s, 4)] for w, s in vectors.most_similar(word, PROBE_NEIGHBOURS)]
                       for word in self.probe_words if word in vectors}
-        return {"corpus_tokens": int(self.vocab.counts.sum()), "evaluation": self._standard_evaluation(),
-                "neighbours": neighbours}
+        return {**notes, "evaluation": self._standard_evaluation(), "neighbours": neighbours}
 
     def state_dict(self) -> dict[str, Any]:
-        return self.trainer.state_dict()
+        """The trainer's state, and the parts per epoch that give the run loop's step its meaning."""
+        return {**self.trainer.state_dict(), "parts_per_epoch": self.parts_per_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("parts_per_epoch", 1) != self.parts_per_epoch:
+            raise ValueError(f"it counts {state.get('parts_per_epoch', 1)} steps per epoch, this run "
+                             f"{self.parts_per_epoch}: it was saved by another version of d2l-lab")
         self.trainer.load_state_dict(state)
 
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
@@ -191,7 +251,7 @@ class EmbeddingTask:
         if len(curve) > 1:  # one point is no curve (PPMI-SVD's single factorisation)
             plotting.curve_plot(run_dir / "loss.png", {self.label: ([float(r["progress"]) for r in curve],
                                                                    [float(r["loss"]) for r in curve])},
-                                xlabel="epoch", ylabel="training loss (mean of recent batches)")
+                                xlabel="epoch", ylabel="training loss (mean of recent batches)", smooth=True)
 
     def diverged_hint(self) -> str:
         return "try a smaller --lr"

@@ -88,7 +88,10 @@ def truncated_svd_vectors(matrix: Any, dim: int, eigenvalue_weight: float, seed:
 
 
 class PPMISVD:
-    """The factorisation as an embedding trainer with a single epoch."""
+    """The factorisation as an embedding trainer with a single epoch of one part (the SVD cannot
+    stop half way)."""
+
+    parts_per_epoch = 1
 
     def __init__(self, counts: Any, words: Sequence[str], cfg: PPMISVDConfig, seed: int, device: Any) -> None:
         import torch
@@ -100,12 +103,13 @@ class PPMISVD:
         self.vectors = torch.zeros(0, cfg.dim)
         self.epochs_done = 0
 
-    def train_epoch(self, epoch: int, on_batch: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
+                   ) -> dict[str, Any]:
         import numpy as np
         import torch
 
-        if epoch != self.epochs_done:
-            raise ValueError(f"epoch {epoch} requested but {self.epochs_done} epochs are done")
+        if (epoch, part) != (self.epochs_done, 0):
+            raise ValueError(f"part {part} of epoch {epoch} requested but {self.epochs_done} epochs are done")
         started = time.perf_counter()
         c, size = self.counts, len(self.words)
         values = ppmi(c.rows, c.cols, c.values, size, self.cfg.smoothing)
@@ -116,7 +120,7 @@ class PPMISVD:
         vectors, left_out = truncated_svd_vectors(matrix, self.cfg.dim, self.cfg.eigenvalue_weight, self.seed)
         self.vectors = vectors.cpu()
         self.epochs_done += 1
-        return {"loss": left_out, "seconds": time.perf_counter() - started}
+        return {"loss": left_out, "seconds": time.perf_counter() - started, "position": float(self.epochs_done)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"vectors": self.vectors.clone(), "epochs_done": self.epochs_done}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from d2l_lab.config.schema import param
+from d2l_lab.config.schema import default_of, param
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
 
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from d2l_lab.datasets.fetch import Progress
 
 MODELS = ("skipgram", "cbow")
+LOSSES = ("ns", "hs")
 LR_SCHEDULES = ("linear", "constant")
+NEGATIVE_SAMPLING_KEYS = ("negatives", "shared_negatives", "negative_group")
+"""The settings only negative sampling reads: left out of a hierarchical-softmax run's config."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class Word2VecConfig:
     model: str = param("skipgram", "skipgram predicts each context word from the centre word (the "
                        "book's model, better for rare words); cbow predicts the centre word from "
                        "the mean of its context vectors (faster, smoother)", choices=MODELS)
+    loss: str = param("ns", "ns: negative sampling, each prediction against K noise words; hs: "
+                      "hierarchical softmax, each prediction the ~log2(V) binary decisions on its "
+                      "word's path in a Huffman tree of the word counts (the C tool's -hs 1, gensim's "
+                      "hs=1), the output table holding the tree's inner nodes", choices=LOSSES,
+                      saved_when_set=True)
     dim: int = param(100, "embedding size; 100 is the book's and enough for PTB's 10k words", ge=1)
     window: int = param(5, "maximum context distance; each centre draws its window uniformly "
                         "from 1..window, so near words count more (the book, the C tool)", ge=1)
@@ -71,11 +79,19 @@ class Word2VecConfig:
                          "but the vectors then vary from run to run. 1 keeps a run bit-for-bit "
                          "reproducible (and its --resume exact), hence the default", ge=1, le=256)
 
+    def unused_fields(self) -> tuple[str, ...]:
+        return NEGATIVE_SAMPLING_KEYS if self.loss == "hs" else ()
+
     def check(self) -> None:
+        changed = [key for key in self.unused_fields()
+                   if getattr(self, key) != default_of(self.__dataclass_fields__[key])]
+        if changed:
+            raise UserError(f"loss 'hs' does not use {', '.join(changed)} (negative sampling only); drop "
+                            "the setting, or use --loss ns")
         if self.workers > 1 and self.threads != 1:
             raise UserError(f"config key 'threads' must be 1 when 'workers' is {self.workers}: each "
                             "worker process runs one torch thread")
-        if self.batch_size % self.negative_group:
+        if self.loss == "ns" and self.batch_size % self.negative_group:
             raise UserError(
                 f"config key 'batch_size' ({self.batch_size}) must be a multiple of "
                 f"'negative_group' ({self.negative_group}): groups of pairs tile each batch"
@@ -95,4 +111,4 @@ def build_task(config: Word2VecRunConfig, device: Any, progress: Progress | None
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
-                         f"{cfg.model}, dim {cfg.dim}, window {cfg.window}")
+                         f"{cfg.model} ({cfg.loss}), dim {cfg.dim}, window {cfg.window}")

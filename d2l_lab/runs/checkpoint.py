@@ -1,10 +1,14 @@
 """Checkpoints: plain tensors and Python values, saved atomically, loaded with weights_only.
 
 `weights_only=True` refuses pickled code, so a crafted checkpoint cannot execute anything.
+Two identical runs write byte-identical checkpoints: they hold no clock reading (the wall time
+lives in summary.json), the global RNG they save starts from the run's seed (`seed_rngs`), and
+their strings are interned before pickling (`_canonical`), so the bytes depend on the values only.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,21 @@ CHECKPOINT_NAME = "checkpoint.pt"
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     import torch
 
+    state = _canonical(state)
     atomic_write(path, lambda f: torch.save(state, f))
+
+
+def _canonical(value: Any) -> Any:
+    """`value` with every string interned. Pickle writes a string once and refers back to it when
+    the same object appears again, so equal strings that are distinct objects (a key read from
+    config.yaml on resume, the same key written in code) would change the bytes, not the values."""
+    if type(value) is str:
+        return sys.intern(value)
+    if type(value) is dict:
+        return {_canonical(key): _canonical(item) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_canonical(item) for item in value)
+    return value
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -39,6 +57,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         first = re.sub(r"\x1b\[[0-9;]*m", "", first)  # torch bolds part of its message
         raise UserError(f"checkpoint '{path}' cannot be loaded safely ({clip(first, 160)}); "
                         "it is corrupt or not ours") from None
+
+
+def seed_rngs(seed: int) -> None:
+    """Seed torch's global generators with the run's seed before the task is built: torch seeds
+    them from the clock at start-up, so the RNG state a checkpoint saves would differ between
+    identical runs (the experiments themselves draw from their own seeded generators)."""
+    import torch
+
+    torch.manual_seed(seed)
 
 
 def rng_state() -> dict[str, Any]:

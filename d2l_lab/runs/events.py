@@ -9,7 +9,7 @@ every event.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
@@ -55,6 +55,10 @@ class Stepped:
     step: int
     total_steps: int
     loss: float
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Where the run stands within the task's own units, for progress displays, from the task's
+    optional `progress()`: an embedding run gives `epoch` (epochs done, a fraction), `epochs`
+    (planned), `words_per_s` and `lr`. Empty when the task says nothing more."""
 
 
 @dataclass(frozen=True)

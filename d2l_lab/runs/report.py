@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from d2l_lab.runs.metrics import read_metrics
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 MAX_METRIC_COLUMNS = 4
+"""Final metrics tabled; those with a direction (loss, rho, accuracy) come first."""
 
 
 @dataclass(frozen=True)
@@ -39,35 +39,42 @@ def report_format(path: Path) -> str:
 
 
 def figures(selected: Sequence[Selected], metric: str) -> list[Figure]:
-    """One comparison plot per group of runs that share an experiment and an x axis."""
+    """One comparison plot per group of runs that share an experiment and an x axis; seeds of one
+    configuration drawn as their mean over a band (`compare.BAND`)."""
+    from d2l_lab import plotting
+
     groups: dict[tuple[str, str], list[Selected]] = {}
     for s in selected:
         groups.setdefault((s.run.experiment, _x_column(s, metric)), []).append(s)
     out = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for n, ((experiment, x), members) in enumerate(sorted(groups.items()), start=1):
-            if x == "":
-                continue  # these runs have no such metric: they are in the table only
-            path = Path(scratch) / f"{n}.png"
-            title = f"{experiment}: {metric} vs {x} ({len(members)} runs)"
-            compare.plot(path, compare.curves(members, metric), metric, title=title)
-            out.append(Figure(title, path.read_bytes()))
+    for (experiment, x), members in sorted(groups.items()):
+        if x == "":
+            continue  # these runs have no such metric: they are in the table only
+        runs = f"{len(members)} run{'s' if len(members) > 1 else ''}"
+        title = f"{experiment}: {metric} vs {compare.x_label(x)} ({runs})"
+        common = compare.shared(members)
+        fig = compare.figure(compare.grouped(members, metric), metric,
+                             title=title + (f"\n{common}" if common else ""))
+        out.append(Figure(title, plotting.png_bytes(fig)))
     if not out:
         raise UserError(f"none of these runs logs '{metric}': pick another --metric")
     return out
 
 
 def table(selected: Sequence[Selected]) -> tuple[list[str], list[list[str]]]:
-    """One row per run: label, status, final metrics, wall time."""
-    labels = compare.labels(selected)
+    """One row per run, or per configuration run with several seeds (`mean ± std (n=K)`): label,
+    status, final metrics, wall time."""
     metrics = list(dict.fromkeys(k for s in selected for k, v in s.run.final.items()
-                                 if isinstance(v, (int, float))))[:MAX_METRIC_COLUMNS]
+                                 if isinstance(v, (int, float))))
+    metrics = sorted(metrics, key=lambda m: compare.direction(m) is None)[:MAX_METRIC_COLUMNS]  # scores first
     columns = ["run", "experiment", "label", "status", *metrics, "wall s"]
     rows = []
-    for s, label in zip(selected, labels):
-        wall = s.run.summary.get("wall_time_s")
-        rows.append([s.run.id, s.run.experiment, label, s.run.status,
-                     *(compare.cell(s.run.final.get(m)) for m in metrics), "" if wall is None else f"{wall:.2f}"])
+    for experiment in dict.fromkeys(s.run.experiment for s in selected):
+        groups = compare.seed_groups([s for s in selected if s.run.experiment == experiment])
+        for label, runs in zip(compare.labels([g[0] for g in groups]), groups):
+            rows.append([compare.run_ids(runs), experiment, label, compare.statuses(runs),
+                         *(compare.spread([s.run.final.get(m) for s in runs]) for m in metrics),
+                         compare.spread([s.run.summary.get("wall_time_s") for s in runs], digits=3)])
     return columns, rows
 
 

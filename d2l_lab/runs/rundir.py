@@ -45,15 +45,15 @@ def check_run_name(name: str) -> str:
 def create_run_dir(root: str | Path, experiment: str, config_dict: dict[str, Any], name: str | None = None) -> Path:
     """Make a fresh, unique run directory and return it."""
     parent = Path(root) / experiment
-    if name:
-        check_run_name(name)  # before anything is created
+    if name is not None:
+        check_run_name(name)  # before anything is created; '' too, as `d2l sweep --name ''`
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create outputs directory '{parent}': {exc.strerror}; pick another --out") from None
     if not os.access(parent, os.W_OK):
         raise UserError(f"outputs directory '{parent}' is not writable: pick another --out")
-    base = check_run_name(name) if name else f"{time.strftime('%Y%m%d-%H%M%S')}-{config_hash(config_dict)}"
+    base = name if name is not None else f"{time.strftime('%Y%m%d-%H%M%S')}-{config_hash(config_dict)}"
     for attempt in range(1, 10_000):
         candidate = parent / (base if attempt == 1 else f"{base}-{attempt}")
         try:

@@ -21,7 +21,14 @@ file is touched.
 Stopping: the caller passes `should_stop`, asked before every step. Ctrl-C (the CLI), a sweep's
 stop flag and a worker's parent-death watcher all answer through it, so a run only ever stops at a
 step boundary, where the checkpoint holds a whole number of steps and `--resume` repeats the
-uninterrupted run exactly.
+uninterrupted run exactly. Tasks keep their steps short so that a stop is quick (an embedding
+run's step is a part of an epoch, a fraction of a second); the loop checkpoints every
+`checkpoint_every` steps (an embedding run: at each epoch's end), at the last step, on a stop,
+and after any step that ends CHECKPOINT_EVERY_S seconds after the last checkpoint (an epoch of a
+big corpus takes hours; a SIGKILL then loses at most about that much).
+
+Progress: after every step the loop publishes `Stepped`, with the task's optional `progress()`
+(where it stands in its own units: epochs, words/s, lr) as its `detail`.
 """
 
 from __future__ import annotations
@@ -42,21 +49,26 @@ from d2l_lab.config.loading import dump_yaml, read_yaml
 from d2l_lab.config.schema import clip, from_dict, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
-from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from d2l_lab.runs.checkpoint import (CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint,
+                                     seed_rngs)
 from d2l_lab.runs.events import (DataRead, DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
                                  publish)
 from d2l_lab.runs.metrics import MetricsLog, read_metrics
 from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
+from d2l_lab.runs.tensorboard import tensorboard_subscribers
 
 DIVERGENCE_FACTOR = 1e6
 """A step's loss this many times the first one counts as diverged (non-finite always does)."""
 END_DIVERGENCE_FACTOR = 1e3
 """A final loss this many times the starting loss counts as diverged (see the module docstring)."""
+CHECKPOINT_EVERY_S = 600.0
+"""A checkpoint at the first step boundary this long after the last one, whatever `checkpoint_every`
+says: rare enough that writing megabytes of tables costs nothing, often enough for long epochs."""
 FINISHED = ("completed", "diverged")
 """Statuses of a run that `--resume` leaves as it is."""
 _PARTIAL_WRITE = re.compile(r"\.(checkpoint\.pt|metrics\.csv|summary\.json|config\.yaml|[\w.-]+\.png)\.\w+\.tmp")
-_CHECKPOINT_KEYS = {"step": int, "task": dict, "rng": dict, "metric_rows": int, "elapsed_s": (int, float)}
+_CHECKPOINT_KEYS = {"step": int, "task": dict, "rng": dict, "metric_rows": int}
 
 BuildTask = Callable[[Any, Any, Callable[[int, "int | None"], None]], Task]
 """(config, device, progress) -> Task; `progress(bytes_done, bytes_total)` follows data reading."""
@@ -83,6 +95,7 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
     from d2l_lab.devices import resolve_device
 
     device = resolve_device(config.device)
+    seed_rngs(config.seed)
     task = _build(build_task, config, device, subscribers)
     for message in task.warnings():
         publish(subscribers, Warned(message))
@@ -197,7 +210,11 @@ def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequenc
     cache's fallback warning (`d2l_lab.cache`) as events."""
     from d2l_lab.cache import take_warnings
 
-    task = build_task(config, device, lambda done, total: publish(subscribers, DataRead(done, total)))
+    try:
+        task = build_task(config, device, lambda done, total: publish(subscribers, DataRead(done, total)))
+    except MemoryError as exc:  # numpy's "Unable to allocate 745. GiB for an array ..."
+        raise UserError(f"not enough memory to set up this run ({clip(str(exc), 120)}): lower the sizes in "
+                        "the config (dim, vocabulary via min_count, batch size)") from None
     for message in take_warnings():
         publish(subscribers, Warned(message))
     return task
@@ -214,6 +231,7 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
     """`_train_and_record`; a failed write (disk full, a directory gone read-only) marks the run
     `failed` in summary.json where it still can and is one line naming the path and the cause.
     Every file is written atomically, so what was written before stays valid."""
+    subscribers = [*subscribers, *tensorboard_subscribers(config, run_dir)]  # `--tensorboard`
     try:
         return _train_and_record(experiment, config, task, device, run_dir, resume_state, should_stop, subscribers)
     except OSError as exc:
@@ -250,7 +268,7 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     if resume_state is not None:
         _load_state(task, resume_state, run_dir)
         metrics.rows = _logged_rows(run_dir, resume_state["metric_rows"])
-        start_step, elapsed_before = resume_state["step"], resume_state["elapsed_s"]
+        start_step, elapsed_before = resume_state["step"], _wall_time_before(resume_state, run_dir)
         first_loss = resume_state.get("first_loss")
         start_loss = resume_state.get("start_loss", first_loss)
     else:
@@ -264,14 +282,19 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - started
 
+    last_checkpoint = time.monotonic()
+
     def checkpoint(step: int) -> None:
+        nonlocal last_checkpoint
+        last_checkpoint = time.monotonic()
         metrics.flush()
         save_checkpoint(run_dir / CHECKPOINT_NAME, {
             "step": step, "task": task.state_dict(), "rng": rng_state(), "metric_rows": len(metrics.rows),
-            "first_loss": first_loss, "start_loss": start_loss, "elapsed_s": elapsed(),
+            "first_loss": first_loss, "start_loss": start_loss,
             "experiment": experiment, "config": config_dict, "config_hash": summary["config_hash"],
             "data_checksum": task.data_checksum,
         })
+        _write_summary(run_dir, summary, status="running", wall=elapsed())  # the wall time a resume adds to
 
     status, code = "completed", exit_codes.OK
     reached = start_step
@@ -292,8 +315,9 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
             log(task.evaluate(step))
             if not math.isfinite(loss) or abs(loss) > DIVERGENCE_FACTOR * max(abs(first_loss), 1e-12):
                 raise _Diverged(step, loss)
-            publish(subscribers, Stepped(step, task.total_steps, loss))
-            if step % task.checkpoint_every == 0 or step == task.total_steps:
+            publish(subscribers, Stepped(step, task.total_steps, loss, _progress_detail(task)))
+            if (step % task.checkpoint_every == 0 or step == task.total_steps
+                    or time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY_S):
                 checkpoint(step)
     except _Diverged as exc:
         status, code = "diverged", exit_codes.DIVERGED
@@ -318,6 +342,21 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     result = RunResult(code, summary, run_dir)
     publish(subscribers, Ended(result))
     return result
+
+
+def _progress_detail(task: Task) -> dict[str, Any]:
+    """What the task says about where it stands (`Stepped.detail`); `progress` is optional."""
+    progress = getattr(task, "progress", None)
+    return progress() if progress is not None else {}
+
+
+def _wall_time_before(state: dict[str, Any], run_dir: Path) -> float:
+    """Seconds the run trained before this resume: summary.json's, kept current at every
+    checkpoint (checkpoints hold no clock reading, so identical runs write identical bytes);
+    checkpoints from before 2026-11-30 carry their own `elapsed_s`."""
+    recorded = state.get("elapsed_s", _read_summary(run_dir).get("wall_time_s"))
+    valid = isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and math.isfinite(recorded)
+    return float(recorded) if valid and recorded >= 0 else 0.0
 
 
 def _loss_of(row: dict[str, Any]) -> float | None:

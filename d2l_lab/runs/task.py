@@ -48,3 +48,7 @@ class Task(Protocol):
 
     def warnings(self) -> list[str]:
         """Things the user should hear before training starts."""
+
+    # Optional: `progress(self) -> dict[str, Any]`, where the run stands in the task's own units
+    # after a step (an embedding run: epochs as a fraction, words/s, lr); the run loop passes it
+    # on as `Stepped.detail` for progress displays. Tasks without it are shown by steps alone.

@@ -3,8 +3,9 @@ experiments, is `python -m d2l_lab.cli.sweep_worker THREADS`).
 
 Protocol: one JSON request per line on stdin, one JSON result per line on stdout (the real stdout
 is kept for results only; anything else printed goes to stderr). A request is
-`{"experiment", "config", "out", "command", "reuse": [...], "resume": [...]}` (candidates: runs
-of the same config hash, `{"run_dir", "data_checksum"}`); the result is
+`{"experiment", "config", "out", "command", "reuse": [...], "resume": [...], "exclude": [...]}`
+(candidates: runs of the same config hash, `{"run_dir", "data_checksum"}`; `exclude`: names of
+run directories never to reuse); the result is
 `{"exit", "summary", "reused", "resumed", "messages", "error"}`.
 
 Each point builds its task once: that gives the data checksum, so a completed run with the same
@@ -14,8 +15,14 @@ resumed from its checkpoint (under a lock), or the same task is trained afresh.
 Claiming: a point is run under an exclusive `fcntl` lock on
 `OUT/.point-locks/<experiment>-<config hash>.lock`, and the completed runs under OUT are
 looked up again once it is held. Two sweeps (or two identical ones started together) that share
-a point therefore run it once: the second waits, then reuses the first one's run.
+a point therefore run it once: the second waits, then reuses the first one's run. Under `--force`
+the request excludes the runs that existed when the sweep started, not those made since, so two
+forced sweeps started together also run each point once.
 Training goes through `runner.execute`, so a sweep point is an ordinary run in every respect.
+
+On a cluster (`run_remote_point`: a Ray task, a Slurm job) the same `run_point` runs; the sweep
+asks it to stop by creating a stop file in the sweep directory (signals do not cross machines),
+and the point writes a marker naming its host and pid while it runs.
 
 Stopping: SIGINT (forwarded by the sweep) or the death of the sweep process (even by SIGKILL: the
 worker watches its parent) only sets a flag, which is the runner's `should_stop`: the running
@@ -46,6 +53,7 @@ POINT_LOCKS = ".point-locks"
 """Directory of the per-point locks, inside OUT (lock files are kept: deleting a lock file that
 another process may have opened would let two holders in)."""
 LOCK_POLL_S = 0.2
+STOP_POLL_S = 0.5
 
 Build = Callable[[str, dict[str, Any]], tuple[Any, Callable[[Any, Any], Any]]]
 """(experiment name, config dict) -> (validated config, task builder)."""
@@ -94,7 +102,7 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
     from d2l_lab.runs.runner import RunOptions, execute, resume
 
     name = request["experiment"]
-    completed_now = _completed_now(request) if request.get("reuse_new", True) else []
+    completed_now = _completed_now(request)
     for candidate in [*request["reuse"], *completed_now]:
         if candidate["data_checksum"] == task.data_checksum:
             result.update(reused=True, summary=json.loads((Path(candidate["run_dir"]) / "summary.json").read_text()))
@@ -117,12 +125,14 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
 
 def _completed_now(request: dict[str, Any]) -> list[dict[str, Any]]:
     """Completed runs of this point's config under OUT as they are now (another sweep may have
-    finished one while we waited for the point's lock)."""
+    finished one while we waited for the point's lock), except those the request excludes."""
     from d2l_lab.runs.catalog import by_config
     from d2l_lab.runs.rundir import config_hash
 
     runs = by_config(Path(request["out"]), request["experiment"], "completed").get(config_hash(request["config"]), [])
-    return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs]
+    exclude = set(request.get("exclude", ()))
+    return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs
+            if r.path.name not in exclude]
 
 
 @contextmanager
@@ -174,6 +184,44 @@ def _watch_parent(parent: int, stop: threading.Event) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_S)
     stop.set()
+
+
+def run_remote_point(request: dict[str, Any], build: Build) -> dict[str, Any]:
+    """One point on a cluster worker; `request["remote"]` holds `stop_file`, `threads` and
+    `marker` (see the module docstring). A point asked to stop before it starts builds nothing."""
+    import socket
+
+    from d2l_lab.files import atomic_write_text
+
+    remote = request["remote"]
+    should_stop = _stop_file_flag(Path(remote["stop_file"]))
+    if should_stop():
+        return {"exit": exit_codes.INTERRUPTED, "summary": None, "reused": False, "resumed": False,
+                "messages": "", "error": None}
+    import torch
+
+    torch.set_num_threads(remote["threads"])
+    marker = Path(remote["marker"])
+    atomic_write_text(marker, json.dumps({"host": socket.gethostname(), "pid": os.getpid()}) + "\n")
+    try:
+        return run_point(request, build, should_stop)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _stop_file_flag(path: Path) -> Callable[[], bool]:
+    """`should_stop` for a remote point: whether `path` exists, looked at most every STOP_POLL_S
+    (a shared filesystem is slow to ask); once seen, it stays seen."""
+    seen, last = False, 0.0
+
+    def should_stop() -> bool:
+        nonlocal seen, last
+        if not seen and time.monotonic() - last >= STOP_POLL_S:
+            last = time.monotonic()
+            seen = path.exists()
+        return seen
+
+    return should_stop
 
 
 def serve(threads: int, build: Build) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from d2l_lab.config.schema import fill_defaults, param, refuse_unused
+from d2l_lab.config.schema import LogConfig, fill_defaults, log_section, param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
@@ -78,6 +78,7 @@ class OptimRunConfig:
     optimizer: OptimizerConfig = param(OptimizerConfig(), "algorithm and hyperparameters")
     schedule: ScheduleConfig = param(ScheduleConfig(), "learning-rate schedule over all steps")
     train: TrainConfig = param(TrainConfig(), "training budget: epochs of airfoil, or steps on a surface")
+    log: LogConfig = log_section()
 
     def seed_matters(self) -> bool:
         """Whether the seed changes anything: a 2-D surface starts from a fixed point and draws nothing."""

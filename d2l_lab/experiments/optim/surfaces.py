@@ -18,6 +18,9 @@ class Surface:
     """x1_min, x1_max, x2_min, x2_max of the contour plot (the book's ranges where it has one)."""
     hessian_diagonal: tuple[float, float] | None = None
     """Constant Hessian of a separable quadratic, for its stability analysis."""
+    log_levels: bool = False
+    """Contour levels spaced geometrically: a function whose values span decades over the view
+    (Rosenbrock's walls) would otherwise have all 20 levels on its walls and none in its valley."""
 
 
 def quadratic(a: float, b: float) -> Surface:
@@ -38,6 +41,7 @@ ROSENBROCK = Surface(
     minimum=(1.0, 1.0),
     default_start=(-1.2, 1.0),
     view=(-2.0, 2.0, -1.0, 3.0),
+    log_levels=True,
 )
 
 BEALE = Surface(
@@ -48,6 +52,7 @@ BEALE = Surface(
     minimum=(3.0, 0.5),
     default_start=(1.0, 1.0),
     view=(-4.5, 4.5, -4.5, 4.5),
+    log_levels=True,
 )
 
 

@@ -64,6 +64,19 @@ class _OptimizerTask:
                     "step on this problem's steepest direction: expect divergence there"]
         return []
 
+    def settings(self) -> str:
+        """`momentum (scratch): lr 0.6, momentum 0.5`: every hyper-parameter the update uses (a
+        weight decay of 0 left out), and the schedule when the lr is not constant; for titles."""
+        c = self.optimizer_config
+        hyper = [f"{name} {value:g}" for name, value in c.hyperparameters().items()
+                 if not (name == "weight_decay" and value == 0)]
+        schedule = self.config.schedule.resolved()
+        if schedule.name != "constant":
+            knobs = " ".join(f"{k} {getattr(schedule, k):g}" for k in ("factor", "step_size", "min_lr_ratio")
+                             if k not in schedule.unused_fields())
+            hyper.append(f"{schedule.name} schedule ({knobs})" if knobs else f"{schedule.name} schedule")
+        return f"{c.algo} ({c.impl}): {', '.join(hyper)}"
+
     def diverged_hint(self) -> str:
         lr = self.optimizer_config.lr
         if self.max_stable_lr is not None:
@@ -120,14 +133,22 @@ class SurfaceTask(_OptimizerTask):
 
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
         path = [(float(r["x1"]), float(r["x2"])) for r in rows]
-        plotting.trajectory_plot(run_dir / "trajectory.png", self.surface.function, path,
-                                 self.surface.view, title=self._title())
-        plotting.curve_plot(run_dir / "loss.png", {self._title(): ([r["step"] for r in rows], [r["loss"] for r in rows])},
-                            xlabel="step", ylabel="f(x)", log_y=True)
+        plotting.trajectory_plot(run_dir / "trajectory.png", self.surface.function, path, self.surface.view,
+                                 title=self._title(), minimum=self.surface.minimum,
+                                 log_levels=self.surface.log_levels)
+        plotting.curve_plot(run_dir / "loss.png", {self.settings(): ([r["step"] for r in rows], [r["loss"] for r in rows])},
+                            xlabel="step", ylabel="f(x)", log_y=True, integer_x=True, title=self._title())
 
     def _title(self) -> str:
-        c = self.optimizer_config
-        return f"{c.algo} ({c.impl}), lr {c.lr:g}"
+        """Two lines: the optimizer's settings, then the problem (function, start, steps)."""
+        problem = self.config.problem
+        if self.surface.name == "quadratic":
+            a, b = problem.coefficients
+            function = f"f = {a:g}*x1^2 + {b:g}*x2^2"
+        else:
+            function = self.surface.name
+        start = ", ".join(f"{v:g}" for v in (problem.start or self.surface.default_start))
+        return f"{self.settings()}\n{function} from ({start}), {self.total_steps} steps"
 
 
 class AirfoilTask(_OptimizerTask):
@@ -199,10 +220,10 @@ class AirfoilTask(_OptimizerTask):
         return {"problem": "airfoil", "examples": self.n, **self.stability}
 
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
-        c = self.optimizer_config
-        label = f"{c.algo} ({c.impl}), lr {c.lr:g}, batch {self.batch_size}"
-        plotting.curve_plot(run_dir / "loss.png", {label: ([r["epoch"] for r in rows], [r["loss"] for r in rows])},
-                            xlabel="epoch", ylabel="loss (full data)", log_y=False)
+        title = (f"{self.settings()}\nairfoil linear regression, {self.n} examples, batch {self.batch_size}, "
+                 f"{self.config.train.epochs} epochs")
+        plotting.curve_plot(run_dir / "loss.png", {self.settings(): ([r["epoch"] for r in rows], [r["loss"] for r in rows])},
+                            xlabel="epoch", ylabel="loss on all examples", log_y=False, title=title)
 
 
 def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> SurfaceTask | AirfoilTask:

@@ -1,0 +1,111 @@
+"""Hierarchical softmax: the other approximate training of the book's section 15.2.
+
+Each word is a leaf of a binary tree; p(w | x) is the product of the binary decisions along the
+path from the root to w, each a logistic unit sigma(+-x . u_n) of one inner node n. A prediction
+then costs its path length (about log2 V) dot products instead of V. As in the word2vec C tool and
+gensim `hs=1`, the tree is a Huffman tree over the word counts, so frequent words have short
+paths, and the V - 1 inner-node vectors u_n form the output table (`vectors.txt` holds the input
+vectors, as with negative sampling).
+
+`huffman_tree` follows the C tool's `CreateBinaryTree` step by step (the same codes and inner-node
+numbers for the same counts, so the two train the same model); `hs_gradients` is the loss of one
+batch of paths with its hand-derived gradients, vectorised over (example, depth) with a mask for
+paths shorter than the batch's longest, checked against autograd in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MAX_CODE_LENGTH = 40
+"""The C tool's limit on a path's length: a Huffman tree this deep needs counts spanning more than
+the Fibonacci number F(41) ~ 1.6e8, far beyond any vocabulary's min_count-to-max ratio."""
+
+
+@dataclass(frozen=True)
+class HuffmanTree:
+    """Per word w: `lengths[w]` decisions, `points[w, :lengths[w]]` the inner nodes on its path
+    from the root (0 .. V-2, the root is V-2) and `codes[w, :lengths[w]]` the branch taken at
+    each (0 or 1). Entries past a word's length are 0."""
+
+    codes: np.ndarray  # uint8 [V, max length]
+    points: np.ndarray  # int64 [V, max length]
+    lengths: np.ndarray  # int64 [V]
+
+
+def huffman_tree(counts: np.ndarray) -> HuffmanTree:
+    """The Huffman tree of the word counts, built as the C tool builds it.
+
+    The tool's words are sorted by descending count; ours need not be, so words are first put in
+    that order (stable, so ties keep the vocabulary's order) and the result mapped back. Then, as
+    in the tool, two cursors walk the sorted leaves (from the rarest up) and the new inner nodes
+    (in order of creation, which is also ascending count) to join the two smallest; the first
+    smallest is taken from the leaves unless a node is strictly smaller, and the second of each
+    pair gets code 1.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    size = counts.size
+    if size < 2:
+        raise ValueError(f"a Huffman tree needs at least 2 words, got {size}")
+    order = np.argsort(-counts, kind="stable")
+    count = np.concatenate([counts[order], np.full(size - 1, np.iinfo(np.int64).max // 4)])
+    parent = np.zeros(2 * size - 1, dtype=np.int64)
+    binary = np.zeros(2 * size - 1, dtype=np.uint8)
+    leaf, node = size - 1, size  # the rarest leaf not yet joined, the oldest node not yet joined
+    for a in range(size - 1):
+        smallest = []
+        for _ in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                smallest.append(leaf)
+                leaf -= 1
+            else:
+                smallest.append(node)
+                node += 1
+        count[size + a] = count[smallest[0]] + count[smallest[1]]
+        parent[smallest] = size + a
+        binary[smallest[1]] = 1
+    root = 2 * size - 2
+    # Walk all leaves up at once; step k holds, per leaf, the k-th decision above it: the code of
+    # the child taken and the inner node (as 0..V-2) where it is taken.
+    current = np.arange(size)
+    up_codes, up_points, lengths = [], [], np.zeros(size, dtype=np.int64)
+    while (below_root := current != root).any():
+        up_codes.append(np.where(below_root, binary[current], 0))
+        up_points.append(np.where(below_root, parent[current] - size, 0))
+        lengths += below_root
+        current = np.where(below_root, parent[current], root)
+    if lengths.max() > MAX_CODE_LENGTH:
+        raise ValueError(f"the Huffman tree is {lengths.max()} deep, deeper than {MAX_CODE_LENGTH}")
+    # Root first, as the tool stores them: decision j of a path of length L is step L-1-j up.
+    depth = np.arange(int(lengths.max()))
+    step = np.clip(lengths[:, None] - 1 - depth, 0, None)
+    inside = depth < lengths[:, None]
+    codes = np.where(inside, np.take_along_axis(np.stack(up_codes, axis=1), step, axis=1), 0).astype(np.uint8)
+    points = np.where(inside, np.take_along_axis(np.stack(up_points, axis=1), step, axis=1), 0)
+    unsorted = np.empty_like(order)
+    unsorted[order] = np.arange(size)  # sorted position of each word
+    return HuffmanTree(codes[unsorted], points[unsorted], lengths[unsorted])
+
+
+def hs_gradients(inputs: torch.Tensor, nodes: torch.Tensor, codes: torch.Tensor, mask: torch.Tensor,
+                 scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Loss and hand-derived gradients of hierarchical softmax for a batch of paths.
+
+    Shapes: `inputs` [n, d] (the input vector x of each example), `nodes` [n, L, d] (the vectors
+    u of the inner nodes on the path to its target word, root first), `codes` [n, L] (the branch
+    taken, 0 or 1) and `mask` [n, L] (1 where the path is that long). With s = x . u and
+    sign = 2 * code - 1, the loss of an example is sum over its path of softplus(sign * s), i.e.
+    -log sigma(s) for code 0 and -log sigma(-s) for code 1, the C tool's labels 1 - code; and
+    d loss / d s = sign * sigma(sign * s). Returns (loss per example [n], d/d inputs [n, d],
+    d/d nodes [n, L, d]), the gradients multiplied by `scale` (-lr makes them SGD steps).
+    """
+    scores = torch.bmm(nodes, inputs.unsqueeze(2)).squeeze(2)
+    sign = codes.to(scores.dtype).mul(2).sub_(1)
+    signed = scores * sign
+    loss = (torch.nn.functional.softplus(signed) * mask).sum(1)
+    grad_scores = torch.sigmoid(signed).mul_(sign).mul_(mask).mul_(scale)
+    return (loss, torch.bmm(grad_scores.unsqueeze(1), nodes).squeeze(1),
+            grad_scores.unsqueeze(2) * inputs.unsqueeze(1))

@@ -1,0 +1,194 @@
+"""Hierarchical softmax: the Huffman tree against hand-worked codes and Huffman's optimum, and
+the loss and its hand-derived gradients against autograd and against a normalised distribution."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+import torch
+
+from d2l_lab.embeddings.hierarchical_softmax import MAX_CODE_LENGTH, huffman_tree, hs_gradients
+
+
+def paths(tree) -> list[tuple[list[int], list[int]]]:
+    return [(tree.codes[w, :n].tolist(), tree.points[w, :n].tolist()) for w, n in enumerate(tree.lengths)]
+
+
+def test_codes_of_a_hand_made_count_table():
+    """Counts 5, 3, 2, 1 by the C tool's steps: join 1+2 -> node 0 (the 2 takes code 1), then
+    3 (leaf) ties node 0's 3 and the node wins -> node 1 = node 0 + word 1 (word 1 takes code 1),
+    then 5 + 6 -> root node 2 (node 1 takes code 1). Paths are read from the root down."""
+    tree = huffman_tree(np.array([5, 3, 2, 1]))
+    assert paths(tree) == [([0], [2]), ([1, 1], [2, 1]), ([1, 0, 1], [2, 1, 0]), ([1, 0, 0], [2, 1, 0])]
+
+
+def test_words_need_not_be_sorted_by_count():
+    tree = huffman_tree(np.array([2, 5, 1, 3]))  # the table above, shuffled: 2->w0, 5->w1, 1->w2, 3->w3
+    assert paths(tree) == [([1, 0, 1], [2, 1, 0]), ([0], [2]), ([1, 0, 0], [2, 1, 0]), ([1, 1], [2, 1])]
+
+
+def huffman_cost(counts: np.ndarray) -> int:
+    """Sum of count x code length of an optimal prefix code: the sum of all merged weights."""
+    heap = [int(c) for c in counts]
+    heapq.heapify(heap)
+    cost = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        cost += merged
+        heapq.heappush(heap, merged)
+    return cost
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tree_is_an_optimal_prefix_code_over_inner_nodes(seed):
+    rng = np.random.default_rng(seed)
+    counts = (rng.zipf(1.3, size=300) + 4).astype(np.int64)
+    tree = huffman_tree(counts)
+    codes = ["".join(map(str, c)) for c, _ in paths(tree)]
+    assert len(set(codes)) == counts.size
+    assert not any(a != b and b.startswith(a) for a in codes for b in codes)  # prefix-free
+    assert sum(2.0 ** -len(c) for c in codes) == pytest.approx(1.0)  # a full binary tree
+    assert int((counts * tree.lengths).sum()) == huffman_cost(counts)  # Huffman's optimum
+    assert (tree.points[:, 0] == counts.size - 2).all()  # every path starts at the root
+    assert tree.points.max() == counts.size - 2 and tree.points.min() == 0
+    # The same inner node always sits at the same depth and is reached by the same code prefix.
+    seen: dict[int, str] = {}
+    for code, points in paths(tree):
+        for depth, node in enumerate(points):
+            assert seen.setdefault(node, "".join(map(str, code[:depth]))) == "".join(map(str, code[:depth]))
+
+
+def test_equal_counts_give_a_balanced_deterministic_tree():
+    tree = huffman_tree(np.full(8, 7))
+    assert tree.lengths.tolist() == [3] * 8
+    assert np.array_equal(huffman_tree(np.full(8, 7)).codes, tree.codes)
+
+
+def test_too_deep_a_tree_is_refused():
+    fibonacci = [1, 1]
+    while len(fibonacci) < MAX_CODE_LENGTH + 2:
+        fibonacci.append(fibonacci[-1] + fibonacci[-2])
+    with pytest.raises(ValueError, match="deeper than 40"):
+        huffman_tree(np.array(fibonacci))
+    with pytest.raises(ValueError):
+        huffman_tree(np.array([3]))
+
+
+def batch(tree, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Points, codes and mask of the paths to `words`, padded to the longest."""
+    points = torch.from_numpy(tree.points)[words]
+    codes = torch.from_numpy(tree.codes)[words]
+    mask = (torch.arange(points.shape[1]) < torch.from_numpy(tree.lengths)[words].unsqueeze(1)).double()
+    return points, codes, mask
+
+
+def test_loss_is_minus_log_of_a_normalised_distribution():
+    """exp(-loss) over every word of the vocabulary sums to 1 for any input vector."""
+    torch.manual_seed(0)
+    counts = np.array([40, 31, 17, 9, 9, 5, 3, 2, 1])
+    tree = huffman_tree(counts)
+    nodes = torch.randn(counts.size - 1, 6, dtype=torch.float64)
+    words = torch.arange(counts.size)
+    points, codes, mask = batch(tree, words)
+    for _ in range(3):
+        x = torch.randn(6, dtype=torch.float64).expand(counts.size, 6)
+        loss, _, _ = hs_gradients(x, nodes[points], codes, mask)
+        assert torch.exp(-loss).sum().item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_gradients_match_autograd():
+    torch.manual_seed(1)
+    counts = np.random.default_rng(2).integers(1, 100, size=50)
+    tree = huffman_tree(counts)
+    words = torch.randint(0, 50, (32,))
+    points, codes, mask = batch(tree, words)
+    inputs = torch.randn(32, 8, dtype=torch.float64, requires_grad=True)
+    nodes = torch.randn(32, points.shape[1], 8, dtype=torch.float64, requires_grad=True)
+    loss, grad_inputs, grad_nodes = hs_gradients(inputs.detach(), nodes.detach(), codes, mask, scale=-0.5)
+    # The C tool's decisions: label 1 - code, -log sigmoid(s) for label 1, -log(1 - sigmoid(s)) for 0.
+    scores = (nodes * inputs.unsqueeze(1)).sum(-1)
+    labels = 1.0 - codes.double()
+    reference = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=mask, reduction="none").sum(1)
+    reference.sum().backward()
+    torch.testing.assert_close(loss, reference.detach())
+    torch.testing.assert_close(grad_inputs, -0.5 * inputs.grad)
+    torch.testing.assert_close(grad_nodes, -0.5 * nodes.grad)
+    assert (grad_nodes[mask == 0] == 0).all()  # padding past a path's end takes no step
+
+
+# The trainer with loss "hs": one step against autograd, and its config (learning and resume:
+# test_word2vec.py, for both losses).
+
+import dataclasses  # noqa: E402
+
+from d2l_lab.config.schema import from_dict, to_dict  # noqa: E402
+from d2l_lab.embeddings.word2vec import Word2VecTrainer  # noqa: E402
+from d2l_lab.errors import UserError  # noqa: E402
+from d2l_lab.experiments.word2vec import Word2VecConfig, Word2VecRunConfig  # noqa: E402
+
+from .test_word2vec import topic_corpus  # noqa: E402
+
+HS = Word2VecConfig(loss="hs", dim=16, window=3, min_count=1, subsample=0.0, epochs=3, batch_size=256,
+                    lr=0.04, threads=1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Trainers set the process's torch threads; leave other test files the default."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def hs_trainer(cfg=HS, seed=0):
+    return Word2VecTrainer.from_sentences(topic_corpus()[0], cfg, seed, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_one_step_is_sgd_on_the_path_loss(model):
+    """A batch's step equals -lr times autograd's gradient of the summed path losses (CBOW: each
+    context word takes the whole step of the mean, as in the C tool)."""
+    trainer = hs_trainer(dataclasses.replace(HS, model=model))
+    trainer.output_table.copy_(torch.randn_like(trainer.output_table) * 0.3)  # zeros would hide the node side
+    trainer.input_table.mul_(40)
+    data = trainer.epoch_chunk(0, 0)
+    tensors = trainer._to_device(data)
+    size = min(HS.batch_size, data.examples)
+    inputs_table = trainer.input_table.clone().double().requires_grad_()
+    output_table = trainer.output_table.clone().double().requires_grad_()
+    points, codes, on_path = (t.index_select(0, tensors["targets"][:size]) for t in trainer.tree)
+    if model == "skipgram":
+        x = inputs_table[tensors["inputs"][:size]]
+    else:
+        owner = tensors["members"][:data.member_starts[size]]
+        members = tensors["inputs"][:data.member_starts[size]]
+        mean = torch.zeros(size, HS.dim, dtype=torch.float64).index_add_(0, owner, inputs_table[members])
+        x = (mean / torch.bincount(owner, minlength=size).unsqueeze(1)).detach().requires_grad_()
+    scores = (output_table[points] * x.unsqueeze(1)).sum(-1)
+    labels = 1.0 - codes.double()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=on_path.double(),
+                                                                reduction="sum")
+    loss.backward()
+    lr = 0.3
+    expected_inputs = inputs_table.detach().clone()
+    if model == "skipgram":
+        expected_inputs -= lr * inputs_table.grad
+    else:
+        expected_inputs.index_add_(0, members, -lr * x.grad[owner])
+    expected_outputs = output_table.detach() - lr * output_table.grad
+    step_loss, examples = trainer._step(tensors, data, 0, lr)
+    assert examples == size
+    assert step_loss.item() == pytest.approx(loss.item(), rel=1e-5)
+    torch.testing.assert_close(trainer.input_table.double(), expected_inputs, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(trainer.output_table.double(), expected_outputs, rtol=1e-4, atol=1e-5)
+
+
+def test_hs_config_saves_what_it_uses():
+    hs = to_dict(from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs"}}))["word2vec"]
+    assert hs["loss"] == "hs" and not {"negatives", "shared_negatives", "negative_group"} & set(hs)
+    ns = to_dict(from_dict(Word2VecRunConfig, {}))["word2vec"]
+    assert "loss" not in ns and ns["negatives"] == 5  # negative-sampling configs (and hashes) as before
+    with pytest.raises(UserError, match="loss 'hs' does not use negatives"):
+        from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs", "negatives": 10}})
