@@ -215,6 +215,8 @@ BAD_INPUT = [
     (["runs", "show", "{in}/not-a-run"], "neither a run directory .* nor a sweep directory"),
     (["runs", "list", "--status", "done"], "--status must be one of"),
     (["runs", "list", "--experiment", "nope"], "unknown experiment 'nope'"),
+    (["runs", "list", "--out", "{in}/file"], "outputs root .* is a file, not a directory of runs"),
+    (["report", RUN_ID, "--out", "{in}/file", "-o", "{in}/r.md"], "outputs root .* is a file, not a directory"),
     (["runs", "compare", RUN_ID, "--metric", "accuracy"], "has no metric 'accuracy'"),
     (["runs", "compare", RUN_ID, "-o", "{in}/plot.jpg"], "must end in .png"),
     (["runs", "compare", RUN_ID, "-o", "{in}/missing/plot.png"], "directory .* does not exist"),
@@ -235,7 +237,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing_behind(files, tmp_path,
         args += ["--out", str(tmp_path / "outputs")] if "--out" not in args else []
     elif args[0] in ("embed", "bpe", "data"):
         pass
-    else:
+    elif "--out" not in args:
         args += ["--out", str(runs)]
     cache = tmp_path / "cache"
     monkeypatch.setenv("D2L_LAB_CACHE", str(cache))

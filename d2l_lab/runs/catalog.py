@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_lab.config.keys import short_name
+from d2l_lab.config.schema import clip
 from d2l_lab.errors import UserError
 from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
 
@@ -116,8 +117,12 @@ def record(path: str | Path, experiments: Experiments, experiment: str | None = 
 
 
 def scan(root: str | Path, experiments: Experiments) -> list[RunRecord]:
-    """Every run directory of these experiments under `root`, oldest first."""
+    """Every run directory of these experiments under `root`, oldest first (none when `root`
+    does not exist yet; a file there is a mistyped --out, not an empty outputs root)."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"outputs root '{clip(str(root))}' is a file, not a directory of runs: give the --out "
+                        "the runs were written to")
     records = []
     for name in experiments:
         parent = root / name
