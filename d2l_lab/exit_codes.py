@@ -16,5 +16,5 @@ INTERRUPTED = 130
 """Ctrl-C (or a stopped sweep): the state was saved; `--resume` or re-issuing continues it."""
 
 SUMMARY = (f"Exit codes: {OK} done, {INTERNAL} internal error, {BAD_INPUT} bad input, {DIVERGED} diverged, "
-           f"{INTERRUPTED} interrupted.")
+           f"{CHECK_FAILED} rerun --check differs, {INTERRUPTED} interrupted (Ctrl-C, SIGTERM).")
 """The line `d2l --help` shows."""
