@@ -190,5 +190,5 @@ def test_hs_config_saves_what_it_uses():
     assert hs["loss"] == "hs" and not {"negatives", "shared_negatives", "negative_group"} & set(hs)
     ns = to_dict(from_dict(Word2VecRunConfig, {}))["word2vec"]
     assert "loss" not in ns and ns["negatives"] == 5  # negative-sampling configs (and hashes) as before
-    with pytest.raises(UserError, match="loss 'hs' does not use negatives"):
+    with pytest.raises(UserError, match="loss 'hs' does not use word2vec.negatives; drop the setting, or change the loss"):
         from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs", "negatives": 10}})

@@ -120,9 +120,10 @@ def log_section() -> Any:
 
 
 def refuse_unused(config: Any, section: str, unused: Iterable[str], chosen: str, uses: Sequence[str]) -> None:
-    """One line when a field that the config's current choice never reads was given anyway: it
-    would otherwise be silently ignored. Such fields default to None ("not given")."""
-    given = [name for name in unused if getattr(config, name) is not None]
+    """One line when a field that the config's current choice never reads was given anyway (set
+    to anything but its default): it would otherwise be silently ignored."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    given = [name for name in unused if getattr(config, name) != default_of(fields[name])]
     if given:
         keys = ", ".join(f"{section}.{name}" for name in given)
         using = f": it uses {', '.join(uses)}" if uses else ""

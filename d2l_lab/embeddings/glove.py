@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from d2l_lab.embeddings.cooccurrence import Cooccurrences
+from d2l_lab.embeddings.parts import TrainsInParts
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.word2vec import set_cpu_threads
 
@@ -91,7 +92,7 @@ def _residual(center: torch.Tensor, context: torch.Tensor, log_x: torch.Tensor) 
     return dot + center[:, -1] + context[:, -1] - log_x
 
 
-class GloveTrainer:
+class GloveTrainer(TrainsInParts):
     """Owns the tables, the AdaGrad accumulators and the shuffled passes over the co-occurrences.
 
     The initial tables come from a generator seeded by `seed` and the order of epoch e from one
@@ -136,12 +137,6 @@ class GloveTrainer:
     @property
     def entries(self) -> int:
         return int(self.rows.numel())
-
-    def train_epoch(self, epoch: int, on_batch: Callable[[float, float], None] | None = None) -> dict[str, Any]:
-        """Train epoch `epoch` (0-based; must be the next one) in one go: all its parts."""
-        for part in range(self.parts_per_epoch):
-            metrics = self.train_part(epoch, part, on_batch)
-        return metrics
 
     def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
                    ) -> dict[str, Any]:

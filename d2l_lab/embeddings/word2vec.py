@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree
+from d2l_lab.embeddings.parts import TrainsInParts
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
@@ -221,7 +222,7 @@ class _EpochSums:
                 "seconds": self.seconds}
 
 
-class Word2VecTrainer:
+class Word2VecTrainer(TrainsInParts):
     """Owns the two embedding tables and trains them epoch by epoch, a chunk at a time.
 
     All randomness of chunk c of epoch e comes from a generator seeded by (seed, e, c) (by
@@ -300,12 +301,6 @@ class Word2VecTrainer:
         """Batches of the epoch in progress (or last run) in the chunks drawn so far: all of
         them once the epoch ends, and before the first `on_batch` for a corpus of one chunk."""
         return self._sums.drawn_batches
-
-    def train_epoch(self, epoch: int, on_batch: Callable[[float, float], None] | None = None) -> dict[str, Any]:
-        """Train epoch `epoch` (0-based; must be the next one) in one go: all its parts."""
-        for part in range(self.parts_per_epoch):
-            metrics = self.train_part(epoch, part, on_batch)
-        return metrics
 
     def train_part(self, epoch: int, part: int, on_batch: Callable[[float, float], None] | None = None
                    ) -> dict[str, Any]:

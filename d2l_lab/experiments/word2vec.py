@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from d2l_lab.config.schema import default_of, param
+from d2l_lab.config.schema import param, refuse_unused
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
 
@@ -83,11 +83,7 @@ class Word2VecConfig:
         return NEGATIVE_SAMPLING_KEYS if self.loss == "hs" else ()
 
     def check(self) -> None:
-        changed = [key for key in self.unused_fields()
-                   if getattr(self, key) != default_of(self.__dataclass_fields__[key])]
-        if changed:
-            raise UserError(f"loss 'hs' does not use {', '.join(changed)} (negative sampling only); drop "
-                            "the setting, or use --loss ns")
+        refuse_unused(self, "word2vec", self.unused_fields(), f"loss '{self.loss}'", ())
         if self.workers > 1 and self.threads != 1:
             raise UserError(f"config key 'threads' must be 1 when 'workers' is {self.workers}: each "
                             "worker process runs one torch thread")
