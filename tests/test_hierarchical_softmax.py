@@ -93,29 +93,34 @@ def test_loss_is_minus_log_of_a_normalised_distribution():
     words = torch.arange(counts.size)
     points, codes, mask = batch(tree, words)
     for _ in range(3):
-        x = torch.randn(6, dtype=torch.float64).expand(counts.size, 6)
-        loss, _, _ = hs_gradients(x, nodes[points], codes, mask)
+        x = torch.randn(6, dtype=torch.float64).expand(counts.size, 1, 6)
+        loss, _, _ = hs_gradients(x, nodes[points], codes, mask.unsqueeze(1))
         assert torch.exp(-loss).sum().item() == pytest.approx(1.0, abs=1e-12)
 
 
 def test_gradients_match_autograd():
+    """Three inputs per path (skip-gram's contexts of one centre), some of them missing."""
     torch.manual_seed(1)
     counts = np.random.default_rng(2).integers(1, 100, size=50)
     tree = huffman_tree(counts)
     words = torch.randint(0, 50, (32,))
-    points, codes, mask = batch(tree, words)
-    inputs = torch.randn(32, 8, dtype=torch.float64, requires_grad=True)
+    points, codes, on_path = batch(tree, words)
+    present = (torch.rand(32, 3, 1) < 0.7).double()
+    mask = present * on_path.unsqueeze(1)
+    inputs = torch.randn(32, 3, 8, dtype=torch.float64, requires_grad=True)
     nodes = torch.randn(32, points.shape[1], 8, dtype=torch.float64, requires_grad=True)
     loss, grad_inputs, grad_nodes = hs_gradients(inputs.detach(), nodes.detach(), codes, mask, scale=-0.5)
     # The C tool's decisions: label 1 - code, -log sigmoid(s) for label 1, -log(1 - sigmoid(s)) for 0.
-    scores = (nodes * inputs.unsqueeze(1)).sum(-1)
-    labels = 1.0 - codes.double()
-    reference = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=mask, reduction="none").sum(1)
+    scores = torch.einsum("nmd,nld->nml", inputs, nodes)
+    labels = (1.0 - codes.double()).unsqueeze(1).expand_as(scores)
+    reference = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=mask,
+                                                                     reduction="none").sum((1, 2))
     reference.sum().backward()
     torch.testing.assert_close(loss, reference.detach())
     torch.testing.assert_close(grad_inputs, -0.5 * inputs.grad)
     torch.testing.assert_close(grad_nodes, -0.5 * nodes.grad)
-    assert (grad_nodes[mask == 0] == 0).all()  # padding past a path's end takes no step
+    assert (grad_nodes[on_path == 0] == 0).all()  # padding past a path's end takes no step
+    assert (grad_inputs[present.squeeze(2) == 0] == 0).all()  # nor does a missing input
 
 
 # The trainer with loss "hs": one step against autograd, and its config (learning and resume:
@@ -148,24 +153,28 @@ def hs_trainer(cfg=HS, seed=0):
 
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_one_step_is_sgd_on_the_path_loss(model):
-    """A batch's step equals -lr times autograd's gradient of the summed path losses (CBOW: each
-    context word takes the whole step of the mean, as in the C tool)."""
+    """A batch's step equals -lr times autograd's gradient of the summed path losses. Skip-gram:
+    each context word predicts its centre's path (the C tool's and gensim's roles); CBOW: the mean
+    of the contexts does, and each context word takes the mean's whole step, as in the C tool."""
     trainer = hs_trainer(dataclasses.replace(HS, model=model))
     trainer.output_table.copy_(torch.randn_like(trainer.output_table) * 0.3)  # zeros would hide the node side
     trainer.input_table.mul_(40)
     data = trainer.epoch_chunk(0, 0)
     tensors = trainer._to_device(data)
-    size = min(HS.batch_size, data.examples)
+    size = min(data.batch_examples, data.examples)
+    assert size == (HS.batch_size // (HS.window + 1) if model == "skipgram" else HS.batch_size)
     inputs_table = trainer.input_table.clone().double().requires_grad_()
     output_table = trainer.output_table.clone().double().requires_grad_()
-    points, codes, on_path = (t.index_select(0, tensors["targets"][:size]) for t in trainer.tree)
+    owner = tensors["members"][:data.member_starts[size]]  # the centre (example) of each context word
+    members = tensors["inputs"][:data.member_starts[size]]
     if model == "skipgram":
-        x = inputs_table[tensors["inputs"][:size]]
+        x = inputs_table[members]
+        targets = tensors["targets"][owner]
     else:
-        owner = tensors["members"][:data.member_starts[size]]
-        members = tensors["inputs"][:data.member_starts[size]]
         mean = torch.zeros(size, HS.dim, dtype=torch.float64).index_add_(0, owner, inputs_table[members])
         x = (mean / torch.bincount(owner, minlength=size).unsqueeze(1)).detach().requires_grad_()
+        targets = tensors["targets"][:size]
+    points, codes, on_path = (t.index_select(0, targets) for t in trainer.tree)
     scores = (output_table[points] * x.unsqueeze(1)).sum(-1)
     labels = 1.0 - codes.double()
     loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=on_path.double(),
@@ -178,8 +187,8 @@ def test_one_step_is_sgd_on_the_path_loss(model):
     else:
         expected_inputs.index_add_(0, members, -lr * x.grad[owner])
     expected_outputs = output_table.detach() - lr * output_table.grad
-    step_loss, examples = trainer._step(tensors, data, 0, lr)
-    assert examples == size
+    step_loss, terms = trainer._step(tensors, data, 0, lr)
+    assert terms == len(x) == data.loss_terms(0)
     assert step_loss.item() == pytest.approx(loss.item(), rel=1e-5)
     torch.testing.assert_close(trainer.input_table.double(), expected_inputs, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(trainer.output_table.double(), expected_outputs, rtol=1e-4, atol=1e-5)

@@ -9,8 +9,8 @@ vectors, as with negative sampling).
 
 `huffman_tree` follows the C tool's `CreateBinaryTree` step by step (the same codes and inner-node
 numbers for the same counts, so the two train the same model); `hs_gradients` is the loss of one
-batch of paths with its hand-derived gradients, vectorised over (example, depth) with a mask for
-paths shorter than the batch's longest, checked against autograd in the tests.
+batch of paths with its hand-derived gradients, vectorised over (example, input, depth) with a mask
+for paths shorter than the batch's longest, checked against autograd in the tests.
 """
 
 from __future__ import annotations
@@ -92,20 +92,23 @@ def huffman_tree(counts: np.ndarray) -> HuffmanTree:
 
 def hs_gradients(inputs: torch.Tensor, nodes: torch.Tensor, codes: torch.Tensor, mask: torch.Tensor,
                  scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Loss and hand-derived gradients of hierarchical softmax for a batch of paths.
+    """Loss and hand-derived gradients of hierarchical softmax for a batch of paths, each path
+    predicted from M input vectors.
 
-    Shapes: `inputs` [n, d] (the input vector x of each example), `nodes` [n, L, d] (the vectors
-    u of the inner nodes on the path to its target word, root first), `codes` [n, L] (the branch
-    taken, 0 or 1) and `mask` [n, L] (1 where the path is that long). With s = x . u and
-    sign = 2 * code - 1, the loss of an example is sum over its path of softplus(sign * s), i.e.
-    -log sigma(s) for code 0 and -log sigma(-s) for code 1, the C tool's labels 1 - code; and
-    d loss / d s = sign * sigma(sign * s). Returns (loss per example [n], d/d inputs [n, d],
-    d/d nodes [n, L, d]), the gradients multiplied by `scale` (-lr makes them SGD steps).
+    Shapes: `nodes` [n, L, d] (the vectors u of the inner nodes on the path to example i's target
+    word, root first), `codes` [n, L] (the branch taken, 0 or 1), `inputs` [n, M, d] (the input
+    vectors x that each predict that path: skip-gram's context words of one centre, or CBOW's one
+    mean) and `mask` [n, M, L] (1 for an input that exists and a depth its path reaches). With
+    s = x . u and sign = 2 * code - 1, the loss of one input is the sum over the path of
+    softplus(sign * s), i.e. -log sigma(s) for code 0 and -log sigma(-s) for code 1, the C tool's
+    labels 1 - code; and d loss / d s = sign * sigma(sign * s). Sharing a path between M inputs
+    turns the work into small matrix products and gathers the path's rows once, not M times.
+    Returns (loss per example summed over its inputs [n], d/d inputs [n, M, d], d/d nodes
+    [n, L, d]), the gradients multiplied by `scale` (-lr makes them SGD steps).
     """
-    scores = torch.bmm(nodes, inputs.unsqueeze(2)).squeeze(2)
-    sign = codes.to(scores.dtype).mul(2).sub_(1)
+    scores = torch.bmm(inputs, nodes.transpose(1, 2))
+    sign = codes.to(scores.dtype).mul(2).sub_(1).unsqueeze(1)
     signed = scores * sign
-    loss = (torch.nn.functional.softplus(signed) * mask).sum(1)
+    loss = (torch.nn.functional.softplus(signed) * mask).sum((1, 2))
     grad_scores = torch.sigmoid(signed).mul_(sign).mul_(mask).mul_(scale)
-    return (loss, torch.bmm(grad_scores.unsqueeze(1), nodes).squeeze(1),
-            grad_scores.unsqueeze(2) * inputs.unsqueeze(1))
+    return loss, torch.bmm(grad_scores, nodes), torch.bmm(grad_scores.transpose(1, 2), inputs)

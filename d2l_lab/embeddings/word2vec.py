@@ -117,11 +117,15 @@ def sgns_gradients(
 class _Chunk:
     """One chunk's training examples: tokens [lo, hi) of the corpus, drawn from its own generator.
 
-    Skip-gram: every (centre, context) pair, shuffled; inputs are centres, targets contexts.
-    CBOW: every centre token that has context, shuffled; the input is the mean of its context
-    words (`members` lists them per example), the target the centre word. Windows stop at the
-    chunk's ends as at a sentence's; a chunk ends at a sentence start unless one sentence is
-    longer than a chunk.
+    Skip-gram with negative sampling: every (centre, context) pair, shuffled; inputs are centres,
+    targets contexts. CBOW: every centre token that has context, shuffled; the input is the mean
+    of its context words (`members` lists them per example), the target the centre word.
+    Skip-gram with hierarchical softmax is grouped as CBOW, but each context word predicts the
+    centre's path on its own, as in the C tool and gensim (the context word is the input): the
+    centre's path is then gathered once for all its contexts. Such a batch holds
+    batch_size / (window + 1) centres, about batch_size pairs. Windows stop at the chunk's ends
+    as at a sentence's; a chunk ends at a sentence start unless one sentence is longer than a
+    chunk.
     """
 
     def __init__(self, trainer: Word2VecTrainer, ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> None:
@@ -130,7 +134,8 @@ class _Chunk:
         centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng)
         self.tokens = ids.size
         self.pairs = centres.size
-        if cfg.model == "skipgram":  # torch's randperm is twice as fast as numpy's here
+        self.grouped = cfg.model == "cbow" or trainer.tree is not None
+        if not self.grouped:  # torch's randperm is twice as fast as numpy's here
             shuffle = torch.Generator().manual_seed(int(rng.integers(2**63)))
             order = torch.randperm(centres.size, generator=shuffle).numpy()
             self.inputs, self.targets = centres[order], contexts[order]
@@ -147,12 +152,24 @@ class _Chunk:
             np.cumsum(counts[examples], out=self.member_starts[1:])
             self.targets = ids[examples]
         self.examples = self.targets.size
-        self.batches = math.ceil(self.examples / cfg.batch_size)
+        self.per_context = cfg.model == "skipgram" and self.grouped
+        """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
+        self.batch_examples = cfg.batch_size
+        if self.per_context:  # a centre has window + 1 contexts on average
+            self.batch_examples = max(1, cfg.batch_size // (cfg.window + 1))
+        self.batches = math.ceil(self.examples / self.batch_examples)
         if trainer.tree is None:
             groups = cfg.batch_size // cfg.negative_group
             self.noise = trainer.noise.sample((self.batches, groups, cfg.shared_negatives), rng)
         else:  # hierarchical softmax draws no noise words
             self.noise = None
+
+    def loss_terms(self, b: int) -> int:
+        """Terms in batch `b`'s summed loss: its pairs (skip-gram) or examples (CBOW)."""
+        start, stop = b * self.batch_examples, min((b + 1) * self.batch_examples, self.examples)
+        if self.per_context:
+            return int(self.member_starts[stop] - self.member_starts[start])
+        return stop - start
 
 
 def chunk_bounds(offsets: np.ndarray, tokens: int, chunk_tokens: int) -> list[tuple[int, int]]:
@@ -347,7 +364,7 @@ class Word2VecTrainer(TrainsInParts):
             if losses is None:
                 loss, size = self._step(tensors, data, b, lr)
             else:
-                loss, size = losses[b], min(self.cfg.batch_size, data.examples - b * self.cfg.batch_size)
+                loss, size = losses[b], data.loss_terms(b)
             sums.total += loss
             sums.recent += loss
             sums.recent_examples += size
@@ -429,21 +446,26 @@ class Word2VecTrainer(TrainsInParts):
             arrays["noise"] = data.noise
         if data.members is not None:
             arrays["members"] = data.members
+        if data.per_context:
+            arrays["member_starts"] = data.member_starts
         return {name: torch.from_numpy(array).to(self.device) for name, array in arrays.items()}
 
     def _step(self, tensors: dict[str, torch.Tensor], data: _Chunk, b: int, lr: float,
               part: int = 0, parts: int = 1) -> tuple[torch.Tensor, int]:
-        """One SGD step on batch `b`, or on its `part`-th of `parts` slices of whole groups;
-        returns (summed loss, examples in the step)."""
+        """One SGD step on batch `b`, or on its `part`-th of `parts` slices of whole groups (of
+        `negative_group` examples with negative sampling, single examples with hierarchical
+        softmax); returns (summed loss, loss terms in the step)."""
         cfg = self.cfg
-        group = cfg.negative_group
-        per_batch = cfg.batch_size // group
+        group = cfg.negative_group if self.tree is None else 1
+        per_batch = data.batch_examples // group
         first_group = part * per_batch // parts
-        start = b * cfg.batch_size + first_group * group
-        stop = min(b * cfg.batch_size + (part + 1) * per_batch // parts * group, data.examples)
+        start = b * data.batch_examples + first_group * group
+        stop = min(b * data.batch_examples + (part + 1) * per_batch // parts * group, data.examples)
         size = stop - start
         if size <= 0:  # a slice past the end of the last batch
             return torch.zeros((), dtype=self._sum_dtype, device=self.device), 0
+        if data.per_context:
+            return self._skipgram_hierarchical_softmax(tensors, data, start, stop, lr)
         groups = math.ceil(size / group)
         padding = groups * group - size
         targets = _pad(tensors["targets"][start:stop], padding)
@@ -466,7 +488,7 @@ class Word2VecTrainer(TrainsInParts):
         if self.tree is None:
             loss, step_inputs = self._negative_sampling(inputs, targets, tensors["noise"][b], first_group, mask, lr)
         else:
-            loss, step_inputs = self._hierarchical_softmax(inputs, targets, mask, lr)
+            loss, step_inputs = self._hierarchical_softmax(inputs, targets, lr)  # no padding: groups of 1
         if data.members is None:
             apply_input_steps(step_inputs)
         else:  # every context word takes the mean's whole step, as in the C tool and gensim
@@ -489,15 +511,40 @@ class Word2VecTrainer(TrainsInParts):
         _add_rows(self.output_table, noise_ids, step_noise.view(-1, cfg.dim))
         return loss, step_inputs.view(-1, cfg.dim)
 
-    def _hierarchical_softmax(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None,
-                              lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Steps the inner-node rows on the targets' Huffman paths (`output_table` row n is inner
-        node n); returns (loss per example, steps of the inputs [n, dim])."""
+    def _hierarchical_softmax(self, inputs: torch.Tensor, targets: torch.Tensor, lr: float
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """CBOW: steps the inner-node rows on the targets' Huffman paths (`output_table` row n is
+        inner node n) from one input each; returns (loss per example, steps of the inputs [n, dim])."""
+        loss, step_inputs = self._path_steps(inputs.unsqueeze(1), targets, None, lr)
+        return loss, step_inputs.squeeze(1)
+
+    def _skipgram_hierarchical_softmax(self, tensors: dict[str, torch.Tensor], data: _Chunk, start: int,
+                                       stop: int, lr: float) -> tuple[torch.Tensor, int]:
+        """Skip-gram with hierarchical softmax on the centres `start:stop` of a grouped chunk: each
+        centre's context words, laid out [centres, 2 * window] with a mask, predict its path.
+        Returns (summed loss, pairs)."""
+        lo, hi = int(data.member_starts[start]), int(data.member_starts[stop])
+        centres, width, dim = stop - start, 2 * self.cfg.window, self.cfg.dim
+        owner = tensors["members"][lo:hi] - start
+        slot = torch.arange(hi - lo, device=self.device) - (tensors["member_starts"][start:stop] - lo)[owner]
+        place = owner * width + slot
+        rows, apply_input_steps = self.input_rows(tensors["inputs"][lo:hi])
+        inputs = rows.new_zeros(centres * width, dim).index_copy_(0, place, rows)
+        present = rows.new_zeros(centres * width).index_fill_(0, place, 1.0)
+        loss, step_inputs = self._path_steps(inputs.view(centres, width, dim), tensors["targets"][start:stop],
+                                             present.view(centres, width, 1), lr)
+        apply_input_steps(step_inputs.view(-1, dim).index_select(0, place))
+        return loss.sum(dtype=self._sum_dtype), hi - lo
+
+    def _path_steps(self, inputs: torch.Tensor, targets: torch.Tensor, present: torch.Tensor | None,
+                    lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Steps the inner-node rows on each target's Huffman path, predicted from `inputs`
+        [n, M, dim] (`present` [n, M, 1] masks missing ones); returns (loss per target, steps of
+        the inputs [n, M, dim])."""
         points, codes, on_path = (table.index_select(0, targets) for table in self.tree)
-        if mask is not None:
-            on_path = on_path * mask.reshape(-1, 1)
+        mask = on_path.unsqueeze(1) if present is None else present * on_path.unsqueeze(1)
         nodes = self.output_table.index_select(0, points.view(-1)).view(*points.shape, self.cfg.dim)
-        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path, scale=-lr)
+        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, mask, scale=-lr)
         _add_rows(self.output_table, points.view(-1), step_nodes.view(-1, self.cfg.dim))
         return loss, step_inputs
 
