@@ -119,3 +119,21 @@ def test_seeds_names_diverged_points_and_force(tmp_path):
     assert len(list((tmp_path / "optim").iterdir())) == 4
     other = d2l("sweep", "optim", "--grid", "lr=0.3", "--name", "book-gd", "--out", str(tmp_path))
     assert other.exit_code == 2 and "holds a different request" in other.stderr
+
+
+@pytest.mark.parametrize(("jobs", "workers", "warned"), [(2, 2, True), (1, 2, False), (2, 1, False)])
+def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkeypatch, capsys, tmp_path, jobs,
+                                                                          workers, warned):
+    from types import SimpleNamespace
+
+    from d2l_lab.cli.sweep import _warn_if_oversubscribed
+    from d2l_lab.runs.launchers import LauncherOptions, local
+
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    launcher = local.LocalLauncher(LauncherOptions(jobs=jobs), ["unused"], None)
+    launcher.connect(tmp_path, 4)
+    points = [SimpleNamespace(config=SimpleNamespace(word2vec=SimpleNamespace(workers=w))) for w in (1, workers)]
+    _warn_if_oversubscribed(launcher, "word2vec", points)
+    expected = "warning: 2 jobs x 2 word2vec workers need 4 cores, this machine has 2: the processes will contend; " \
+               "use --jobs 1\n"
+    assert capsys.readouterr().err == (expected if warned else "")

@@ -141,6 +141,7 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     check_writable(out, "--out")
     with closing(launcher):
         described = launcher.connect(out, len(points))  # before the sweep directory: a refusal leaves nothing
+        _warn_if_oversubscribed(launcher, experiment, points)
         grid_values = {a.key: list(a.values) for a in axes}
         asked = {"experiment": experiment, "grid": grid_values, "sets": list(sets), "preset": preset,
                  "config": str(config_file) if config_file else None, "seeds": seeds}
@@ -169,6 +170,20 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
         _print_table(list(state.axes), rows)
         output.note(f"results: {sweep_dir / 'results.csv'}\ncompare: d2l runs compare {sweep_dir}")
     return code
+
+
+def _warn_if_oversubscribed(launcher: Any, experiment: str, points: list[Any]) -> None:
+    """Local jobs times a point's worker processes (word2vec's and fastText's `workers`, one core
+    each) beyond this machine's cores make every process wait for the others: say so once."""
+    from d2l_lab.runs.launchers.local import LocalLauncher, available_cores
+
+    if not isinstance(launcher, LocalLauncher):
+        return
+    workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in points)
+    cores = available_cores()
+    if launcher.jobs * workers > cores:
+        output.warn(f"{launcher.jobs} jobs x {workers} {experiment} workers need {launcher.jobs * workers} cores, "
+                    f"this machine has {cores}: the processes will contend; use --jobs {max(1, cores // workers)}")
 
 
 def _run_names(folder: Path) -> set[str]:
