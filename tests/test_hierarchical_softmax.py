@@ -201,3 +201,7 @@ def test_hs_config_saves_what_it_uses():
     assert "loss" not in ns and ns["negatives"] == 5  # negative-sampling configs (and hashes) as before
     with pytest.raises(UserError, match="loss 'hs' does not use word2vec.negatives; drop the setting, or change the loss"):
         from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs", "negatives": 10}})
+    from d2l_lab.experiments.fasttext import FastTextRunConfig
+
+    with pytest.raises(UserError, match="config key 'fasttext.loss' must be one of ns; got 'hs'"):
+        from_dict(FastTextRunConfig, {"fasttext": {"loss": "hs"}})

@@ -28,6 +28,9 @@ the CLI's flags needs no numpy (a test checks that the two agree)."""
 class FastTextConfig(Word2VecConfig):
     model: str = param("skipgram", "fastText trains its subword vectors with skip-gram here (the "
                        "fastText paper's model); CBOW is not offered", choices=("skipgram",))
+    loss: str = param("ns", "fastText trains with negative sampling here; hierarchical softmax over "
+                      "subword sums diverged at fastText's learning rate and is not offered", choices=("ns",),
+                      saved_when_set=True)
     epochs: int = param(10, "passes over the corpus; each costs several word2vec epochs, as a "
                         "word's vector is the mean of ~20 rows", ge=1)
     batch_size: int = param(4096, "pairs per SGD step; the learning rate below is tuned for it", ge=1)
