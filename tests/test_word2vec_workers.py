@@ -135,10 +135,10 @@ def test_one_worker_never_forks_and_is_the_serial_path(monkeypatch):
     assert not one.input_table.is_shared()
 
 
-@pytest.mark.parametrize("model", ["skipgram", "cbow"])
-def test_two_workers_learn_the_planted_topics_and_report_every_batch(model):
+@pytest.mark.parametrize(("model", "loss"), [("skipgram", "ns"), ("cbow", "ns"), ("skipgram", "hs"), ("cbow", "hs")])
+def test_two_workers_learn_the_planted_topics_and_report_every_batch(model, loss):
     corpus, topics = topic_corpus()
-    cfg = dataclasses.replace(SMALL, model=model, epochs=4, workers=2)
+    cfg = dataclasses.replace(SMALL, model=model, loss=loss, epochs=4, workers=2)
     trainer, serial = make_trainer(cfg, corpus=corpus), make_trainer(dataclasses.replace(cfg, workers=1), corpus=corpus)
     calls, serial_calls, losses = [], [], []
     for epoch in range(4):
