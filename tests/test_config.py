@@ -105,3 +105,21 @@ def test_one_short_name_scheme_for_flags_grid_keys_columns_and_suggestions():
     names = short_names(OptimRunConfig)
     assert all(names[short_name(k)] == k for k in keys)
     assert all(short_name(key) == name for name, key in names.items())  # a short name stands for one key
+
+
+def test_embedding_presets_change_what_they_say_and_nothing_else():
+    """`--preset glove-paper` is the paper's training (window 10, x_max 100, lr 0.05, 50
+    iterations); word2vec's `similarity` only lightens subsampling and the rate."""
+    from d2l_lab.config.schema import to_dict
+    from d2l_lab.experiments.glove import GloveRunConfig
+    from d2l_lab.experiments.word2vec import Word2VecRunConfig
+
+    def changed(config_class, experiment, preset):
+        default, chosen = (to_dict(compose(config_class, experiment, preset=p))[experiment] for p in (None, preset))
+        return {k: v for k, v in chosen.items() if default.get(k) != v}, chosen
+
+    paper_changes, paper = changed(GloveRunConfig, "glove", "glove-paper")
+    assert {k: paper[k] for k in ("window", "x_max", "alpha", "lr", "epochs")} == {
+        "window": 10, "x_max": 100.0, "alpha": 0.75, "lr": 0.05, "epochs": 50}
+    assert set(paper_changes) <= {"window", "x_max", "alpha", "lr", "epochs"}
+    assert changed(Word2VecRunConfig, "word2vec", "similarity")[0] == {"subsample": 1e-3, "lr": 0.035}
