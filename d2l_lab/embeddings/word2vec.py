@@ -122,8 +122,8 @@ class _Chunk:
     of its context words (`members` lists them per example), the target the centre word.
     Skip-gram with hierarchical softmax is grouped as CBOW, but each context word predicts the
     centre's path on its own, as in the C tool and gensim (the context word is the input): the
-    centre's path is then gathered once for all its contexts. Such a batch holds
-    batch_size / (window + 1) centres, about batch_size pairs. Windows stop at the chunk's ends
+    centre's path is then gathered once for all its contexts. Such a batch holds about batch_size
+    pairs: batch_size divided by the chunk's mean contexts per centre, in centres. Windows stop at the chunk's ends
     as at a sentence's; a chunk ends at a sentence start unless one sentence is longer than a
     chunk.
     """
@@ -155,8 +155,8 @@ class _Chunk:
         self.per_context = cfg.model == "skipgram" and self.grouped
         """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
         self.batch_examples = cfg.batch_size
-        if self.per_context:  # a centre has window + 1 contexts on average
-            self.batch_examples = max(1, cfg.batch_size // (cfg.window + 1))
+        if self.per_context:  # about batch_size pairs, from the chunk's mean contexts per centre
+            self.batch_examples = max(1, round(cfg.batch_size * self.examples / max(self.pairs, 1)))
         self.batches = math.ceil(self.examples / self.batch_examples)
         if trainer.tree is None:
             groups = cfg.batch_size // cfg.negative_group
