@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from d2l_lab.embeddings.hierarchical_softmax import MAX_CODE_LENGTH, huffman_tree, hs_gradients
+from d2l_lab.embeddings.hierarchical_softmax import MAX_CODE_LENGTH, MAX_EXP, huffman_tree, hs_gradients
 
 
 def paths(tree) -> list[tuple[list[int], list[int]]]:
@@ -108,10 +108,11 @@ def test_gradients_match_autograd():
     present = (torch.rand(32, 3, 1) < 0.7).double()
     mask = present * on_path.unsqueeze(1)
     inputs = torch.randn(32, 3, 8, dtype=torch.float64, requires_grad=True)
-    nodes = torch.randn(32, points.shape[1], 8, dtype=torch.float64, requires_grad=True)
+    nodes = (0.3 * torch.randn(32, points.shape[1], 8, dtype=torch.float64)).requires_grad_()
     loss, grad_inputs, grad_nodes = hs_gradients(inputs.detach(), nodes.detach(), codes, mask, scale=-0.5)
     # The C tool's decisions: label 1 - code, -log sigmoid(s) for label 1, -log(1 - sigmoid(s)) for 0.
     scores = torch.einsum("nmd,nld->nml", inputs, nodes)
+    assert scores.abs().max() < MAX_EXP  # no decision saturated: every one takes its step
     labels = (1.0 - codes.double()).unsqueeze(1).expand_as(scores)
     reference = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=mask,
                                                                      reduction="none").sum((1, 2))
@@ -121,6 +122,20 @@ def test_gradients_match_autograd():
     torch.testing.assert_close(grad_nodes, -0.5 * nodes.grad)
     assert (grad_nodes[on_path == 0] == 0).all()  # padding past a path's end takes no step
     assert (grad_inputs[present.squeeze(2) == 0] == 0).all()  # nor does a missing input
+
+
+def test_a_saturated_decision_takes_no_step_as_in_the_c_tool():
+    """|score| >= 6: the C tool and gensim skip the decision; its loss still counts."""
+    inputs = torch.tensor([[[1.0, 0.0]]], dtype=torch.float64)
+    nodes = torch.tensor([[[7.0, 0.0], [-6.5, 0.0], [5.9, 0.0]]], dtype=torch.float64)
+    codes = torch.tensor([[0, 0, 1]])  # the first right, the second and third wrong
+    loss, grad_inputs, grad_nodes = hs_gradients(inputs, nodes, codes, torch.ones(1, 1, 3), scale=-1.0)
+    softplus = torch.nn.functional.softplus
+    expected_loss = softplus(torch.tensor(-7.0)) + softplus(torch.tensor(6.5)) + softplus(torch.tensor(5.9))
+    assert loss.item() == pytest.approx(expected_loss.item())
+    step = -torch.sigmoid(torch.tensor(5.9, dtype=torch.float64))  # the third decision's alone
+    torch.testing.assert_close(grad_nodes[0, :, 0], torch.stack([torch.zeros((), dtype=torch.float64)] * 2 + [step]))
+    torch.testing.assert_close(grad_inputs[0, 0], torch.stack([step * 5.9, torch.zeros((), dtype=torch.float64)]))
 
 
 # The trainer with loss "hs": one step against autograd, and its config (learning and resume:
