@@ -134,8 +134,8 @@ class _Chunk:
         centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng)
         self.tokens = ids.size
         self.pairs = centres.size
-        self.grouped = cfg.model == "cbow" or trainer.tree is not None
-        if not self.grouped:  # torch's randperm is twice as fast as numpy's here
+        grouped = cfg.model == "cbow" or trainer.tree is not None
+        if not grouped:  # torch's randperm is twice as fast as numpy's here
             shuffle = torch.Generator().manual_seed(int(rng.integers(2**63)))
             order = torch.randperm(centres.size, generator=shuffle).numpy()
             self.inputs, self.targets = centres[order], contexts[order]
@@ -152,7 +152,7 @@ class _Chunk:
             np.cumsum(counts[examples], out=self.member_starts[1:])
             self.targets = ids[examples]
         self.examples = self.targets.size
-        self.per_context = cfg.model == "skipgram" and self.grouped
+        self.per_context = cfg.model == "skipgram" and grouped
         """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
         self.batch_examples = cfg.batch_size
         if self.per_context:  # about batch_size pairs, from the chunk's mean contexts per centre
