@@ -1,6 +1,6 @@
 """Words per second of our word2vec on PTB with 1 and N worker processes, idle and with busy cores.
 
-    python benchmarks/word2vec_scaling.py [--workers 1 2] [--busy 0 1] [--repeats 3] [--epochs 2]
+    python benchmarks/word2vec_scaling.py [--workers 1 2] [--busy 0 1] [--repeats 3] [--epochs 2] [--loss ns|hs]
 
 Every measurement is a separate process training the default config (skip-gram; seed 0) for
 `--epochs` epochs with `word2vec.workers` set; words/s is raw PTB tokens per second of
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 SPIN = "while True: pass"
 
 
-def measure(workers: int, epochs: int, seed: int, model: str) -> dict[str, Any]:
+def measure(workers: int, epochs: int, seed: int, model: str, loss: str) -> dict[str, Any]:
     """Train `epochs` epochs in this process; words/s per epoch and the final WS353 rho."""
     import torch
 
@@ -40,7 +40,7 @@ def measure(workers: int, epochs: int, seed: int, model: str) -> dict[str, Any]:
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
-    flags = {"word2vec.workers": workers, "word2vec.epochs": epochs, "word2vec.model": model}
+    flags = {"word2vec.workers": workers, "word2vec.epochs": epochs, "word2vec.model": model, "word2vec.loss": loss}
     cfg = compose(Word2VecRunConfig, "word2vec", flags=flags).word2vec
     corpus = read_corpus(None, cfg.min_count)
     trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, seed, torch.device("cpu"))
@@ -53,7 +53,7 @@ def spawn(workers: int, busy: int, args: argparse.Namespace) -> dict[str, Any]:
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(busy)]
     try:
         command = [sys.executable, __file__, "--measure", str(workers), "--epochs", str(args.epochs),
-                   "--seed", str(args.seed), "--model", args.model]
+                   "--seed", str(args.seed), "--model", args.model, "--loss", args.loss]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     finally:
         for spinner in spinners:
@@ -72,10 +72,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", choices=("skipgram", "cbow"), default="skipgram")
+    parser.add_argument("--loss", choices=("ns", "hs"), default="ns")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.epochs, args.seed, args.model)))
+        print(json.dumps(measure(args.measure, args.epochs, args.seed, args.model, args.loss)))
         return
 
     conditions = [(busy, workers) for busy in args.busy for workers in args.workers]
@@ -85,7 +86,7 @@ def main() -> None:
         for busy, workers in conditions:
             results[busy, workers].append(spawn(workers, busy, args))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"PTB {args.model}, default config, {args.epochs} epochs per measurement, {args.repeats} repeats "
+    print(f"PTB {args.model} ({args.loss}), default config, {args.epochs} epochs per measurement, {args.repeats} repeats "
           f"interleaved, {len(os.sched_getaffinity(0))} cores; {time.perf_counter() - started:.0f} s, "
           f"load average at the end {load:.2f}")
     print(f"{'busy':>4}{'workers':>8}{'median words/s':>16}{'min':>11}{'max':>11}{'x 1 worker':>11}{'WS353':>7}")
