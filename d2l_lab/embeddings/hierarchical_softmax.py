@@ -108,8 +108,8 @@ def hs_gradients(inputs: torch.Tensor, nodes: torch.Tensor, codes: torch.Tensor,
     s = x . u and sign = 2 * code - 1, the loss of one input is the sum over the path of
     softplus(sign * s), i.e. -log sigma(s) for code 0 and -log sigma(-s) for code 1, the C tool's
     labels 1 - code; and d loss / d s = sign * sigma(sign * s), taken as 0 where |s| >= MAX_EXP
-    (the loss itself is exact). Sharing a path between M inputs
-    turns the work into small matrix products and gathers the path's rows once, not M times.
+    (the loss itself is exact). Sharing a path between M inputs turns the work into small matrix
+    products and gathers the path's rows once, not M times.
     Returns (loss per example summed over its inputs [n], d/d inputs [n, M, d], d/d nodes
     [n, L, d]), the gradients multiplied by `scale` (-lr makes them SGD steps).
     """

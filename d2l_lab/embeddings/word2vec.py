@@ -123,9 +123,9 @@ class _Chunk:
     Skip-gram with hierarchical softmax is grouped as CBOW, but each context word predicts the
     centre's path on its own, as in the C tool and gensim (the context word is the input): the
     centre's path is then gathered once for all its contexts. Such a batch holds about batch_size
-    pairs: batch_size divided by the chunk's mean contexts per centre, in centres. Windows stop at the chunk's ends
-    as at a sentence's; a chunk ends at a sentence start unless one sentence is longer than a
-    chunk.
+    pairs: batch_size divided by the chunk's mean contexts per centre, in centres. Windows stop at
+    the chunk's ends as at a sentence's; a chunk ends at a sentence start unless one sentence is
+    longer than a chunk.
     """
 
     def __init__(self, trainer: Word2VecTrainer, ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> None:
