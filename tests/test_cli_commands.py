@@ -99,6 +99,16 @@ def test_a_command_group_alone_shows_its_help_and_exits_0(monkeypatch, capsys):
 
 
 def test_the_first_ctrl_c_asks_the_run_to_stop_and_the_second_interrupts_at_once():
+    # As in a terminal: a shell without job control starts background jobs with SIGINT ignored,
+    # and pytest run that way would inherit it (then no Ctrl-C interrupts anything).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_twice()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _ctrl_c_twice() -> None:
     with ctrl_c_stops() as should_stop:
         assert not should_stop()
         os.kill(os.getpid(), signal.SIGINT)
