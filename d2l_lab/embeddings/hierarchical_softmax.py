@@ -104,7 +104,7 @@ def hs_gradients(inputs: torch.Tensor, nodes: torch.Tensor, codes: torch.Tensor,
     Shapes: `nodes` [n, L, d] (the vectors u of the inner nodes on the path to example i's target
     word, root first), `codes` [n, L] (the branch taken, 0 or 1), `inputs` [n, M, d] (the input
     vectors x that each predict that path: skip-gram's context words of one centre, or CBOW's one
-    mean) and `mask` [n, M, L] (1 for an input that exists and a depth its path reaches). With
+    mean) and `mask` [n, M, L] or [n, 1, L] (1 where an input exists and its path reaches that depth). With
     s = x . u and sign = 2 * code - 1, the loss of one input is the sum over the path of
     softplus(sign * s), i.e. -log sigma(s) for code 0 and -log sigma(-s) for code 1, the C tool's
     labels 1 - code; and d loss / d s = sign * sigma(sign * s), taken as 0 where |s| >= MAX_EXP

@@ -122,10 +122,11 @@ class _Chunk:
     of its context words (`members` lists them per example), the target the centre word.
     Skip-gram with hierarchical softmax is grouped as CBOW, but each context word predicts the
     centre's path on its own, as in the C tool and gensim (the context word is the input): the
-    centre's path is then gathered once for all its contexts. Such a batch holds about batch_size
-    pairs: batch_size divided by the chunk's mean contexts per centre, in centres. Windows stop at
-    the chunk's ends as at a sentence's; a chunk ends at a sentence start unless one sentence is
-    longer than a chunk.
+    centre's path is then gathered once for all its contexts. Its batches hold centres with equal
+    numbers of contexts, about batch_size pairs each, in random order (`batches_of_equal_width`),
+    so that a batch's contexts fill a [centres, contexts, dim] block without padding. Batch b is
+    examples batch_starts[b]:batch_starts[b + 1]. Windows stop at the chunk's ends as at a
+    sentence's; a chunk ends at a sentence start unless one sentence is longer than a chunk.
     """
 
     def __init__(self, trainer: Word2VecTrainer, ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> None:
@@ -143,6 +144,8 @@ class _Chunk:
         else:
             counts = np.bincount(positions, minlength=ids.size)
             examples = rng.permutation(np.flatnonzero(counts))
+            if cfg.model == "skipgram":
+                examples, self.batch_starts = batches_of_equal_width(examples, counts[examples], cfg.batch_size, rng)
             rank = np.empty(ids.size, dtype=np.int64)
             rank[examples] = np.arange(examples.size)
             by_example = np.argsort(rank[positions], kind="stable")
@@ -154,10 +157,9 @@ class _Chunk:
         self.examples = self.targets.size
         self.per_context = cfg.model == "skipgram" and grouped
         """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
-        self.batch_examples = cfg.batch_size
-        if self.per_context:  # about batch_size pairs, from the chunk's mean contexts per centre
-            self.batch_examples = max(1, round(cfg.batch_size * self.examples / max(self.pairs, 1)))
-        self.batches = math.ceil(self.examples / self.batch_examples)
+        if not self.per_context:
+            self.batch_starts = np.append(np.arange(0, self.examples, cfg.batch_size), self.examples)
+        self.batches = self.batch_starts.size - 1
         if trainer.tree is None:
             groups = cfg.batch_size // cfg.negative_group
             self.noise = trainer.noise.sample((self.batches, groups, cfg.shared_negatives), rng)
@@ -166,10 +168,30 @@ class _Chunk:
 
     def loss_terms(self, b: int) -> int:
         """Terms in batch `b`'s summed loss: its pairs (skip-gram) or examples (CBOW)."""
-        start, stop = b * self.batch_examples, min((b + 1) * self.batch_examples, self.examples)
+        start, stop = self.batch_starts[b], self.batch_starts[b + 1]
         if self.per_context:
             return int(self.member_starts[stop] - self.member_starts[start])
         return stop - start
+
+
+def batches_of_equal_width(examples: np.ndarray, widths: np.ndarray, batch_size: int,
+                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Cut `examples` (in random order; example i has widths[i] loss terms) into batches whose
+    examples have equal widths and about `batch_size` terms in all, and shuffle the batches.
+    Returns (the examples in batch order, the start of each batch and the end of the last).
+
+    Window sizes are drawn independently of the words, so batching by width leaves every batch
+    a random sample of centres; only the padding of narrower examples to the widest goes."""
+    by_width = np.argsort(widths, kind="stable")  # stable: each width keeps the random order
+    examples, widths = examples[by_width], widths[by_width]
+    starts = []
+    for width in np.unique(widths):
+        lo, hi = np.searchsorted(widths, [width, width + 1])
+        starts += range(lo, hi, max(1, round(batch_size / width)))
+    bounds = np.append(starts, examples.size)
+    order = rng.permutation(len(starts))
+    examples = np.concatenate([examples[bounds[b]:bounds[b + 1]] for b in order]) if starts else examples
+    return examples, np.append(0, np.cumsum(np.diff(bounds)[order]))
 
 
 def chunk_bounds(offsets: np.ndarray, tokens: int, chunk_tokens: int) -> list[tuple[int, int]]:
@@ -446,8 +468,6 @@ class Word2VecTrainer(TrainsInParts):
             arrays["noise"] = data.noise
         if data.members is not None:
             arrays["members"] = data.members
-        if data.per_context:
-            arrays["member_starts"] = data.member_starts
         return {name: torch.from_numpy(array).to(self.device) for name, array in arrays.items()}
 
     def _step(self, tensors: dict[str, torch.Tensor], data: _Chunk, b: int, lr: float,
@@ -457,10 +477,11 @@ class Word2VecTrainer(TrainsInParts):
         softmax); returns (summed loss, loss terms in the step)."""
         cfg = self.cfg
         group = cfg.negative_group if self.tree is None else 1
-        per_batch = data.batch_examples // group
-        first_group = part * per_batch // parts
-        start = b * data.batch_examples + first_group * group
-        stop = min(b * data.batch_examples + (part + 1) * per_batch // parts * group, data.examples)
+        batch_start, batch_stop = int(data.batch_starts[b]), int(data.batch_starts[b + 1])
+        groups_in_batch = -(-(batch_stop - batch_start) // group)
+        first_group = part * groups_in_batch // parts
+        start = batch_start + first_group * group
+        stop = min(batch_start + (part + 1) * groups_in_batch // parts * group, batch_stop)
         size = stop - start
         if size <= 0:  # a slice past the end of the last batch
             return torch.zeros((), dtype=self._sum_dtype, device=self.device), 0
@@ -515,36 +536,28 @@ class Word2VecTrainer(TrainsInParts):
                               ) -> tuple[torch.Tensor, torch.Tensor]:
         """CBOW: steps the inner-node rows on the targets' Huffman paths (`output_table` row n is
         inner node n) from one input each; returns (loss per example, steps of the inputs [n, dim])."""
-        loss, step_inputs = self._path_steps(inputs.unsqueeze(1), targets, None, lr)
+        loss, step_inputs = self._path_steps(inputs.unsqueeze(1), targets, lr)
         return loss, step_inputs.squeeze(1)
 
     def _skipgram_hierarchical_softmax(self, tensors: dict[str, torch.Tensor], data: _Chunk, start: int,
                                        stop: int, lr: float) -> tuple[torch.Tensor, int]:
-        """Skip-gram with hierarchical softmax on the centres `start:stop` of a grouped chunk: each
-        centre's context words, laid out [centres, 2 * window] with a mask, predict its path.
-        Returns (summed loss, pairs)."""
+        """Skip-gram with hierarchical softmax on the centres `start:stop` of a grouped chunk, all
+        with the same number of context words (`batches_of_equal_width`): their context words,
+        laid out [centres, contexts, dim], predict their centre's path. Returns (summed loss, pairs)."""
         lo, hi = int(data.member_starts[start]), int(data.member_starts[stop])
-        centres, width, dim = stop - start, 2 * self.cfg.window, self.cfg.dim
-        owner = tensors["members"][lo:hi] - start
-        slot = torch.arange(hi - lo, device=self.device) - (tensors["member_starts"][start:stop] - lo)[owner]
-        place = owner * width + slot
+        centres = stop - start
         rows, apply_input_steps = self.input_rows(tensors["inputs"][lo:hi])
-        inputs = rows.new_zeros(centres * width, dim).index_copy_(0, place, rows)
-        present = rows.new_zeros(centres * width).index_fill_(0, place, 1.0)
-        loss, step_inputs = self._path_steps(inputs.view(centres, width, dim), tensors["targets"][start:stop],
-                                             present.view(centres, width, 1), lr)
-        apply_input_steps(step_inputs.view(-1, dim).index_select(0, place))
+        inputs = rows.view(centres, (hi - lo) // centres, rows.shape[1])
+        loss, step_inputs = self._path_steps(inputs, tensors["targets"][start:stop], lr)
+        apply_input_steps(step_inputs.view(-1, rows.shape[1]))
         return loss.sum(dtype=self._sum_dtype), hi - lo
 
-    def _path_steps(self, inputs: torch.Tensor, targets: torch.Tensor, present: torch.Tensor | None,
-                    lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _path_steps(self, inputs: torch.Tensor, targets: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Steps the inner-node rows on each target's Huffman path, predicted from `inputs`
-        [n, M, dim] (`present` [n, M, 1] masks missing ones); returns (loss per target, steps of
-        the inputs [n, M, dim])."""
+        [n, M, dim]; returns (loss per target, steps of the inputs [n, M, dim])."""
         points, codes, on_path = (table.index_select(0, targets) for table in self.tree)
-        mask = on_path.unsqueeze(1) if present is None else present * on_path.unsqueeze(1)
         nodes = self.output_table.index_select(0, points.view(-1)).view(*points.shape, self.cfg.dim)
-        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, mask, scale=-lr)
+        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path.unsqueeze(1), scale=-lr)
         _add_rows(self.output_table, points.view(-1), step_nodes.view(-1, self.cfg.dim))
         return loss, step_inputs
 
