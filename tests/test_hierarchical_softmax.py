@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from d2l_lab.embeddings.hierarchical_softmax import MAX_CODE_LENGTH, MAX_EXP, huffman_tree, hs_gradients
+from d2l_lab.embeddings.hierarchical_softmax import (
+    MAX_CODE_LENGTH, MAX_EXP, NODE_STEP_CAP, hs_gradients, huffman_tree, node_step_scale,
+)
 
 
 def paths(tree) -> list[tuple[list[int], list[int]]]:
@@ -202,12 +204,27 @@ def test_one_step_is_sgd_on_the_path_loss(model):
         expected_inputs -= lr * inputs_table.grad
     else:
         expected_inputs.index_add_(0, members, -lr * x.grad[owner])
-    expected_outputs = output_table.detach() - lr * output_table.grad
+    # A node on the paths of k > NODE_STEP_CAP pairs takes NODE_STEP_CAP / k of its summed step.
+    pairs_per_node = torch.zeros(len(output_table), dtype=torch.float64).index_add_(0, points.reshape(-1),
+                                                                                   on_path.reshape(-1).double())
+    assert pairs_per_node.max() > NODE_STEP_CAP  # the cap is at work in this batch
+    node_factor = (NODE_STEP_CAP / pairs_per_node.clamp(min=NODE_STEP_CAP)).unsqueeze(1)
+    expected_outputs = output_table.detach() - lr * output_table.grad * node_factor
     step_loss, terms = trainer._step(tensors, data, 0, lr)
     assert terms == len(x) == data.loss_terms(0)
     assert step_loss.item() == pytest.approx(loss.item(), rel=1e-5)
     torch.testing.assert_close(trainer.input_table.double(), expected_inputs, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(trainer.output_table.double(), expected_outputs, rtol=1e-4, atol=1e-5)
+
+
+def test_node_steps_are_capped_at_node_step_cap_pairs():
+    """Two paths of 3 decisions, each predicted from 10 inputs; the second path stops after 2:
+    nodes 0 and 1 serve 20 pairs (16/20 of their step), node 2 serves 10 (its whole step)."""
+    points = torch.tensor([[0, 1, 2], [0, 1, 3]])
+    on_path = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    factor = node_step_scale(points, on_path, inputs_per_path=10, nodes=4)
+    assert NODE_STEP_CAP == 16
+    torch.testing.assert_close(factor, torch.tensor([[0.8, 0.8, 1.0], [0.8, 0.8, 1.0]]))
 
 
 def test_batches_of_equal_width_on_a_hand_made_table():

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree
+from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree, node_step_scale
 from d2l_lab.embeddings.parts import TrainsInParts
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
@@ -554,10 +554,12 @@ class Word2VecTrainer(TrainsInParts):
 
     def _path_steps(self, inputs: torch.Tensor, targets: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Steps the inner-node rows on each target's Huffman path, predicted from `inputs`
-        [n, M, dim]; returns (loss per target, steps of the inputs [n, M, dim])."""
+        [n, M, dim], a node's summed step capped at NODE_STEP_CAP pairs' (`node_step_scale`);
+        returns (loss per target, steps of the inputs [n, M, dim])."""
         points, codes, on_path = (table.index_select(0, targets) for table in self.tree)
         nodes = self.output_table.index_select(0, points.view(-1)).view(*points.shape, self.cfg.dim)
-        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path.unsqueeze(1), scale=-lr)
+        node_scale = node_step_scale(points, on_path, inputs.shape[1], self.output_table.shape[0])
+        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path.unsqueeze(1), -lr, node_scale)
         _add_rows(self.output_table, points.view(-1), step_nodes.view(-1, self.cfg.dim))
         return loss, step_inputs
 
