@@ -16,7 +16,7 @@ from d2l_lab.config.keys import short_names
 from d2l_lab.runs.grid import Request, parse_axis, plan
 from d2l_lab.runs.launchers.local import threads_per_job
 
-from .conftest import d2l
+from .conftest import d2l, write_topic_corpus
 
 TINY = ("--set", "problem.name=quadratic", "--set", "train.steps=5")
 
@@ -121,6 +121,29 @@ def test_seeds_names_diverged_points_and_force(tmp_path):
     assert other.exit_code == 2 and "holds a different request" in other.stderr
 
 
+@pytest.mark.parametrize(("cores", "workers", "jobs"), [(2, 1, 2), (2, 2, 1), (8, 2, 4), (8, 3, 2), (2, 4, 1)])
+def test_local_jobs_default_to_one_per_point_workers_cores(monkeypatch, tmp_path, cores, workers, jobs):
+    from d2l_lab.runs.launchers import LauncherOptions, local
+
+    monkeypatch.setattr(local, "available_cores", lambda: cores)
+    launcher = local.LocalLauncher(LauncherOptions(jobs=None), ["unused"], None)
+    launcher.point_cores = workers
+    assert launcher.connect(tmp_path, 10).startswith(f"{jobs} jobs x ")
+
+
+@pytest.mark.slow
+def test_a_sweep_of_two_worker_points_runs_one_at_a_time_on_two_cores(monkeypatch, tmp_path):
+    from d2l_lab.runs.launchers import local
+
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    corpus = write_topic_corpus(tmp_path / "topics.txt", 10, 200, 8)
+    result = d2l("sweep", "word2vec", "--grid", "lr=0.05,0.1", "--set", "word2vec.workers=2", "--set",
+                 f"corpus={corpus}", "--set", "word2vec.epochs=1", "--set", "word2vec.min_count=1",
+                 "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert "2 points, 1 jobs x 2 threads" in result.stderr and "contend" not in result.stderr
+
+
 @pytest.mark.parametrize(("jobs", "workers", "warned"), [(2, 2, True), (1, 2, False), (2, 1, False)])
 def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkeypatch, capsys, tmp_path, jobs,
                                                                           workers, warned):
@@ -132,8 +155,7 @@ def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkey
     monkeypatch.setattr(local, "available_cores", lambda: 2)
     launcher = local.LocalLauncher(LauncherOptions(jobs=jobs), ["unused"], None)
     launcher.connect(tmp_path, 4)
-    points = [SimpleNamespace(config=SimpleNamespace(word2vec=SimpleNamespace(workers=w))) for w in (1, workers)]
-    _warn_if_oversubscribed(launcher, "word2vec", points)
+    _warn_if_oversubscribed(launcher, "word2vec", workers)
     expected = "warning: 2 jobs x 2 word2vec workers need 4 cores, this machine has 2: the processes will contend; " \
                "use --jobs 1\n"
     assert capsys.readouterr().err == (expected if warned else "")

@@ -186,7 +186,7 @@ def test_bad_workers_flag_is_one_line_exit_2(tmp_path):
 def test_an_interrupted_two_worker_run_resumes_to_sensible_vectors(tmp_path):
     corpus = write_topic_corpus(tmp_path / "topics.txt", 30, 1500, 12)
     command = [sys.executable, "-c", KILL_IN_EPOCH_3, "run", "word2vec", "--corpus", str(corpus), *TINY,
-               "--epochs", "6", "--set", "word2vec.workers=2", "--out", str(tmp_path / "cut")]
+               "--epochs", "6", "--workers", "2", "--out", str(tmp_path / "cut")]
     killed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     cut = only_run_dir(tmp_path / "cut" / "word2vec")

@@ -140,8 +140,10 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     _check_data(points)
     check_writable(out, "--out")
     with closing(launcher):
+        workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in points)
+        launcher.point_cores = workers  # the local launcher's default jobs; cluster launchers ask per point
         described = launcher.connect(out, len(points))  # before the sweep directory: a refusal leaves nothing
-        _warn_if_oversubscribed(launcher, experiment, points)
+        _warn_if_oversubscribed(launcher, experiment, workers)
         grid_values = {a.key: list(a.values) for a in axes}
         asked = {"experiment": experiment, "grid": grid_values, "sets": list(sets), "preset": preset,
                  "config": str(config_file) if config_file else None, "seeds": seeds}
@@ -172,14 +174,14 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     return code
 
 
-def _warn_if_oversubscribed(launcher: Any, experiment: str, points: list[Any]) -> None:
-    """Local jobs times a point's worker processes (word2vec's and fastText's `workers`, one core
-    each) beyond this machine's cores make every process wait for the others: say so once."""
+def _warn_if_oversubscribed(launcher: Any, experiment: str, workers: int) -> None:
+    """Local jobs (as --jobs asked) times a point's worker processes (word2vec's and fastText's
+    `workers`, one core each) beyond this machine's cores make every process wait for the others:
+    say so once."""
     from d2l_lab.runs.launchers.local import LocalLauncher, available_cores
 
     if not isinstance(launcher, LocalLauncher):
         return
-    workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in points)
     cores = available_cores()
     if launcher.jobs * workers > cores:
         output.warn(f"{launcher.jobs} jobs x {workers} {experiment} workers need {launcher.jobs * workers} cores, "

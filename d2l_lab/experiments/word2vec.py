@@ -74,9 +74,9 @@ class Word2VecConfig:
                                 "for each other at every op; must be 1 when workers > 1", ge=1)
     workers: int = param(1, "processes that train each chunk's batches together (CPU only), each on "
                          "one torch thread, updating shared tables without locks as the C tool and "
-                         "gensim do (Hogwild). On a shared 2-core machine 2 workers were 1.4-1.6x "
-                         "faster than 1, idle or with another process busy, at the same WS353 rho, "
-                         "but the vectors then vary from run to run. 1 keeps a run bit-for-bit "
+                         "gensim do (Hogwild). On 2 idle cores 2 workers train 1.7x (negative "
+                         "sampling) to 2x (hierarchical softmax) faster than 1, at the same WS353 "
+                         "rho, but the vectors then vary from run to run. 1 keeps a run bit-for-bit "
                          "reproducible (and its --resume exact), hence the default", ge=1, le=256)
 
     def unused_fields(self) -> tuple[str, ...]:

@@ -12,7 +12,9 @@ or a multiprocessing pool:
   forwards it, so every running point checkpoints and is marked `interrupted`), and a killed sweep
   leaves no orphan behind (workers watch their parent), which a multiprocessing pool guarantees
   none of.
-Torch threads are split between workers: cores // jobs each, at least 1.
+By default a sweep runs one point per core, or per `point_cores` cores where each point trains
+with several worker processes (word2vec's and fastText's `workers`); torch threads are split
+between workers: cores // jobs each, at least 1.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class LocalLauncher:
         """`point_function` is for cluster launchers; here the workers run `run_point` themselves."""
         self.wanted_jobs, self.worker_command = options.jobs, list(worker_command)
         self.jobs = self.threads = 1
+        self.point_cores = 1
+        """Cores one point keeps busy (its training's worker processes), set before `connect`."""
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -62,7 +66,7 @@ class LocalLauncher:
     def connect(self, out_root: Path, points: int) -> str:
         """This machine shares its own disk: only the worker count and their threads to settle."""
         cores = available_cores()
-        self.jobs = min(self.wanted_jobs or cores, max(points, 1))
+        self.jobs = min(self.wanted_jobs or max(1, cores // self.point_cores), max(points, 1))
         self.threads = threads_per_job(cores, self.jobs)
         return f"{self.jobs} jobs x {self.threads} threads"
 
