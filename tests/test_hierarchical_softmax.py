@@ -255,6 +255,19 @@ def test_skipgram_batches_hold_centres_of_one_width_and_about_batch_size_pairs()
     assert {int(widths[data.batch_starts[b]]) for b in range(min(8, data.batches))} != {int(widths[0])}  # widths mixed
 
 
+def test_subsampling_defaults_to_1e_3_with_hierarchical_softmax_and_is_saved():
+    from d2l_lab.config.loading import compose
+
+    def subsample(**flags):
+        return to_dict(compose(Word2VecRunConfig, "word2vec", flags=flags))["word2vec"]["subsample"]
+
+    assert subsample() == 1e-4
+    assert subsample(**{"word2vec.loss": "hs"}) == 1e-3
+    assert subsample(**{"word2vec.loss": "hs", "word2vec.subsample": 1e-4}) == 1e-4
+    assert Word2VecTrainer.from_sentences(topic_corpus()[0], dataclasses.replace(HS, subsample=None), 0,
+                                          torch.device("cpu")).cfg.subsample == 1e-3  # built in code, resolved too
+
+
 def test_hs_config_saves_what_it_uses():
     hs = to_dict(from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs"}}))["word2vec"]
     assert hs["loss"] == "hs" and not {"negatives", "shared_negatives", "negative_group"} & set(hs)

@@ -282,6 +282,7 @@ class Word2VecTrainer(TrainsInParts):
                             "use --device cpu or workers 1")
         if device.type == "cpu":
             set_cpu_threads(cfg.threads)
+        cfg = cfg.resolved()  # a config built in code, not by `compose`, may leave loss-dependent defaults unset
         self.ids, self.offsets, self.vocab, self.cfg = ids, offsets, vocab, cfg
         self.seed, self.device = seed, device
         # Loss sums stay on the device (no sync per batch); MPS has no float64.

@@ -36,6 +36,8 @@ class FastTextConfig(Word2VecConfig):
     batch_size: int = param(4096, "pairs per SGD step; the learning rate below is tuned for it", ge=1)
     lr: float = param(0.06, "initial SGD learning rate: an n-gram row shared by many words sums "
                       "all their steps in a batch, so high rates diverge", gt=0)
+    subsample: float = param(1e-4, "t in P(discard w) = 1 - sqrt(t / f(w)): drops most occurrences of "
+                             "very frequent words; 0 keeps every token", ge=0)
     buckets: int = param(2_000_000, "hash buckets shared by all character n-grams (fastText's "
                          "-bucket); fewer buckets make unrelated n-grams collide. Only buckets some "
                          "vocabulary word uses are allocated, so memory does not grow with this "
