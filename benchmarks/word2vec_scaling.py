@@ -1,11 +1,12 @@
-"""Words per second of our word2vec on PTB with 1 and N worker processes, idle and with busy cores.
+"""Words per second of our word2vec (or GloVe) on PTB with 1 and N worker processes, idle and with busy cores.
 
-    python benchmarks/word2vec_scaling.py [--workers 1 2] [--busy 0 1] [--repeats 3] [--epochs 2] [--loss ns|hs]
+    python benchmarks/word2vec_scaling.py [--workers 1 2] [--busy 0 1] [--repeats 3] [--epochs 2]
+                                          [--model skipgram|cbow|glove] [--loss ns|hs]
 
 Every measurement is a separate process training the default config (skip-gram; seed 0) for
-`--epochs` epochs with `word2vec.workers` set; words/s is raw PTB tokens per second of
-`train_epoch` (drawing each chunk's examples included, evaluation and setup excluded), as
-`metrics.csv` reports it. For each `--busy B` the benchmark starts B spinning Python processes
+`--epochs` epochs with `word2vec.workers` (`glove.workers`) set; words/s is raw PTB tokens per
+second of `train_epoch` (drawing each chunk's examples included, evaluation, setup and GloVe's
+counting excluded), as `metrics.csv` reports it for word2vec. For each `--busy B` the benchmark starts B spinning Python processes
 before the measurement and kills them after, to stand for another user's job on the machine.
 The conditions run interleaved, repeat after repeat, so that drifting load from elsewhere
 hits all of them alike; the table shows the median and the range, and the ratios of medians
@@ -40,10 +41,19 @@ def measure(workers: int, epochs: int, seed: int, model: str, loss: str) -> dict
     from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
-    flags = {"word2vec.workers": workers, "word2vec.epochs": epochs, "word2vec.model": model, "word2vec.loss": loss}
-    cfg = compose(Word2VecRunConfig, "word2vec", flags=flags).word2vec
-    corpus = read_corpus(None, cfg.min_count)
-    trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, seed, torch.device("cpu"))
+    if model == "glove":
+        from d2l_lab.embeddings.glove import GloveTrainer
+        from d2l_lab.experiments.glove import GloveRunConfig
+
+        glove = compose(GloveRunConfig, "glove", flags={"glove.workers": workers, "glove.epochs": epochs}).glove
+        corpus = read_corpus(None, glove.min_count)
+        trainer = GloveTrainer(corpus.cooccurrences(glove.window), corpus.vocab.words, glove, seed,
+                               torch.device("cpu"))
+    else:
+        flags = {"word2vec.workers": workers, "word2vec.epochs": epochs, "word2vec.model": model, "word2vec.loss": loss}
+        cfg = compose(Word2VecRunConfig, "word2vec", flags=flags).word2vec
+        corpus = read_corpus(None, cfg.min_count)
+        trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, seed, torch.device("cpu"))
     seconds = [trainer.train_epoch(epoch)["seconds"] for epoch in range(epochs)]
     rho = evaluate_similarity(trainer.word_vectors(), load_wordsim353())["rho"]
     return {"words_per_s": corpus.vocab.total_tokens * epochs / sum(seconds), "rho": rho}
@@ -71,7 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", choices=("skipgram", "cbow"), default="skipgram")
+    parser.add_argument("--model", choices=("skipgram", "cbow", "glove"), default="skipgram")
     parser.add_argument("--loss", choices=("ns", "hs"), default="ns")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -186,3 +186,33 @@ def test_state_of_another_model_is_refused():
 def test_config_rejects_bad_values(data, key):
     with pytest.raises(UserError, match=key):
         from_dict(GloveConfig, data)
+
+
+def test_two_workers_fit_as_one_does_and_report_every_batch(monkeypatch):
+    """Hogwild workers (`glove.workers`): the epoch is one part, every batch is trained and
+    reported at the serial loop's positions, the tables are shared, and the fit is as good."""
+    monkeypatch.setattr(glove, "PART_ENTRIES", 256)  # several parts per epoch for the serial trainer
+    cooc = toy_cooccurrences()
+    serial, parallel = trainer(cooc, batch_size=64), trainer(cooc, batch_size=64, workers=2)
+    assert parallel.parts_per_epoch == 1 and serial.parts_per_epoch > 1
+    for epoch in range(8):
+        calls, serial_calls = [], []
+        metrics = parallel.train_epoch(epoch, on_batch=lambda position, loss: calls.append(position))
+        serial_metrics = serial.train_epoch(epoch, on_batch=lambda position, loss: serial_calls.append(position))
+        assert calls == serial_calls and metrics["entries"] == serial_metrics["entries"] == cooc.nnz
+    assert parallel.center.is_shared() and parallel.context_sq.is_shared()
+    assert metrics["loss"] == pytest.approx(serial_metrics["loss"], rel=0.1)
+    assert not torch.equal(parallel.center, serial.center)  # trained, in another order of updates
+
+
+@pytest.mark.parametrize("bad", [{"workers": 0}, {"workers": 2, "threads": 2}, {"workers": 2, "threads": None}])
+def test_bad_worker_settings_are_refused(bad):
+    with pytest.raises(UserError, match="workers|threads"):
+        from_dict(GloveConfig, bad)
+
+
+def test_glove_workers_are_for_the_cpu_only():
+    cooc = toy_cooccurrences()
+    cfg = GloveConfig(dim=8, batch_size=256, workers=2)
+    with pytest.raises(UserError, match="CPU only"):
+        GloveTrainer(cooc, [f"w{i}" for i in range(cooc.vocab_size)], cfg, 0, torch.device("meta"))

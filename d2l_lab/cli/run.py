@@ -156,6 +156,7 @@ def glove(
     lr: Annotated[Optional[float], config_flag(GLOVE, "glove.lr")] = None,
     x_max: Annotated[Optional[float], config_flag(GLOVE, "glove.x_max")] = None,
     alpha: Annotated[Optional[float], config_flag(GLOVE, "glove.alpha")] = None,
+    workers: Annotated[Optional[int], config_flag(GLOVE, "glove.workers")] = None,
     corpus: Annotated[Optional[str], config_flag(GLOVE, "corpus")] = None,
     seed: Annotated[Optional[int], config_flag(GLOVE, "seed")] = None,
     device: Annotated[Optional[str], device_flag(GLOVE)] = None,

@@ -25,6 +25,9 @@ is drawn when its first part starts (and again, identically, from its seed after
 mid-epoch) and the batches and loss sums run in the same order as in one pass. `state_dict` holds
 the position and the epoch's running sums, so a resume between any two parts repeats the
 uninterrupted run bit for bit.
+
+With `workers` > 1 an epoch is one part, its batches trained by worker processes over shared
+tables without locks (`embeddings.hogwild`, as word2vec's), and the vectors vary from run to run.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from d2l_lab.embeddings.cooccurrence import Cooccurrences
 from d2l_lab.embeddings.parts import TrainsInParts
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.word2vec import set_cpu_threads
+from d2l_lab.errors import UserError
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.glove import GloveConfig
@@ -105,12 +109,16 @@ class GloveTrainer(TrainsInParts):
         vocab_size = len(words)
         if cooc.vocab_size != vocab_size:
             raise ValueError(f"co-occurrences are for {cooc.vocab_size} words, not {vocab_size}")
+        if cfg.workers > 1 and device.type != "cpu":
+            raise UserError(f"glove.workers={cfg.workers} trains on the CPU only (device {device.type}): "
+                            "use --device cpu or workers 1")
         if device.type == "cpu":
             set_cpu_threads(cfg.threads)
         self.cfg, self.seed, self.device, self.vocab_size = cfg, seed, device, vocab_size
         self.words = list(words)
         self.batches = math.ceil(len(cooc.rows) / cfg.batch_size)
-        self.batches_per_part = max(1, PART_ENTRIES // cfg.batch_size)
+        # Workers train a whole epoch at once (a part each would fork them at every part).
+        self.batches_per_part = self.batches if cfg.workers > 1 else max(1, PART_ENTRIES // cfg.batch_size)
         self.parts_per_epoch = max(1, math.ceil(self.batches / self.batches_per_part))
         self.epochs_done = 0
         self.parts_done = 0
@@ -164,9 +172,16 @@ class GloveTrainer(TrainsInParts):
         rows, cols, log_x, weight = self._order[1]
         size = self.cfg.batch_size
         first, stop = part * self.batches_per_part, min((part + 1) * self.batches_per_part, self.batches)
+
+        def step(b: int) -> tuple[float, int]:
+            batch = slice(b * size, (b + 1) * size)
+            return self._step(rows[batch], cols[batch], log_x[batch], weight[batch]), rows[batch].numel()
+
+        # With workers the part (the whole epoch) is trained first and its batches' losses reported after.
+        losses = self._train_in_workers(step, first, stop) if self.cfg.workers > 1 else None
         for b in range(first, stop):
             batch = slice(b * size, (b + 1) * size)
-            loss = self._step(rows[batch], cols[batch], log_x[batch], weight[batch])
+            loss = step(b)[0] if losses is None else float(losses[b - first])
             sums.total += loss
             sums.recent += loss
             sums.recent_entries += rows[batch].numel()
@@ -180,6 +195,15 @@ class GloveTrainer(TrainsInParts):
         sums.seconds += time.perf_counter() - started
         return {"loss": sums.total / max(sums.entries, 1), "lr": self.cfg.lr, "entries": sums.entries,
                 "seconds": sums.seconds, "position": epoch + (stop / self.batches if self.batches else 1.0)}
+
+    def _train_in_workers(self, step: Callable[[int], tuple[float, int]], first: int, stop: int) -> torch.Tensor:
+        """Batches first..stop-1 trained by `cfg.workers` processes (`embeddings.hogwild`); their losses."""
+        from d2l_lab.embeddings.hogwild import train_batches
+
+        for table in (self.center, self.context, self.center_sq, self.context_sq):
+            if not table.is_shared():
+                table.share_memory_()
+        return train_batches(lambda unit: step(first + unit), stop - first, self.cfg.workers)
 
     def _step(self, rows: torch.Tensor, cols: torch.Tensor, log_x: torch.Tensor, weight: torch.Tensor) -> float:
         """One AdaGrad step on a batch of entries; returns its summed loss."""

@@ -80,7 +80,7 @@ def train_batches(step: Step, batches: int, workers: int,
                 failures.append(message.strip().splitlines()[-1] if message.strip() else
                                 f"worker {pid} ended with status {status}")
         if failures:
-            raise RuntimeError(f"a word2vec worker process failed: {failures[0]}")
+            raise RuntimeError(f"a training worker process failed: {failures[0]}")
     finally:
         for pid, read in children.items():  # only after an error or an interrupt in this process
             try:
@@ -124,7 +124,7 @@ def _raise_if_any_died(children: dict[int, int]) -> None:
         if info is not None and (info.si_code != os.CLD_EXITED or info.si_status != 0):
             how = (f"exit status {info.si_status}" if info.si_code == os.CLD_EXITED else
                    f"killed by signal {info.si_status}: out of memory, or kill -9?")
-            raise RuntimeError(f"a word2vec worker process (pid {pid}) died while training ({how})")
+            raise RuntimeError(f"a training worker process (pid {pid}) died while training ({how})")
 
 
 def _child(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int, error_pipe: int) -> None:

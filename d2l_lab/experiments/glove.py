@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
+from d2l_lab.errors import UserError
 from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
 
 if TYPE_CHECKING:
@@ -42,7 +43,17 @@ class GloveConfig:
     threads: int | None = param(1, "torch CPU threads; null uses every core this process may run on. "
                                 "1 by default, as word2vec: torch's threads wait for each other at every "
                                 "op, so with another process busy on one of 2 cores an epoch on PTB took "
-                                "80 s on 2 threads against 2.3 s on 1", ge=1)
+                                "80 s on 2 threads against 2.3 s on 1; must be 1 when workers > 1", ge=1)
+    workers: int = param(1, "processes that train each epoch's batches together (CPU only), each on one "
+                         "torch thread, updating shared tables and AdaGrad accumulators without locks "
+                         "as the GloVe tool's threads do (Hogwild); the vectors then vary from run to "
+                         "run. 1 keeps a run bit-for-bit reproducible (and its --resume exact), hence "
+                         "the default", ge=1, le=256)
+
+    def check(self) -> None:
+        if self.workers > 1 and self.threads != 1:
+            raise UserError(f"config key 'threads' must be 1 when 'workers' is {self.workers}: each "
+                            "worker process runs one torch thread")
 
 
 @dataclass(frozen=True)
