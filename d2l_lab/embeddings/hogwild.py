@@ -1,6 +1,7 @@
-"""Hogwild training of one chunk's batches by several processes over shared tables.
+"""Hogwild training of a run of batches (a word2vec or fastText chunk, a GloVe epoch) by several
+processes over shared tables.
 
-The word2vec C tool and gensim train with threads that update the same tables without locks
+The word2vec C tool, the GloVe tool and gensim train with threads that update the same tables without locks
 (Hogwild, Recht et al. 2011): two steps rarely touch the same row at the same moment, and when
 they do, one addition may be lost, which SGD shrugs off. Torch's own threads do not give that
 here: each op splits across OpenMP threads that wait for each other at its end, so one busy core
@@ -11,8 +12,8 @@ time from a shared counter until none are left. Claiming, rather than a fixed sh
 core busy when another process slows one worker. Each batch's learning rate is that of its
 position in the run, as in the serial loop; the chunk ends when every process is done (the only
 barrier). With workers a chunk is one part of an epoch (one run-loop step, `train_part`), so
-Ctrl-C stops at the end of the chunk in progress and a checkpoint holds whole chunks. Word2vec
-hands each batch over as `workers` slices, one step each, so that the steps landing at once add
+Ctrl-C stops at the end of the chunk in progress and a checkpoint holds whole chunks (GloVe: whole
+epochs). Word2vec hands each batch over as `workers` slices, one step each, so that the steps landing at once add
 up to about one batch's (`Word2VecTrainer._train_in_workers` says why), and draws the next chunk
 while the others train.
 
