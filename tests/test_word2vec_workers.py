@@ -4,6 +4,7 @@ once, sensible vectors, one worker unchanged, resume, errors, and no process lef
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import signal
 import subprocess
@@ -149,6 +150,22 @@ def test_two_workers_learn_the_planted_topics_and_report_every_batch(model, loss
     assert calls == serial_calls and losses[-1] < losses[0]
     assert abs(losses[-1] - metrics["loss"]) < 1e-12 and abs(losses[-1] - serial_metrics["loss"]) < 0.05
     assert topic_margin(trainer, topics) > 0.5
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("loss", ["ns", "hs"])
+def test_a_mid_epoch_state_loads_with_weights_only(workers, loss):
+    """What `--resume` reads (`torch.load(weights_only=True)`) must take the state saved between
+    two chunks: plain ints and tensors, no numpy scalars."""
+    corpus, _ = topic_corpus()
+    trainer = make_trainer(dataclasses.replace(SMALL, loss=loss, workers=workers, chunk_tokens=2000), corpus=corpus)
+    assert trainer.parts_per_epoch > 1
+    trainer.train_part(0, 0)
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    assert state["parts_done"] == 1 and state["epoch_sums"]["examples"] > 0
 
 
 def test_fasttext_trains_with_two_workers():

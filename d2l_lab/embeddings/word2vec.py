@@ -171,7 +171,7 @@ class _Chunk:
         start, stop = self.batch_starts[b], self.batch_starts[b + 1]
         if self.per_context:
             return int(self.member_starts[stop] - self.member_starts[start])
-        return stop - start
+        return int(stop - start)
 
 
 def batches_of_equal_width(examples: np.ndarray, widths: np.ndarray, batch_size: int,
