@@ -320,8 +320,8 @@ def test_lines_come_every_few_seconds_with_an_eta(monkeypatch, capsys):
     assert lines == [f"word2vec: epoch {e}/10 {p}%, 500k words/s, lr 0.01, loss 2.5, step {s}/100, ETA {eta}"
                      for e, p, s, eta in [(3, 50, 25, "0:01:15"), (3, 100, 30, "0:01:10"), (4, 50, 35, "0:01:05"),
                                           (4, 100, 40, "0:01:00")]]
-    for quiet, json in ((True, False), (False, True)):
-        silent = Terminal(quiet=quiet, json=json)
+    for quiet, as_json in ((True, False), (False, True)):
+        silent = Terminal(quiet=quiet, json=as_json)
         silent(Started("word2vec", Path("run"), "cpu", total_steps=100, completed_steps=0))
         now[0] += 60.0
         silent(Stepped(1, 100, 2.5, {"epoch": 0.1}))

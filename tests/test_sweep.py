@@ -147,8 +147,6 @@ def test_a_sweep_of_two_worker_points_runs_one_at_a_time_on_two_cores(monkeypatc
 @pytest.mark.parametrize(("jobs", "workers", "warned"), [(2, 2, True), (1, 2, False), (2, 1, False)])
 def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkeypatch, capsys, tmp_path, jobs,
                                                                           workers, warned):
-    from types import SimpleNamespace
-
     from d2l_lab.cli.sweep import _warn_if_oversubscribed
     from d2l_lab.runs.launchers import LauncherOptions, local
 

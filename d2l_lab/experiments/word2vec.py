@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import fill_defaults, param, refuse_unused
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
+from d2l_lab.experiments.corpus_config import (
+    PROBE_WORDS, CorpusRunConfig, check_workers, threads_param, workers_param,
+)
 
 if TYPE_CHECKING:
     from d2l_lab.datasets.fetch import Progress
@@ -73,16 +75,10 @@ class Word2VecConfig:
                               "on this, not on the corpus. PTB (0.9M tokens) is one chunk", ge=1)
     probe_words: tuple[str, ...] = param(PROBE_WORDS, "words whose nearest neighbours are "
                                          "reported, the book's examples ('chip' etc.)")
-    threads: int | None = param(1, "torch CPU threads; null uses every core. 1 by default: more "
-                                "threads are faster on idle cores but much slower as soon as "
-                                "another process busies a core, since torch's OpenMP threads wait "
-                                "for each other at every op; must be 1 when workers > 1", ge=1)
-    workers: int = param(1, "processes that train each chunk's batches together (CPU only), each on "
-                         "one torch thread, updating shared tables without locks as the C tool and "
-                         "gensim do (Hogwild). On 2 idle cores 2 workers train 1.7x (negative "
-                         "sampling) to 2x (hierarchical softmax) faster than 1, at the same WS353 "
-                         "rho, but the vectors then vary from run to run. 1 keeps a run bit-for-bit "
-                         "reproducible (and its --resume exact), hence the default", ge=1, le=256)
+    threads: int | None = threads_param()
+    workers: int = workers_param("each chunk's batches", "On 2 idle cores 2 workers train 1.2-1.7x "
+                                 "(negative sampling) to 2x (hierarchical softmax) faster than 1, at the "
+                                 "same WS353 rho")
 
     def unused_fields(self) -> tuple[str, ...]:
         return NEGATIVE_SAMPLING_KEYS if self.loss == "hs" else ()
@@ -94,9 +90,7 @@ class Word2VecConfig:
 
     def check(self) -> None:
         refuse_unused(self, "word2vec", self.unused_fields(), f"loss '{self.loss}'", ())
-        if self.workers > 1 and self.threads != 1:
-            raise UserError(f"config key 'threads' must be 1 when 'workers' is {self.workers}: each "
-                            "worker process runs one torch thread")
+        check_workers(self.workers, self.threads)
         if self.loss == "ns" and self.batch_size % self.negative_group:
             raise UserError(
                 f"config key 'batch_size' ({self.batch_size}) must be a multiple of "
