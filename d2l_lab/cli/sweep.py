@@ -121,6 +121,7 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     from d2l_lab.runs import catalog
     from d2l_lab.runs.grid import Request, plan
     from d2l_lab.runs.launchers import open_launcher
+    from d2l_lab.runs.launchers.local import LocalLauncher
     from d2l_lab.runs.rundir import config_hash
     from d2l_lab.runs.sweep import Sweep, exit_code, request_for
     from d2l_lab.runs.sweepdir import open_sweep_dir, read_index
@@ -141,7 +142,8 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     check_writable(out, "--out")
     with closing(launcher):
         workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in points)
-        launcher.point_cores = workers  # the local launcher's default jobs; cluster launchers ask per point
+        if isinstance(launcher, LocalLauncher):  # its default jobs leave each point its workers' cores
+            launcher.point_cores = workers
         described = launcher.connect(out, len(points))  # before the sweep directory: a refusal leaves nothing
         _warn_if_oversubscribed(launcher, experiment, workers)
         grid_values = {a.key: list(a.values) for a in axes}

@@ -44,8 +44,7 @@ import torch
 from d2l_lab.embeddings.cooccurrence import Cooccurrences
 from d2l_lab.embeddings.parts import TrainsInParts
 from d2l_lab.embeddings.vectors import WordVectors
-from d2l_lab.embeddings.word2vec import set_cpu_threads
-from d2l_lab.errors import UserError
+from d2l_lab.embeddings.word2vec import use_cpu_cores
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.glove import GloveConfig
@@ -109,11 +108,7 @@ class GloveTrainer(TrainsInParts):
         vocab_size = len(words)
         if cooc.vocab_size != vocab_size:
             raise ValueError(f"co-occurrences are for {cooc.vocab_size} words, not {vocab_size}")
-        if cfg.workers > 1 and device.type != "cpu":
-            raise UserError(f"glove.workers={cfg.workers} trains on the CPU only (device {device.type}): "
-                            "use --device cpu or workers 1")
-        if device.type == "cpu":
-            set_cpu_threads(cfg.threads)
+        use_cpu_cores("glove", cfg.threads, cfg.workers, device)
         self.cfg, self.seed, self.device, self.vocab_size = cfg, seed, device, vocab_size
         self.words = list(words)
         self.batches = math.ceil(len(cooc.rows) / cfg.batch_size)

@@ -72,8 +72,14 @@ the run loop's work between steps stays negligible."""
 _INIT_STREAM, _EPOCH_STREAM = 0, 1  # separate random streams of one seed
 
 
-def set_cpu_threads(threads: int | None = None) -> None:
-    """One torch thread per core this process may use, unless told otherwise."""
+def use_cpu_cores(section: str, threads: int | None, workers: int, device: torch.device) -> None:
+    """On the CPU, one torch thread per core this process may use unless `threads` says otherwise;
+    worker processes (`workers` > 1) exist only there."""
+    if workers > 1 and device.type != "cpu":
+        raise UserError(f"{section}.workers={workers} trains on the CPU only (device {device.type}): "
+                        "use --device cpu or workers 1")
+    if device.type != "cpu":
+        return
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(max(1, threads or 1))
@@ -136,6 +142,8 @@ class _Chunk:
         self.tokens = ids.size
         self.pairs = centres.size
         grouped = cfg.model == "cbow" or trainer.tree is not None
+        self.per_context = cfg.model == "skipgram" and grouped
+        """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
         if not grouped:  # torch's randperm is twice as fast as numpy's here
             shuffle = torch.Generator().manual_seed(int(rng.integers(2**63)))
             order = torch.randperm(centres.size, generator=shuffle).numpy()
@@ -144,7 +152,7 @@ class _Chunk:
         else:
             counts = np.bincount(positions, minlength=ids.size)
             examples = rng.permutation(np.flatnonzero(counts))
-            if cfg.model == "skipgram":
+            if self.per_context:
                 examples, self.batch_starts = batches_of_equal_width(examples, counts[examples], cfg.batch_size, rng)
             rank = np.empty(ids.size, dtype=np.int64)
             rank[examples] = np.arange(examples.size)
@@ -155,8 +163,6 @@ class _Chunk:
             np.cumsum(counts[examples], out=self.member_starts[1:])
             self.targets = ids[examples]
         self.examples = self.targets.size
-        self.per_context = cfg.model == "skipgram" and grouped
-        """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
         if not self.per_context:
             self.batch_starts = np.append(np.arange(0, self.examples, cfg.batch_size), self.examples)
         self.batches = self.batch_starts.size - 1
@@ -277,11 +283,7 @@ class Word2VecTrainer(TrainsInParts):
                  seed: int, device: torch.device) -> None:
         if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
             raise ValueError("token ids must come from vocab.encode of this vocabulary")
-        if cfg.workers > 1 and device.type != "cpu":
-            raise UserError(f"word2vec.workers={cfg.workers} trains on the CPU only (device {device.type}): "
-                            "use --device cpu or workers 1")
-        if device.type == "cpu":
-            set_cpu_threads(cfg.threads)
+        use_cpu_cores("word2vec", cfg.threads, cfg.workers, device)
         cfg = cfg.resolved()  # a config built in code, not by `compose`, may leave loss-dependent defaults unset
         self.ids, self.offsets, self.vocab, self.cfg = ids, offsets, vocab, cfg
         self.seed, self.device = seed, device
