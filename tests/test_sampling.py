@@ -95,6 +95,21 @@ def test_pairs_are_exactly_the_windows_inside_each_sentence():
     assert np.all(sentence[centres] == sentence[contexts])  # never across a boundary
 
 
+def test_pairs_by_centre_are_the_same_pairs_each_centres_contexts_nearest_first():
+    """The two orders hold the same pairs from the same draws; by centre, positions ascend and a
+    centre's contexts go -1, +1, -2, +2, ... (the order negative sampling's groups have)."""
+    lengths = [1, 7, 2, 0, 12, 4]
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    ids = np.arange(offsets[-1])
+    by_distance = context_pairs(ids, offsets, 3, np.random.default_rng(5))
+    centres, contexts, positions = context_pairs(ids, offsets, 3, np.random.default_rng(5), by_centre=True)
+    assert sorted(zip(*by_distance)) == sorted(zip(centres, contexts, positions))
+    assert np.all(np.diff(positions) >= 0)
+    for centre in np.unique(centres):
+        offsets_seen = (contexts[centres == centre] - centre).tolist()
+        assert offsets_seen == sorted(offsets_seen, key=lambda d: (abs(d), d))
+
+
 def test_noise_frequencies_follow_count_to_the_three_quarters():
     counts = np.array([1000, 300, 100, 30, 10, 3, 1, 0])
     sampler = NoiseSampler(counts)

@@ -40,29 +40,31 @@ def subsample(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray, t: float
     return ids[keep], kept_before[offsets]
 
 
-def context_pairs(ids: np.ndarray, offsets: np.ndarray, window: int, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def context_pairs(ids: np.ndarray, offsets: np.ndarray, window: int, rng: np.random.Generator,
+                  by_centre: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (centre, context) pairs of one epoch as (centre ids, context ids, centre positions).
 
     Each centre token draws its window size b uniformly from 1..window and pairs with the
     tokens at distance <= b inside its own sentence, so near words are used more often than
-    far ones (the C tool's weighting). The loop runs over the 2*window distances, not over
-    tokens, so pairs come grouped by distance; callers shuffle them (skip-gram) or group them
-    by `positions`, the centre's index in `ids` (CBOW).
+    far ones (the C tool's weighting). Pairs come grouped by distance (-1, +1, -2, +2, ...),
+    each group in order of position (skip-gram with negative sampling shuffles them), or with
+    `by_centre` grouped by `positions`, the centre's index in `ids`, each centre's contexts in
+    that order of distance (CBOW and hierarchical softmax train a centre's contexts together).
+    Both orders come from one [tokens, 2 * window] table of which distances each token reaches.
     """
     n = ids.size
     half = draw_window_sizes(n, window, rng)
     sentence = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
-    start, end = offsets[sentence], offsets[sentence + 1]
-    positions = []
-    for distance in range(1, window + 1):
-        reaches = half >= distance
-        positions.append(np.flatnonzero(reaches & (np.arange(n) - distance >= start)))
-        positions.append(np.flatnonzero(reaches & (np.arange(n) + distance < end)))
-    distances = np.repeat(np.tile([-1, 1], window) * np.repeat(np.arange(1, window + 1), 2),
-                          [p.size for p in positions])
-    centre_positions = np.concatenate(positions)
-    return ids[centre_positions], ids[centre_positions + distances], centre_positions
+    position = np.arange(n)
+    before, after = position - offsets[sentence], offsets[sentence + 1] - 1 - position
+    distance = np.tile([-1, 1], window) * np.repeat(np.arange(1, window + 1), 2)
+    reaches = (np.abs(distance) <= half[:, None]) & np.where(distance < 0, -distance <= before[:, None],
+                                                              distance <= after[:, None])
+    if by_centre:
+        centre_positions, slot = np.nonzero(reaches)
+    else:
+        slot, centre_positions = np.nonzero(np.ascontiguousarray(reaches.T))
+    return ids[centre_positions], ids[centre_positions + distance[slot]], centre_positions
 
 
 def draw_window_sizes(n: int, window: int, rng: np.random.Generator) -> np.ndarray:

@@ -138,10 +138,10 @@ class _Chunk:
     def __init__(self, trainer: Word2VecTrainer, ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> None:
         cfg = trainer.cfg
         ids, offsets = subsample(ids, offsets, trainer.vocab.counts, cfg.subsample, rng)
-        centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng)
+        grouped = cfg.model == "cbow" or trainer.tree is not None
+        centres, contexts, positions = context_pairs(ids, offsets, cfg.window, rng, by_centre=grouped)
         self.tokens = ids.size
         self.pairs = centres.size
-        grouped = cfg.model == "cbow" or trainer.tree is not None
         self.per_context = cfg.model == "skipgram" and grouped
         """Each context word of an example is a loss term of its own (skip-gram grouped by centre)."""
         if not grouped:  # torch's randperm is twice as fast as numpy's here
@@ -154,13 +154,15 @@ class _Chunk:
             examples = rng.permutation(np.flatnonzero(counts))
             if self.per_context:
                 examples, self.batch_starts = batches_of_equal_width(examples, counts[examples], cfg.batch_size, rng)
-            rank = np.empty(ids.size, dtype=np.int64)
-            rank[examples] = np.arange(examples.size)
-            by_example = np.argsort(rank[positions], kind="stable")
-            self.inputs = contexts[by_example]
-            self.members = rank[positions][by_example]
+            widths = counts[examples]
             self.member_starts = np.zeros(examples.size + 1, dtype=np.int64)
-            np.cumsum(counts[examples], out=self.member_starts[1:])
+            np.cumsum(widths, out=self.member_starts[1:])
+            # The pairs of the centre at position p are pairs first_pair[p]:first_pair[p + 1];
+            # lay them out example after example.
+            first_pair = np.concatenate([[0], np.cumsum(counts)])
+            by_example = np.repeat(first_pair[examples] - self.member_starts[:-1], widths) + np.arange(self.pairs)
+            self.inputs = contexts[by_example]
+            self.members = np.repeat(np.arange(examples.size), widths)
             self.targets = ids[examples]
         self.examples = self.targets.size
         if not self.per_context:
