@@ -7,7 +7,8 @@
 Each system trains in its own subprocess (so neither inherits the other's threads, caches or
 memory) on the same bundled PTB sentences, with the same model: skip-gram, dim 100, window 5,
 5 noise words (`--loss ns`; `--loss hs`: hierarchical softmax, gensim's `hs=1, negative=0`),
-t = 1e-4, min count 5; gensim with --workers threads (default: every core),
+min count 5, and our default config's subsampling for that loss (t = 1e-4 for ns, 1e-3 for hs)
+on both sides; gensim with --workers threads (default: every core),
 ours with the default config's torch threads unless --threads is given (torch's OpenMP threads
 wait for each other at every op, so with more than one a busy core makes epochs much slower)
 and the config's worker processes unless --ours-workers is given (`word2vec.workers`: Hogwild
@@ -81,6 +82,14 @@ def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | 
             **_evaluate_final(trainer.vocab.words, trainer.input_vectors())}
 
 
+def our_subsampling(loss: str) -> float:
+    """t of our default config for `loss`, which gensim is given too."""
+    from d2l_lab.config.loading import compose
+    from d2l_lab.experiments.word2vec import Word2VecRunConfig
+
+    return compose(Word2VecRunConfig, "word2vec", flags={"word2vec.loss": loss}).word2vec.subsample
+
+
 def run_gensim(seed: int, workers: int, epochs: int, loss: str = "ns") -> dict[str, Any]:
     from gensim.models import Word2Vec
 
@@ -89,7 +98,7 @@ def run_gensim(seed: int, workers: int, epochs: int, loss: str = "ns") -> dict[s
     sentences = read_ptb()
     started = time.perf_counter()
     sampling = {"hs": 0, "negative": 5} if loss == "ns" else {"hs": 1, "negative": 0}
-    model = Word2Vec(sg=1, vector_size=100, window=5, sample=1e-4, min_count=5,
+    model = Word2Vec(sg=1, vector_size=100, window=5, sample=our_subsampling(loss), min_count=5,
                      workers=workers, epochs=epochs, seed=seed, **sampling)
     model.build_vocab(sentences)
     setup = elapsed = time.perf_counter() - started
@@ -174,7 +183,8 @@ def main() -> None:
     ours_threads = args.threads or "the config's"
     ours_workers = args.ours_workers or "the config's"
     sampling = "K 5" if args.loss == "ns" else "hierarchical softmax"
-    print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t 1e-4, min count 5; gensim {args.workers} "
+    print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t {our_subsampling(args.loss):g}, min count 5; "
+          f"gensim {args.workers} "
           f"workers, ours {ours_workers} workers of {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
     print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'WS353':>7}"
           f"{'SimLex':>8}{'analogy':>8}{'to 0.40 (s/epochs)':>20}")

@@ -255,19 +255,20 @@ def test_skipgram_batches_hold_centres_of_one_width_and_about_batch_size_pairs()
     assert {int(widths[data.batch_starts[b]]) for b in range(min(8, data.batches))} != {int(widths[0])}  # widths mixed
 
 
-def test_subsampling_and_lr_default_by_loss_and_are_saved():
+def test_subsampling_lr_and_epochs_default_by_loss_and_are_saved():
     from d2l_lab.config.loading import compose
 
     def saved(**flags):
         cfg = to_dict(compose(Word2VecRunConfig, "word2vec", flags=flags))["word2vec"]
-        return cfg["subsample"], cfg["lr"]
+        return cfg["subsample"], cfg["lr"], cfg["epochs"]
 
-    assert saved() == (1e-4, 0.05)
-    assert saved(**{"word2vec.loss": "hs"}) == (1e-3, 0.025)
-    assert saved(**{"word2vec.loss": "hs", "word2vec.subsample": 1e-4, "word2vec.lr": 0.05}) == (1e-4, 0.05)
-    built_in_code = dataclasses.replace(HS, subsample=None, lr=None)
+    assert saved() == (1e-4, 0.05, 15)
+    assert saved(**{"word2vec.loss": "hs"}) == (1e-3, 0.035, 10)
+    set_by_hand = {"word2vec.subsample": 1e-4, "word2vec.lr": 0.05, "word2vec.epochs": 15}
+    assert saved(**{"word2vec.loss": "hs"}, **set_by_hand) == (1e-4, 0.05, 15)
+    built_in_code = dataclasses.replace(HS, subsample=None, lr=None, epochs=None)
     trainer = Word2VecTrainer.from_sentences(topic_corpus()[0], built_in_code, 0, torch.device("cpu"))
-    assert (trainer.cfg.subsample, trainer.cfg.lr) == (1e-3, 0.025)  # resolved too
+    assert (trainer.cfg.subsample, trainer.cfg.lr, trainer.cfg.epochs) == (1e-3, 0.035, 10)  # resolved too
 
 
 def test_hs_config_saves_what_it_uses():

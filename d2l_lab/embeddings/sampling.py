@@ -58,8 +58,9 @@ def context_pairs(ids: np.ndarray, offsets: np.ndarray, window: int, rng: np.ran
     position = np.arange(n)
     before, after = position - offsets[sentence], offsets[sentence + 1] - 1 - position
     distance = np.tile([-1, 1], window) * np.repeat(np.arange(1, window + 1), 2)
-    reaches = (np.abs(distance) <= half[:, None]) & np.where(distance < 0, -distance <= before[:, None],
-                                                              distance <= after[:, None])
+    reaches = np.empty((n, distance.size), dtype=bool)
+    for slot, d in enumerate(distance.tolist()):  # a column at a time: no [tokens, 2 * window] temporaries
+        reaches[:, slot] = (half >= abs(d)) & ((before if d < 0 else after) >= abs(d))
     if by_centre:
         centre_positions, slot = np.nonzero(reaches)
     else:
