@@ -213,3 +213,9 @@ def test_bad_fasttext_input_is_one_line_exit_2(tmp_path, args, message):
     result = d2l("run", "fasttext", *args, "--out", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_workers_off_the_cpu_are_refused_by_fasttexts_own_key():
+    with pytest.raises(UserError, match=r"^fasttext\.workers=2 trains on the CPU only \(device meta\)"):
+        FastTextTrainer.from_sentences(prefix_corpus()[0], dataclasses.replace(SMALL, workers=2), 0,
+                                       torch.device("meta"))

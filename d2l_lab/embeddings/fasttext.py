@@ -41,6 +41,7 @@ class FastTextTrainer(Word2VecTrainer):
     """
 
     cfg: FastTextConfig
+    config_section = "fasttext"
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, cfg: FastTextConfig,
                  seed: int, device: torch.device) -> None:

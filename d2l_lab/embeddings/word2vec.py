@@ -281,11 +281,14 @@ class Word2VecTrainer(TrainsInParts):
     are drawn.
     """
 
+    config_section = "word2vec"
+    """The config section that errors name (`fasttext` for the subclass)."""
+
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocab, cfg: Word2VecConfig,
                  seed: int, device: torch.device) -> None:
         if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
             raise ValueError("token ids must come from vocab.encode of this vocabulary")
-        use_cpu_cores("word2vec", cfg.threads, cfg.workers, device)
+        use_cpu_cores(self.config_section, cfg.threads, cfg.workers, device)
         cfg = cfg.resolved()  # a config built in code, not by `compose`, may leave loss-dependent defaults unset
         self.ids, self.offsets, self.vocab, self.cfg = ids, offsets, vocab, cfg
         self.seed, self.device = seed, device
