@@ -13,6 +13,7 @@ import torch
 from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings import glove
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, count_cooccurrences
+from d2l_lab.embeddings.parts import REPORT_EVERY
 from d2l_lab.embeddings.glove import (
     GloveTrainer,
     glove_gradients,
@@ -114,10 +115,9 @@ def test_train_epoch_reports_and_calls_back_rarely():
     batches = math.ceil(cooc.nnz / 4)
     calls = [(round(position * batches), loss) for position, loss in positions]  # the batch ending there
     assert [position for position, _ in positions] == [b / batches for b, _ in calls]
-    expected = list(range(glove.REPORT_EVERY, batches + 1, glove.REPORT_EVERY))
-    if batches % glove.REPORT_EVERY:
-        expected.append(batches)
-    assert [b for b, _ in calls] == expected
+    # Every REPORT_EVERY (50) batches and after the last, but 250 would leave a point over 9 batches.
+    assert REPORT_EVERY == 50 and batches == 259
+    assert [b for b, _ in calls] == [50, 100, 150, 200, 259]
     # Each call reports the mean over its batches' entries, so the epoch loss is their weighted mean.
     sizes = [min(b * 4, cooc.nnz) - min(previous * 4, cooc.nnz)
              for previous, b in zip([0, *(b for b, _ in calls)], (b for b, _ in calls))]

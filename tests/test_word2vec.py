@@ -59,9 +59,9 @@ def test_learns_planted_topics_and_loss_decreases(model, loss):
 
 
 def test_epoch_metrics_and_progress_callback(monkeypatch):
-    import d2l_lab.embeddings.word2vec as word2vec
+    import d2l_lab.embeddings.parts as parts
 
-    monkeypatch.setattr(word2vec, "REPORT_EVERY", 2)
+    monkeypatch.setattr(parts, "REPORT_EVERY", 2)
     trainer = make_trainer(dataclasses.replace(SMALL, batch_size=128))
     positions = []
     metrics = trainer.train_epoch(0, on_batch=lambda position, loss: positions.append((position, loss)))
@@ -79,6 +79,24 @@ def test_epoch_metrics_and_progress_callback(monkeypatch):
     assert metrics["loss"] == pytest.approx(np.dot(sizes, [loss for _, loss in calls]) / pairs, rel=1e-9)
     with pytest.raises(ValueError, match="in order"):
         trainer.train_epoch(2)
+
+
+def test_a_curve_point_never_covers_only_a_handful_of_batches():
+    """Every 50 batches and after the epoch's last, a regular point skipped when fewer than 25
+    batches would follow it; with the batches left unknown (a chunk before the epoch's last),
+    every 50."""
+    from d2l_lab.embeddings.parts import REPORT_EVERY, report_due
+
+    assert REPORT_EVERY == 50
+
+    def points(batches):
+        return [done for done in range(1, batches + 1) if report_due(done, batches - done)]
+
+    assert points(110) == [50, 110]
+    assert points(125) == [50, 100, 125]
+    assert points(100) == [50, 100]
+    assert points(20) == [20]
+    assert [done for done in range(1, 120) if report_due(done, None)] == [50, 100]
 
 
 def test_same_seed_same_vectors_and_other_seed_differs():

@@ -42,15 +42,13 @@ import numpy as np
 import torch
 
 from d2l_lab.embeddings.cooccurrence import Cooccurrences
-from d2l_lab.embeddings.parts import TrainsInParts
+from d2l_lab.embeddings.parts import TrainsInParts, report_due
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.word2vec import use_cpu_cores
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.glove import GloveConfig
 
-REPORT_EVERY = 50
-"""Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
 PART_ENTRIES = 150_000
 """Co-occurrence entries per part of an epoch (one run-loop step), rounded down to whole batches
 (at least one): about 0.1 s on one core at dim 100, so Ctrl-C waits well under a second."""
@@ -149,8 +147,9 @@ class GloveTrainer(TrainsInParts):
         `entries`, `seconds` and `position` (epochs done, as a fraction). After the epoch's last
         part they are the epoch's.
 
-        `on_batch(position, mean_loss_since_last_call)` is called every REPORT_EVERY batches of
-        the epoch and after its last, `position` being the run's position in epochs.
+        `on_batch(position, mean_loss_since_last_call)` is called when `report_due` (about every
+        REPORT_EVERY batches of the epoch, and after its last), `position` being the run's
+        position in epochs.
         """
         if (epoch, part) != (self.epochs_done, self.parts_done):
             raise ValueError(f"part {part} of epoch {epoch} requested but {self.epochs_done} epochs and "
@@ -181,7 +180,7 @@ class GloveTrainer(TrainsInParts):
             sums.recent += loss
             sums.recent_entries += rows[batch].numel()
             sums.entries += rows[batch].numel()
-            if on_batch is not None and ((b + 1) % REPORT_EVERY == 0 or b + 1 == self.batches):
+            if on_batch is not None and report_due(b + 1, self.batches - b - 1):
                 on_batch(epoch + (b + 1) / self.batches, sums.recent / sums.recent_entries)
                 sums.recent, sums.recent_entries = 0.0, 0
         self.parts_done += 1

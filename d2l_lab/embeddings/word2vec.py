@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree, node_step_scale
-from d2l_lab.embeddings.parts import TrainsInParts
+from d2l_lab.embeddings.parts import TrainsInParts, report_due
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
@@ -62,8 +62,6 @@ from d2l_lab.errors import UserError
 if TYPE_CHECKING:
     from d2l_lab.experiments.word2vec import Word2VecConfig
 
-REPORT_EVERY = 50
-"""Batches between `on_batch` calls: cheap enough for a progress bar, rare enough to be free."""
 PART_TOKENS = 25_000
 """Corpus tokens per part of an epoch (one run-loop step): fastText, the slowest trainer, takes
 about 0.15 s for them on one core (word2vec 0.03 s), so Ctrl-C waits well under a second, and
@@ -357,9 +355,9 @@ class Word2VecTrainer(TrainsInParts):
         done, as a fraction, at the end of this part). After the epoch's last part they are the
         epoch's.
 
-        `on_batch(position, mean_loss_since_last_call)` is called every REPORT_EVERY batches of
-        the epoch and after its last, `position` being the run's position in epochs at the end of
-        that batch. The learning rate decays with the position in the whole run: chunk [lo, hi)
+        `on_batch(position, mean_loss_since_last_call)` is called when `report_due` (about every
+        REPORT_EVERY batches of the epoch, and after its last), `position` being the run's
+        position in epochs at the end of that batch. The learning rate decays with the position in the whole run: chunk [lo, hi)
         covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
         """
         if (epoch, part) != (self.epochs_done, self.parts_done):
@@ -401,7 +399,7 @@ class Word2VecTrainer(TrainsInParts):
             sums.examples += size
             sums.batches += 1
             sums.lr = lr
-            if on_batch is not None and (sums.batches % REPORT_EVERY == 0 or (last_chunk and b + 1 == data.batches)):
+            if on_batch is not None and report_due(sums.batches, data.batches - b - 1 if last_chunk else None):
                 on_batch(epoch + (lo + (hi - lo) * (b + 1) / data.batches) / corpus_tokens,
                          float(sums.recent) / max(sums.recent_examples, 1))
                 sums.recent.zero_()
