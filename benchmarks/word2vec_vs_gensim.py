@@ -17,7 +17,9 @@ Both train epoch by epoch and are evaluated (WordSim-353 rho on the input vector
 pairs with an unknown word skipped) after every epoch, outside the timed part: gensim through
 `train(epochs=1)` with its linear alpha decay split across the epochs exactly as one
 `train(epochs=E)` call does it. Wall time counts vocabulary building plus training; words/s
-is raw corpus tokens per second of training alone (gensim's own measure).
+is raw corpus tokens per second of training alone (gensim's own measure); kept/epoch the tokens
+subsampling leaves (at the same t gensim keeps more: sqrt(t/f) + t/f of a word, ours the book's
+sqrt(t/f)).
 """
 
 from __future__ import annotations
@@ -71,14 +73,14 @@ def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | 
     started = time.perf_counter()
     trainer = Word2VecTrainer.from_sentences(sentences, cfg, seed, torch.device("cpu"))
     setup = elapsed = time.perf_counter() - started
-    curve = []
+    curve, kept = [], 0
     for epoch in range(cfg.epochs):
         started = time.perf_counter()
-        trainer.train_epoch(epoch)
+        kept += trainer.train_epoch(epoch)["tokens"]
         elapsed += time.perf_counter() - started
         curve.append((elapsed, _ws353(trainer.vocab.words, trainer.input_vectors())))
     raw_words = trainer.vocab.total_tokens * cfg.epochs
-    return {"setup": setup, "curve": curve, "raw_words": raw_words,
+    return {"setup": setup, "curve": curve, "raw_words": raw_words, "kept_words": kept,
             **_evaluate_final(trainer.vocab.words, trainer.input_vectors())}
 
 
@@ -103,17 +105,17 @@ def run_gensim(seed: int, workers: int, epochs: int, loss: str = "ns") -> dict[s
     model.build_vocab(sentences)
     setup = elapsed = time.perf_counter() - started
     alpha, min_alpha = model.alpha, model.min_alpha
-    curve = []
+    curve, kept = [], 0
     for epoch in range(epochs):
         start_alpha = alpha - (alpha - min_alpha) * epoch / epochs
         end_alpha = alpha - (alpha - min_alpha) * (epoch + 1) / epochs
         started = time.perf_counter()
-        model.train(sentences, total_examples=model.corpus_count, epochs=1,
-                    start_alpha=start_alpha, end_alpha=end_alpha)
+        kept += model.train(sentences, total_examples=model.corpus_count, epochs=1,
+                            start_alpha=start_alpha, end_alpha=end_alpha)[0]  # words left by subsampling
         elapsed += time.perf_counter() - started
         curve.append((elapsed, _ws353(model.wv.index_to_key, model.wv.vectors)))
     raw_words = sum(len(s) for s in sentences) * epochs
-    return {"setup": setup, "curve": curve, "raw_words": raw_words,
+    return {"setup": setup, "curve": curve, "raw_words": raw_words, "kept_words": kept,
             **_evaluate_final(model.wv.index_to_key, model.wv.vectors)}
 
 
@@ -145,7 +147,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     reached = next(((t, e + 1) for e, (t, rho) in enumerate(result["curve"]) if rho >= TARGET_RHO), None)
     training = seconds - result["setup"]
     return {"seconds": seconds, "epochs": len(result["curve"]), "s_per_epoch": training / len(result["curve"]),
-            "words_per_s": result["raw_words"] / training,
+            "words_per_s": result["raw_words"] / training, "kept_per_epoch": result["kept_words"] / len(result["curve"]),
             "ws353": result["ws353"], "simlex": result["simlex"], "analogy": result["analogy"],
             "to_target": reached[0] if reached else None,
             "epochs_to_target": reached[1] if reached else None}
@@ -186,14 +188,14 @@ def main() -> None:
     print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t {our_subsampling(args.loss):g}, min count 5; "
           f"gensim {args.workers} "
           f"workers, ours {ours_workers} workers of {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
-    print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'WS353':>7}"
+    print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'kept/epoch':>11}{'WS353':>7}"
           f"{'SimLex':>8}{'analogy':>8}{'to 0.40 (s/epochs)':>20}")
     for system, results in rows.items():
         for seed, r in zip(args.seeds, results):
             target = f"{r['to_target']:.1f}/{r['epochs_to_target']}" if r["to_target"] else "never"
             print(f"{system:<7}{seed:>5}{r['epochs']:>7}{r['seconds']:>8.1f}{r['s_per_epoch']:>8.2f}"
-                  f"{r['words_per_s']:>11,.0f}{r['ws353']:>7.3f}{r['simlex']:>8.3f}{r['analogy']:>8.3f}{target:>20}")
-    keys = ("seconds", "s_per_epoch", "words_per_s", "ws353", "simlex", "analogy")
+                  f"{r['words_per_s']:>11,.0f}{r['kept_per_epoch']:>11,.0f}{r['ws353']:>7.3f}{r['simlex']:>8.3f}{r['analogy']:>8.3f}{target:>20}")
+    keys = ("seconds", "s_per_epoch", "words_per_s", "kept_per_epoch", "ws353", "simlex", "analogy")
     ours, peer = ({key: statistics.mean(r[key] for r in rows[s]) for key in keys} for s in ("ours", "gensim"))
     print("mean over seeds, ours / gensim: " + ", ".join(
         f"{key} {ours[key]:.3g}/{peer[key]:.3g} = {ours[key] / peer[key]:.2f}" for key in keys))
