@@ -357,8 +357,8 @@ class Word2VecTrainer(TrainsInParts):
 
         `on_batch(position, mean_loss_since_last_call)` is called when `report_due` (about every
         REPORT_EVERY batches of the epoch, and after its last), `position` being the run's
-        position in epochs at the end of that batch. The learning rate decays with the position in the whole run: chunk [lo, hi)
-        covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
+        position in epochs at the end of that batch. The learning rate decays with the position in
+        the whole run: chunk [lo, hi) covers epoch + lo/N .. epoch + hi/N of it (N corpus tokens).
         """
         if (epoch, part) != (self.epochs_done, self.parts_done):
             raise ValueError(f"part {part} of epoch {epoch} requested but {self.epochs_done} epochs and "
