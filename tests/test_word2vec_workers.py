@@ -58,13 +58,13 @@ def _gone(pid: int) -> bool:
 
 def test_every_batch_is_trained_once_and_its_loss_returned(monkeypatch):
     pids = _forks(monkeypatch)
-    hits = torch.zeros(103, dtype=torch.int64).share_memory_()
+    hits = torch.zeros(103, dtype=torch.int64)  # train_batches shares it: the workers' hits count
 
     def step(b):
         hits[b] += 1
         return torch.tensor(float(b), dtype=torch.float64), 1
 
-    losses = hogwild.train_batches(step, 103, workers=3)
+    losses = hogwild.train_batches(step, 103, workers=3, tables=[hits])
     assert hits.tolist() == [1] * 103 and losses.tolist() == [float(b) for b in range(103)]
     assert len(pids) == 2 and all(_gone(pid) for pid in pids)
 

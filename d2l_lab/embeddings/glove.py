@@ -194,10 +194,8 @@ class GloveTrainer(TrainsInParts):
         """Batches first..stop-1 trained by `cfg.workers` processes (`embeddings.hogwild`); their losses."""
         from d2l_lab.embeddings.hogwild import train_batches
 
-        for table in (self.center, self.context, self.center_sq, self.context_sq):
-            if not table.is_shared():
-                table.share_memory_()
-        return train_batches(lambda unit: step(first + unit), stop - first, self.cfg.workers)
+        tables = (self.center, self.context, self.center_sq, self.context_sq)
+        return train_batches(lambda unit: step(first + unit), stop - first, self.cfg.workers, tables)
 
     def _step(self, rows: torch.Tensor, cols: torch.Tensor, log_x: torch.Tensor, weight: torch.Tensor) -> float:
         """One AdaGrad step on a batch of entries; returns its summed loss."""

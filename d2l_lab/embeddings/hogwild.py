@@ -34,7 +34,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -48,12 +48,16 @@ the lock is taken about once per few milliseconds."""
 Step = Callable[[int], "tuple[torch.Tensor, int]"]
 
 
-def train_batches(step: Step, batches: int, workers: int,
+def train_batches(step: Step, batches: int, workers: int, tables: Sequence[torch.Tensor] = (),
                   meanwhile: Callable[[], None] | None = None) -> torch.Tensor:
     """Run `step(b)` (one SGD step on batch b; returns (summed loss, examples)) for every b in
     0..batches-1, spread over `workers` processes. Returns the loss of each batch [batches]
-    (float64). `step` must write its updates to tensors in shared memory. This process calls
+    (float64). `step` must write its updates only to `tables`, which are moved to shared memory
+    here (in place, so views of them follow) before the workers fork. This process calls
     `meanwhile()` (work that needs no table) after starting the others, then joins them."""
+    for table in tables:
+        if not table.is_shared():
+            table.share_memory_()
     losses = torch.zeros(batches, dtype=torch.float64).share_memory_()
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0, lock=False)

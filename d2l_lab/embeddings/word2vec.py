@@ -446,9 +446,6 @@ class Word2VecTrainer(TrainsInParts):
         other workers; at most two chunks' examples exist at once."""
         from d2l_lab.embeddings.hogwild import train_batches
 
-        for table in self.shared_tables():
-            if not table.is_shared():
-                table.share_memory_()  # in place: views (fastText's input_table) follow
         following = (epoch, index + 1) if index + 1 < len(self.chunks) else (epoch + 1, 0)
 
         def draw_ahead() -> None:
@@ -461,11 +458,12 @@ class Word2VecTrainer(TrainsInParts):
             b, part = divmod(unit, workers)
             return self._step(tensors, data, b, self.learning_rate(first + b / data.batches * share), part, workers)
 
-        losses = train_batches(step, data.batches * workers, workers, meanwhile=draw_ahead)
+        losses = train_batches(step, data.batches * workers, workers, self.shared_tables(), draw_ahead)
         return losses.view(data.batches, workers).sum(1)
 
     def shared_tables(self) -> list[torch.Tensor]:
-        """The tensors that steps write to, put in shared memory before workers fork."""
+        """The tensors that steps write to, put in shared memory before workers fork (in place:
+        views such as fastText's input_table follow)."""
         return [self.input_table, self.output_table]
 
     def _to_device(self, data: _Chunk) -> dict[str, torch.Tensor]:
