@@ -1,8 +1,11 @@
-"""Turn `--device auto|cpu|cuda|cuda:N|mps` into a torch device, or say clearly why not."""
+"""Turn `--device auto|cpu|cuda|cuda:N|mps` into a torch device, or say clearly why not; and
+size the CPU threads a trainer on it uses."""
 
 from __future__ import annotations
 
+import os
 import re
+from typing import Any
 
 from d2l_lab.errors import UserError
 
@@ -38,3 +41,18 @@ def resolve_device(name: str):
     if name == "mps" and not torch.backends.mps.is_available():
         raise UserError("device 'mps' requested but Apple's MPS is not available here: use --device cpu or auto")
     return torch.device(name)
+
+
+def use_cpu_cores(section: str, threads: int | None, workers: int, device: Any) -> None:
+    """On the CPU, one torch thread per core this process may use unless `threads` says otherwise;
+    worker processes (`workers` > 1) exist only there."""
+    if workers > 1 and device.type != "cpu":
+        raise UserError(f"{section}.workers={workers} trains on the CPU only (device {device.type}): "
+                        "use --device cpu or workers 1")
+    if device.type != "cpu":
+        return
+    import torch
+
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, threads or 1))

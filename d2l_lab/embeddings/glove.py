@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from d2l_lab.devices import use_cpu_cores
 from d2l_lab.embeddings.cooccurrence import Cooccurrences
 from d2l_lab.embeddings.parts import TrainsInParts, report_due
 from d2l_lab.embeddings.vectors import WordVectors
-from d2l_lab.embeddings.word2vec import use_cpu_cores
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.glove import GloveConfig

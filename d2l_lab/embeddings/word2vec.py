@@ -43,7 +43,6 @@ by the workers at once.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,12 +51,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from d2l_lab.devices import use_cpu_cores
 from d2l_lab.embeddings.hierarchical_softmax import hs_gradients, huffman_tree, node_step_scale
 from d2l_lab.embeddings.parts import TrainsInParts, report_due
 from d2l_lab.embeddings.sampling import NoiseSampler, context_pairs, subsample
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.errors import UserError
 
 if TYPE_CHECKING:
     from d2l_lab.experiments.word2vec import Word2VecConfig
@@ -68,19 +67,6 @@ about 0.15 s for them on one core (word2vec 0.03 s), so Ctrl-C waits well under 
 the run loop's work between steps stays negligible."""
 
 _INIT_STREAM, _EPOCH_STREAM = 0, 1  # separate random streams of one seed
-
-
-def use_cpu_cores(section: str, threads: int | None, workers: int, device: torch.device) -> None:
-    """On the CPU, one torch thread per core this process may use unless `threads` says otherwise;
-    worker processes (`workers` > 1) exist only there."""
-    if workers > 1 and device.type != "cpu":
-        raise UserError(f"{section}.workers={workers} trains on the CPU only (device {device.type}): "
-                        "use --device cpu or workers 1")
-    if device.type != "cpu":
-        return
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, threads or 1))
 
 
 def sgns_gradients(
