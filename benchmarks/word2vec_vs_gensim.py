@@ -15,7 +15,7 @@ and the config's worker processes unless --ours-workers is given (`word2vec.work
 processes of one thread each, like gensim's workers; vectors then vary from run to run).
 gensim trains 20 epochs with ns (what it needs to reach rho 0.40, which ours reaches in
 fewer) and as many as ours with hs (neither reaches 0.40, and gensim's hs quality at 10 epochs
-is within noise of 20's, so equal epochs compare time per epoch). Both train epoch by epoch and
+is close to 20's, so equal epochs compare time per epoch). Both train epoch by epoch and
 are evaluated (WordSim-353 rho on the input vectors, pairs with an unknown word skipped) after
 every epoch, outside the timed part: gensim through `train(epochs=1)` with its linear alpha
 decay split across the epochs exactly as one `train(epochs=E)` call does it. Wall time counts
