@@ -192,7 +192,7 @@ def test_one_step_is_sgd_on_the_path_loss(model):
         mean = torch.zeros(size, HS.dim, dtype=torch.float64).index_add_(0, owner, inputs_table[members])
         x = (mean / torch.bincount(owner, minlength=size).unsqueeze(1)).detach().requires_grad_()
         targets = tensors["targets"][:size]
-    points, codes, on_path = (t.index_select(0, targets) for t in trainer.tree)
+    points, codes, on_path = trainer.paths(targets)
     scores = (output_table[points] * x.unsqueeze(1)).sum(-1)
     labels = 1.0 - codes.double()
     loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=on_path.double(),

@@ -280,12 +280,13 @@ class Word2VecTrainer(TrainsInParts):
         self._sum_dtype = torch.float32 if device.type == "mps" else torch.float64
         self.noise = NoiseSampler(vocab.counts)
         self.tree = None
-        """Hierarchical softmax's Huffman paths (points, codes, mask [V, depth]) on the device."""
+        """Hierarchical softmax's Huffman tree on the device: points [V, depth] as int32 (the C
+        tool's width), codes [V, depth] and lengths [V]; 5 bytes per word and level where int64
+        points and a stored float mask took 13 (`paths` builds a batch's mask)."""
         if cfg.loss == "hs":
             tree = huffman_tree(vocab.counts)
-            depth = torch.arange(tree.points.shape[1])
-            self.tree = (torch.from_numpy(tree.points).to(device), torch.from_numpy(tree.codes).to(device),
-                         (depth < torch.from_numpy(tree.lengths).unsqueeze(1)).float().to(device))
+            self.tree = tuple(torch.from_numpy(array).to(device)
+                              for array in (tree.points.astype(np.int32), tree.codes, tree.lengths))
         self.chunks = chunk_bounds(offsets, ids.size, cfg.chunk_tokens)
         # Workers train a whole chunk at once (a part each would fork them at every part).
         self.parts = chunk_parts(self.chunks, PART_TOKENS if cfg.workers == 1 else None)
@@ -546,12 +547,20 @@ class Word2VecTrainer(TrainsInParts):
         """Steps the inner-node rows on each target's Huffman path, predicted from `inputs`
         [n, M, dim], a node's summed step capped at NODE_STEP_CAP pairs' (`node_step_scale`);
         returns (loss per target, steps of the inputs [n, M, dim])."""
-        points, codes, on_path = (table.index_select(0, targets) for table in self.tree)
+        points, codes, on_path = self.paths(targets)
         nodes = self.output_table.index_select(0, points.view(-1)).view(*points.shape, self.cfg.dim)
         node_scale = node_step_scale(points, on_path, inputs.shape[1], self.output_table.shape[0])
         loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path.unsqueeze(1), -lr, node_scale)
         _add_rows(self.output_table, points.view(-1), step_nodes.view(-1, self.cfg.dim))
         return loss, step_inputs
+
+    def paths(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The Huffman paths of `targets` [n], padded to the tree's depth: inner nodes (int64, for
+        gathers and scatters), codes, and 1.0 where a decision exists, 0.0 past a path's end."""
+        points, codes, lengths = self.tree
+        depth = torch.arange(points.shape[1], device=points.device)
+        on_path = (depth < lengths.index_select(0, targets).unsqueeze(1)).float()
+        return points.index_select(0, targets).long(), codes.index_select(0, targets), on_path
 
     def input_rows(self, words: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], None]]:
         """The input vectors of `words` [n, dim], and the function that adds their steps [n, dim]
