@@ -181,8 +181,9 @@ def main() -> None:
     except ImportError:
         sys.exit("gensim is not installed: pip install -e '.[bench]'")
 
+    ours_cfg = our_config(args.loss)
     if args.gensim_epochs is None:
-        args.gensim_epochs = 20 if args.loss == "ns" else our_config(args.loss).epochs
+        args.gensim_epochs = 20 if args.loss == "ns" else ours_cfg.epochs
     rows: dict[str, list[dict[str, Any]]] = {"ours": [], "gensim": []}
     for seed in args.seeds:  # alternate systems so that drifting machine load hits both alike
         rows["ours"].append(summarise(spawn("ours", seed, args, None)))
@@ -190,7 +191,7 @@ def main() -> None:
     ours_threads = args.threads or "the config's"
     ours_workers = args.ours_workers or "the config's"
     sampling = "K 5" if args.loss == "ns" else "hierarchical softmax"
-    print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t {our_config(args.loss).subsample:g}, min count 5; "
+    print(f"PTB train, skip-gram, dim 100, window 5, {sampling}, t {ours_cfg.subsample:g}, min count 5; "
           f"gensim {args.workers} "
           f"workers, ours {ours_workers} workers of {ours_threads} torch threads; seeds {' '.join(map(str, args.seeds))}")
     print(f"{'system seed':<12}{'epochs':>7}{'wall s':>8}{'s/epoch':>8}{'words/s':>11}{'kept/epoch':>11}{'WS353':>7}"
