@@ -37,12 +37,12 @@ def measure(workers: int, epochs: int, seed: int, model: str, loss: str) -> dict
     from d2l_lab.config.loading import compose
     from d2l_lab.datasets.evalsets import load_wordsim353
     from d2l_lab.embeddings.evaluation import evaluate_similarity
+    from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
     from d2l_lab.experiments.embedding_task import read_corpus
-    from d2l_lab.embeddings.word2vec import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
     if model == "glove":
-        from d2l_lab.embeddings.glove import GloveTrainer
+        from d2l_lab.embeddings.glove.trainer import GloveTrainer
         from d2l_lab.experiments.glove import GloveRunConfig
 
         glove = compose(GloveRunConfig, "glove", flags={"glove.workers": workers, "glove.epochs": epochs}).glove

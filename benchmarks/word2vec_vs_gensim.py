@@ -64,7 +64,7 @@ def run_ours(seed: int, threads: int | None, epochs: int | None, workers: int | 
 
     from d2l_lab.config.loading import compose
     from d2l_lab.datasets.corpus import read_ptb
-    from d2l_lab.embeddings.word2vec import Word2VecTrainer
+    from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
     from d2l_lab.experiments.word2vec import Word2VecRunConfig
 
     overrides = {"word2vec.threads": threads, "word2vec.epochs": epochs, "word2vec.workers": workers,

@@ -56,3 +56,10 @@ def use_cpu_cores(section: str, threads: int | None, workers: int, device: Any) 
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(max(1, threads or 1))
+
+
+def to_numpy(tensor: Any) -> Any:
+    """A tensor's values as a NumPy array: the one way tensors reach NumPy, since `.numpy()`
+    fails on a tensor that lives on a GPU (and on one that needs grad). Moves it to the CPU first
+    (a no-op there, sharing memory: copy it before changing either)."""
+    return tensor.detach().cpu().numpy()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from d2l_lab.config.keys import short_name, short_names
+from d2l_lab.config.keys import all_keys, short_name, short_names
 from d2l_lab.config.loading import compose, dump_yaml, parse_set, read_yaml
-from d2l_lab.config.schema import all_keys, from_dict
+from d2l_lab.config.schema import from_dict
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.config import OptimRunConfig
 

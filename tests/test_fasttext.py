@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from d2l_lab.config.schema import from_dict
-from d2l_lab.embeddings.fasttext import FastTextTrainer
-from d2l_lab.embeddings.subwords import SubwordScheme
+from d2l_lab.embeddings.fasttext import config as fasttext
+from d2l_lab.embeddings.fasttext.config import FastTextConfig
+from d2l_lab.embeddings.fasttext.trainer import FastTextTrainer
+from d2l_lab.embeddings.subwords import COMBINES, SubwordScheme
 from d2l_lab.embeddings.vector_formats import load_vectors
-from d2l_lab.embeddings.subwords import COMBINES
 from d2l_lab.errors import UserError
-from d2l_lab.experiments import embedding_task, fasttext
-from d2l_lab.experiments.fasttext import FastTextConfig
+from d2l_lab.experiments import embedding_task
 
 from .conftest import d2l, only_run_dir, run_on_corpus
 
@@ -48,25 +48,24 @@ def test_a_step_is_fasttexts_update_of_the_combined_input(combine):
     trainer = make_trainer(cfg, corpus=prefix_corpus(sentences=21)[0])
     trainer.table.normal_(generator=torch.Generator().manual_seed(1)).mul_(0.5)
     trainer.output_table.normal_(generator=torch.Generator().manual_seed(2)).mul_(0.5)
-    data = trainer.epoch_chunk(0, 0)
-    tensors = trainer._to_device(data)
+    data = trainer.draw_chunk(0, 0)
     last = data.batches - 1
-    start, stop = last * cfg.batch_size, data.examples
+    start, stop = last * cfg.batch_size, data.targets.numel()
     assert (stop - start) % cfg.negative_group, "the test corpus must leave a partial group"
     table, out = (t.double().requires_grad_() for t in (trainer.table, trainer.output_table))
     before = [t.detach().clone() for t in (table, out)]
-    bags = [trainer._rows[trainer._starts[w]:trainer._starts[w + 1]] for w in tensors["inputs"][start:stop].tolist()]
+    bags = [trainer._rows[trainer._starts[w]:trainer._starts[w + 1]] for w in data.words[start:stop].tolist()]
     inputs = torch.stack([table[rows].mean(0) if combine == "mean" else table[rows].sum(0) for rows in bags])
-    noise = out[tensors["noise"][last][torch.arange(stop - start) // cfg.negative_group]]
+    noise = out[data.draws[last][torch.arange(stop - start) // cfg.negative_group]]
     weight = cfg.negatives / cfg.shared_negatives
-    losses = -(torch.nn.functional.logsigmoid((inputs * out[tensors["targets"][start:stop]]).sum(-1))
+    losses = -(torch.nn.functional.logsigmoid((inputs * out[data.targets[start:stop]]).sum(-1))
                + weight * torch.nn.functional.logsigmoid(-(noise @ inputs.unsqueeze(-1))).squeeze(-1).sum(-1))
     rows_per_pair = torch.tensor([float(len(rows)) for rows in bags], dtype=torch.float64)
     row_weights = rows_per_pair if combine == "mean" else torch.ones_like(rows_per_pair)
     (table_grad,) = torch.autograd.grad((losses * row_weights).sum(), table, retain_graph=True)
     (out_grad,) = torch.autograd.grad(losses.sum(), out)
     lr = 0.3
-    step_loss, examples = trainer._step(tensors, data, last, lr)
+    step_loss, examples = trainer.step(data, last, lr)
     assert examples == stop - start
     assert step_loss.item() == pytest.approx(losses.sum().item(), rel=1e-5)
     assert torch.allclose(trainer.table.double(), before[0] - lr * table_grad, atol=1e-5)

@@ -11,17 +11,17 @@ import pytest
 import torch
 
 from d2l_lab.config.schema import from_dict
-from d2l_lab.embeddings import glove
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, count_cooccurrences
-from d2l_lab.embeddings.parts import REPORT_EVERY
-from d2l_lab.embeddings.glove import (
+from d2l_lab.embeddings.epochs import REPORT_EVERY
+from d2l_lab.embeddings.glove import trainer as glove
+from d2l_lab.embeddings.glove.config import GloveConfig
+from d2l_lab.embeddings.glove.trainer import (
     GloveTrainer,
     glove_gradients,
     glove_loss,
     weighting,
 )
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.glove import GloveConfig
 
 CPU = torch.device("cpu")
 

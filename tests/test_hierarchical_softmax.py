@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from d2l_lab.embeddings.hierarchical_softmax import (
-    MAX_CODE_LENGTH, MAX_EXP, NODE_STEP_CAP, hs_gradients, huffman_tree, node_step_scale,
+from d2l_lab.embeddings.word2vec.hierarchical_softmax import (
+    MAX_CODE_LENGTH,
+    MAX_EXP,
+    NODE_STEP_CAP,
+    hs_gradients,
+    huffman_tree,
+    node_step_scale,
 )
 
 
@@ -146,9 +151,11 @@ def test_a_saturated_decision_takes_no_step_as_in_the_c_tool():
 import dataclasses  # noqa: E402
 
 from d2l_lab.config.schema import from_dict, to_dict  # noqa: E402
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, batches_of_equal_width  # noqa: E402
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig  # noqa: E402
+from d2l_lab.embeddings.word2vec.examples import batches_of_equal_width  # noqa: E402
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer  # noqa: E402
 from d2l_lab.errors import UserError  # noqa: E402
-from d2l_lab.experiments.word2vec import Word2VecConfig, Word2VecRunConfig  # noqa: E402
+from d2l_lab.experiments.word2vec import Word2VecRunConfig  # noqa: E402
 
 from .test_word2vec import topic_corpus  # noqa: E402
 
@@ -176,23 +183,22 @@ def test_one_step_is_sgd_on_the_path_loss(model):
     trainer = hs_trainer(dataclasses.replace(HS, model=model))
     trainer.output_table.copy_(torch.randn_like(trainer.output_table) * 0.3)  # zeros would hide the node side
     trainer.input_table.mul_(40)
-    data = trainer.epoch_chunk(0, 0)
-    tensors = trainer._to_device(data)
+    data = trainer.draw_chunk(0, 0)
     size = int(data.batch_starts[1])
     if model == "cbow":
         assert size == HS.batch_size
     inputs_table = trainer.input_table.clone().double().requires_grad_()
     output_table = trainer.output_table.clone().double().requires_grad_()
-    owner = tensors["members"][:data.member_starts[size]]  # the centre (example) of each context word
-    members = tensors["inputs"][:data.member_starts[size]]
+    owner = data.members[:data.member_starts[size]]  # the centre (example) of each context word
+    members = data.words[:data.member_starts[size]]
     if model == "skipgram":
         x = inputs_table[members]
-        targets = tensors["targets"][owner]
+        targets = data.targets[owner]
     else:
         mean = torch.zeros(size, HS.dim, dtype=torch.float64).index_add_(0, owner, inputs_table[members])
         x = (mean / torch.bincount(owner, minlength=size).unsqueeze(1)).detach().requires_grad_()
-        targets = tensors["targets"][:size]
-    points, codes, on_path = trainer.paths(targets)
+        targets = data.targets[:size]
+    points, codes, on_path = trainer.objective.paths(targets)
     scores = (output_table[points] * x.unsqueeze(1)).sum(-1)
     labels = 1.0 - codes.double()
     loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels, weight=on_path.double(),
@@ -210,11 +216,17 @@ def test_one_step_is_sgd_on_the_path_loss(model):
     assert pairs_per_node.max() > NODE_STEP_CAP  # the cap is at work in this batch
     node_factor = (NODE_STEP_CAP / pairs_per_node.clamp(min=NODE_STEP_CAP)).unsqueeze(1)
     expected_outputs = output_table.detach() - lr * output_table.grad * node_factor
-    step_loss, terms = trainer._step(tensors, data, 0, lr)
-    assert terms == len(x) == data.loss_terms(0)
+    step_loss, terms = trainer.step(data, 0, lr)
+    assert terms == len(x)  # skip-gram: the pairs; CBOW: the centres
     assert step_loss.item() == pytest.approx(loss.item(), rel=1e-5)
     torch.testing.assert_close(trainer.input_table.double(), expected_inputs, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(trainer.output_table.double(), expected_outputs, rtol=1e-4, atol=1e-5)
+
+
+def batch_terms(data, b):
+    """The loss terms of batch b of a chunk grouped by centre: its (centre, context) pairs."""
+    start, stop = data.batch_starts[b], data.batch_starts[b + 1]
+    return int(data.member_starts[stop] - data.member_starts[start])
 
 
 def test_node_steps_are_capped_at_node_step_cap_pairs():
@@ -241,9 +253,9 @@ def test_batches_of_equal_width_on_a_hand_made_table():
 
 
 def test_skipgram_batches_hold_centres_of_one_width_and_about_batch_size_pairs():
-    data = hs_trainer().epoch_chunk(0, 0)
+    data = hs_trainer().draw_chunk(0, 0)
     widths = np.diff(data.member_starts)
-    terms = [data.loss_terms(b) for b in range(data.batches)]
+    terms = [batch_terms(data, b) for b in range(data.batches)]
     short = 0
     for b in range(data.batches):
         lo, hi = data.batch_starts[b], data.batch_starts[b + 1]
@@ -251,7 +263,7 @@ def test_skipgram_batches_hold_centres_of_one_width_and_about_batch_size_pairs()
         assert (widths[lo:hi] == width).all()
         short += terms[b] < HS.batch_size - width  # the last batch of each width only
     assert short <= len(np.unique(widths))
-    assert sum(terms) == data.pairs
+    assert sum(terms) == data.counts["pairs"]
     assert {int(widths[data.batch_starts[b]]) for b in range(min(8, data.batches))} != {int(widths[0])}  # widths mixed
 
 

@@ -1,6 +1,7 @@
 """The layers hold: imports point down (cli -> experiments -> runs, models, data -> config, files),
-and nothing below the CLI writes to the terminal. Checked on the source, so a new module is
-covered the day it is added."""
+no module imports itself through others, nothing below the CLI writes to the terminal, and every
+module stays small enough to read. Checked on the source, so a new module is covered the day it
+is added."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ BELOW_CLI = ["runs", "optimizers", "embeddings", "datasets", "config"]
 FORBIDDEN = {
     "runs": ("d2l_lab.cli", "d2l_lab.experiments"),  # the generic loop is handed what it needs
     "optimizers": ("d2l_lab.cli", "d2l_lab.runs"),  # models and data use d2l_lab.files, not runs
-    "embeddings": ("d2l_lab.cli", "d2l_lab.runs"),
+    "embeddings": ("d2l_lab.cli", "d2l_lab.runs", "d2l_lab.experiments"),  # a model owns its settings
     "datasets": ("d2l_lab.cli", "d2l_lab.runs"),
     "config": ("d2l_lab.cli", "d2l_lab.experiments", "d2l_lab.runs"),
 }
+
+
+MAX_LINES = 400
+"""A module longer than this holds more than one job."""
 
 
 def _modules(folder: str) -> list[Path]:
@@ -33,6 +38,17 @@ def _imports(path: Path) -> set[str]:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules that `path` imports, anywhere in it (type-checking and function-level
+    imports included): `from a.b import c` names module a.b.c if there is one, else a.b."""
+    return {name for name in _imports(path) if name in modules}
 
 
 def _below_cli() -> list[Path]:
@@ -69,3 +85,33 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
     module.write_text("import sys\nfrom d2l_lab.cli import output\nfrom rich.console import Console\n"
                       "print('x', file=sys.stderr)\n")
     assert {"d2l_lab.cli", "d2l_lab.cli.output", "rich.console", "sys"} <= _imports(module)
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from d2l_lab.runs import runner\n"
+                    "def f():\n    from d2l_lab.files import atomic_write_text\n")
+    assert _imported_modules(lazy, {"d2l_lab.runs.runner", "d2l_lab.files"}) == {"d2l_lab.runs.runner", "d2l_lab.files"}
+
+
+def test_no_module_imports_itself_through_others():
+    """An import cycle, even one only type hints or a function's lazy import close, makes the
+    layers a tangle: who may be changed without the other is no longer clear."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {_module_name(path) for path in paths}
+    graph = {_module_name(path): _imported_modules(path, modules) - {_module_name(path)} for path in paths}
+    cycles = []
+    for start in graph:  # a depth-first walk from each module back to itself
+        stack, seen = [(start, [start])], set()
+        while stack:
+            module, route = stack.pop()
+            for target in graph[module]:
+                if target == start:
+                    cycles.append(" -> ".join([*route, start]))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*route, target]))
+    assert not cycles, cycles
+
+
+def test_no_module_is_longer_than_max_lines():
+    long = {str(path.relative_to(PACKAGE)): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, long

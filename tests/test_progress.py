@@ -21,14 +21,15 @@ import torch
 
 from d2l_lab.cli import terminal
 from d2l_lab.cli.terminal import Terminal, describe_progress
-from d2l_lab.embeddings import glove, word2vec
-from d2l_lab.embeddings.fasttext import FastTextTrainer
-from d2l_lab.embeddings.glove import GloveTrainer
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
+from d2l_lab.embeddings.fasttext.config import FastTextConfig
+from d2l_lab.embeddings.fasttext.trainer import FastTextTrainer
+from d2l_lab.embeddings.glove import trainer as glove
+from d2l_lab.embeddings.glove.config import GloveConfig
+from d2l_lab.embeddings.glove.trainer import GloveTrainer
+from d2l_lab.embeddings.word2vec import trainer as word2vec
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 from d2l_lab.experiments.embedding_task import read_corpus
-from d2l_lab.experiments.fasttext import FastTextConfig
-from d2l_lab.experiments.glove import GloveConfig
-from d2l_lab.experiments.word2vec import Word2VecConfig
 from d2l_lab.runs.events import Started, Stepped
 
 from .conftest import only_run_dir
@@ -39,13 +40,13 @@ CPU = torch.device("cpu")
 D2L = """
 import os, signal, sys, time
 import d2l_lab.cli.terminal as terminal
-import d2l_lab.embeddings.glove as glove
-import d2l_lab.embeddings.word2vec as word2vec
+import d2l_lab.embeddings.glove.trainer as glove
+import d2l_lab.embeddings.word2vec.trainer as word2vec
 every_s, signal_at_batch, batch_sleep_s, *args = sys.argv[1:]
 terminal.PROGRESS_EVERY_S = float(every_s)
 word2vec.PART_TOKENS, glove.PART_ENTRIES = 2000, 4096  # several parts per epoch of a small corpus
 trainer_class = glove.GloveTrainer if args[1] == "glove" else word2vec.Word2VecTrainer
-step, batches = trainer_class._step, [0]
+step, batches = trainer_class.step, [0]
 def step_then_signal(*a, **k):
     batches[0] += 1
     if batches[0] == int(signal_at_batch):  # Ctrl-C in the middle of a part, as a user's would land
@@ -53,7 +54,7 @@ def step_then_signal(*a, **k):
         os.kill(os.getpid(), signal.SIGINT)
     time.sleep(float(batch_sleep_s))
     return step(*a, **k)
-trainer_class._step = step_then_signal
+trainer_class.step = step_then_signal
 from d2l_lab.cli.main import main
 sys.argv = ["d2l", *args]
 main()

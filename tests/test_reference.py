@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from d2l_lab.embeddings.reference import CBOW, SkipGram, sigmoid_bce_loss
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, sgns_gradients
-from d2l_lab.experiments.word2vec import Word2VecConfig
+from d2l_lab.embeddings.word2vec import softmax
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.negative_sampling import sgns_gradients
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 
 CPU = torch.device("cpu")
 CFG = Word2VecConfig(dim=6, window=3, min_count=1, subsample=0.0, batch_size=64, negative_group=16,
@@ -29,9 +31,9 @@ def corpus(sentences=21, length=8, words=24):
             for _ in range(sentences)]
 
 
-def engine(model):
+def engine(model, loss="ns"):
     """A float64 engine with tables far from their initial values (scores far from 0)."""
-    trainer = Word2VecTrainer.from_sentences(corpus(), dataclasses.replace(CFG, model=model), 0, CPU)
+    trainer = Word2VecTrainer.from_sentences(corpus(), dataclasses.replace(CFG, model=model, loss=loss), 0, CPU)
     trainer.input_table = torch.randn(trainer.input_table.shape, generator=torch.Generator().manual_seed(1),
                                       dtype=torch.float64)
     trainer.output_table = torch.randn(trainer.output_table.shape, generator=torch.Generator().manual_seed(2),
@@ -48,18 +50,17 @@ def reference_model(cls, trainer):
 
 def last_batch(trainer):
     """The epoch's last batch, which ends in a partial group: padding is exercised too."""
-    data = trainer.epoch_chunk(0, 0)
-    tensors = trainer._to_device(data)
+    data = trainer.draw_chunk(0, 0)
     last = data.batches - 1
-    start, stop = last * CFG.batch_size, data.examples
+    start, stop = last * CFG.batch_size, data.targets.numel()
     assert (stop - start) % CFG.negative_group, "the corpus must leave a partial group"
-    return data, tensors, last, start, stop
+    return data, last, start, stop
 
 
-def noise_labels_weights(tensors, last, pairs, positives):
+def noise_labels_weights(data, last, pairs, positives):
     """Each engine example as the book's: its true word(s) then its group's S shared noise words,
     labels 1/0, the noise words weighted K/S (K noise words in expectation)."""
-    noise = tensors["noise"][last][torch.arange(pairs) // CFG.negative_group]  # [pairs, S]
+    noise = data.draws[last][torch.arange(pairs) // CFG.negative_group]  # [pairs, S]
     labels = torch.cat([torch.ones(pairs, positives), torch.zeros(pairs, CFG.shared_negatives)], 1).double()
     weights = torch.cat([torch.ones(pairs, positives), torch.full((pairs, CFG.shared_negatives),
                                                                  CFG.negatives / CFG.shared_negatives)], 1).double()
@@ -95,18 +96,18 @@ def test_a_skipgram_step_is_sgd_on_the_books_skipgram_loss():
     last group given mask 0 as the book masks padded entries."""
     trainer = engine("skipgram")
     model = reference_model(SkipGram, trainer)
-    data, tensors, last, start, stop = last_batch(trainer)
+    data, last, start, stop = last_batch(trainer)
     pairs = stop - start
     padded = -(-pairs // CFG.negative_group) * CFG.negative_group
-    centres = torch.cat([tensors["inputs"][start:stop], torch.zeros(padded - pairs, dtype=torch.long)])
-    contexts = torch.cat([tensors["targets"][start:stop], torch.zeros(padded - pairs, dtype=torch.long)])
-    noise, labels, weights = noise_labels_weights(tensors, last, padded, positives=1)
+    centres = torch.cat([data.words[start:stop], torch.zeros(padded - pairs, dtype=torch.long)])
+    contexts = torch.cat([data.targets[start:stop], torch.zeros(padded - pairs, dtype=torch.long)])
+    noise, labels, weights = noise_labels_weights(data, last, padded, positives=1)
     mask = torch.ones_like(labels)
     mask[pairs:] = 0
     loss = sigmoid_bce_loss(model(centres.unsqueeze(1), torch.cat([contexts.unsqueeze(1), noise], 1)),
                             labels, mask, weights).sum()
     loss.backward()
-    step_loss, examples = trainer._step(tensors, data, last, LR)
+    step_loss, examples = trainer.step(data, last, LR)
     assert examples == pairs
     torch.testing.assert_close(step_loss, loss.detach(), rtol=1e-12, atol=0)
     for table, parameter in ((trainer.input_table, model.embed_v.weight), (trainer.output_table, model.embed_u.weight)):
@@ -119,26 +120,66 @@ def test_a_cbow_step_gives_each_context_word_the_means_full_step():
     and gensim's rule, documented in `embeddings.word2vec`."""
     trainer = engine("cbow")
     model = reference_model(CBOW, trainer)
-    data, tensors, last, start, stop = last_batch(trainer)
+    data, last, start, stop = last_batch(trainer)
     examples = stop - start
     starts = data.member_starts[start:stop + 1]
     sizes = torch.from_numpy(starts[1:] - starts[:-1])
     contexts = torch.zeros(examples, int(sizes.max()), dtype=torch.long)
     context_mask = torch.zeros(examples, int(sizes.max()), dtype=torch.float64)
     for e in range(examples):
-        contexts[e, :sizes[e]] = tensors["inputs"][starts[e]:starts[e + 1]]
+        contexts[e, :sizes[e]] = data.words[starts[e]:starts[e + 1]]
         context_mask[e, :sizes[e]] = 1
-    noise, labels, weights = noise_labels_weights(tensors, last, examples, positives=1)
-    scores = model(contexts, context_mask, torch.cat([tensors["targets"][start:stop].unsqueeze(1), noise], 1))
+    noise, labels, weights = noise_labels_weights(data, last, examples, positives=1)
+    scores = model(contexts, context_mask, torch.cat([data.targets[start:stop].unsqueeze(1), noise], 1))
     losses = sigmoid_bce_loss(scores, labels, torch.ones_like(labels), weights)
     (exact_input_grad,) = torch.autograd.grad(losses.sum(), model.embed_v.weight, retain_graph=True)
     (full_step_input_grad,) = torch.autograd.grad((losses * sizes).sum(), model.embed_v.weight, retain_graph=True)
     (output_grad,) = torch.autograd.grad(losses.sum(), model.embed_u.weight)
     before = model.embed_v.weight.detach()
-    step_loss, done = trainer._step(tensors, data, last, LR)
+    step_loss, done = trainer.step(data, last, LR)
     assert done == examples
     torch.testing.assert_close(step_loss, losses.sum().detach(), rtol=1e-12, atol=0)
     torch.testing.assert_close(trainer.output_table, model.embed_u.weight.detach() - LR * output_grad,
                                rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(trainer.input_table, before - LR * full_step_input_grad, rtol=1e-12, atol=1e-12)
     assert not torch.allclose(trainer.input_table, before - LR * exact_input_grad)  # sizes > 1 occur
+
+
+@pytest.mark.parametrize("block_scores", [softmax.BLOCK_SCORES, 50])
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_a_full_softmax_step_is_sgd_on_the_books_softmax_loss(model, block_scores, monkeypatch):
+    """The book's first definition (15.1): -log softmax over the whole vocabulary of the scores
+    of `SkipGram` / `CBOW`, differentiated by autograd. Skip-gram's step is exactly SGD on it;
+    CBOW's context words each take their mean's whole step, as with the other losses. Scored in
+    blocks of a few examples too (`BLOCK_SCORES`), which must change nothing but rounding."""
+    monkeypatch.setattr(softmax, "BLOCK_SCORES", block_scores)
+    trainer = engine(model, loss="softmax")
+    cls = SkipGram if model == "skipgram" else CBOW
+    model_ = reference_model(cls, trainer)
+    data = trainer.draw_chunk(0, 0)
+    last = data.batches - 1
+    start, stop = int(data.batch_starts[last]), int(data.batch_starts[last + 1])
+    examples = stop - start
+    vocab = torch.arange(len(trainer.vocab)).expand(examples, -1)
+    if model == "skipgram":
+        scores = model_(data.words[start:stop].unsqueeze(1), vocab)
+        sizes = torch.ones(examples, dtype=torch.float64)
+    else:
+        starts = data.member_starts[start:stop + 1]
+        sizes = torch.from_numpy(starts[1:] - starts[:-1]).double()
+        contexts = torch.zeros(examples, int(sizes.max()), dtype=torch.long)
+        context_mask = torch.zeros(examples, int(sizes.max()), dtype=torch.float64)
+        for e in range(examples):
+            contexts[e, :int(sizes[e])] = data.words[starts[e]:starts[e + 1]]
+            context_mask[e, :int(sizes[e])] = 1
+        scores = model_(contexts, context_mask, vocab)
+    losses = torch.nn.functional.cross_entropy(scores.squeeze(1), data.targets[start:stop], reduction="none")
+    (input_grad,) = torch.autograd.grad((losses * sizes).sum(), model_.embed_v.weight, retain_graph=True)
+    (output_grad,) = torch.autograd.grad(losses.sum(), model_.embed_u.weight)
+    before = [model_.embed_v.weight.detach(), model_.embed_u.weight.detach()]
+    step_loss, terms = trainer.step(data, last, LR)
+    assert terms == examples
+    torch.testing.assert_close(step_loss, losses.sum().detach(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(trainer.input_table, before[0] - LR * input_grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(trainer.output_table, before[1] - LR * output_grad, rtol=1e-12, atol=1e-12)
+    assert (output_grad != 0).all()  # every output row moves: the cost the approximations avoid

@@ -18,13 +18,14 @@ import pytest
 import torch
 
 from d2l_lab.datasets import corpus as datasets
-from d2l_lab.embeddings.fasttext import FastTextTrainer
+from d2l_lab.embeddings.fasttext.config import FastTextConfig
+from d2l_lab.embeddings.fasttext.trainer import FastTextTrainer
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, chunk_bounds, chunk_offsets
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.examples import chunk_bounds, chunk_offsets
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.embedding_task import read_corpus
-from d2l_lab.experiments.fasttext import FastTextConfig
-from d2l_lab.experiments.word2vec import Word2VecConfig
 
 from .conftest import d2l, only_run_dir
 from .test_run_word2vec import KILL_IN_EPOCH_3
@@ -237,9 +238,9 @@ def test_read_errors_name_the_file_inside_a_directory(tmp_path):
 PEAK_RSS = """
 import gzip, json, resource, sys
 import numpy as np, torch
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 from d2l_lab.experiments.embedding_task import read_corpus
-from d2l_lab.experiments.word2vec import Word2VecConfig
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
 path, sentences = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(0)
 words = np.array([f"w{i}" for i in range(2000)])

@@ -10,9 +10,9 @@ import shutil
 import pytest
 import yaml
 
+from d2l_lab.config.keys import short_names
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.config import OptimRunConfig
-from d2l_lab.config.keys import short_names
 from d2l_lab.runs.grid import Request, parse_axis, plan
 from d2l_lab.runs.launchers.local import threads_per_job
 
@@ -123,7 +123,8 @@ def test_seeds_names_diverged_points_and_force(tmp_path):
 
 @pytest.mark.parametrize(("cores", "workers", "jobs"), [(2, 1, 2), (2, 2, 1), (8, 2, 4), (8, 3, 2), (2, 4, 1)])
 def test_local_jobs_default_to_one_per_point_workers_cores(monkeypatch, tmp_path, cores, workers, jobs):
-    from d2l_lab.runs.launchers import LauncherOptions, local
+    from d2l_lab.runs.launchers import local
+    from d2l_lab.runs.launchers.options import LauncherOptions
 
     monkeypatch.setattr(local, "available_cores", lambda: cores)
     launcher = local.LocalLauncher(LauncherOptions(jobs=None), ["unused"], None)
@@ -148,7 +149,8 @@ def test_a_sweep_of_two_worker_points_runs_one_at_a_time_on_two_cores(monkeypatc
 def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkeypatch, capsys, tmp_path, jobs,
                                                                           workers, warned):
     from d2l_lab.cli.sweep import _warn_if_oversubscribed
-    from d2l_lab.runs.launchers import LauncherOptions, local
+    from d2l_lab.runs.launchers import local
+    from d2l_lab.runs.launchers.options import LauncherOptions
 
     monkeypatch.setattr(local, "available_cores", lambda: 2)
     launcher = local.LocalLauncher(LauncherOptions(jobs=jobs), ["unused"], None)

@@ -9,9 +9,10 @@ import torch
 
 from d2l_lab.config.schema import from_dict, to_dict
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.objectives import OBJECTIVES
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.word2vec import Word2VecConfig
 
 CPU = torch.device("cpu")
 # Every word of a 24-word corpus occurs dozens of times per batch, and each row's step sums
@@ -48,7 +49,7 @@ def topic_margin(trainer, topics):
     return same - across
 
 
-@pytest.mark.parametrize("loss", ["ns", "hs"])
+@pytest.mark.parametrize("loss", list(OBJECTIVES))
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_learns_planted_topics_and_loss_decreases(model, loss):
     corpus, topics = topic_corpus()
@@ -59,7 +60,7 @@ def test_learns_planted_topics_and_loss_decreases(model, loss):
 
 
 def test_epoch_metrics_and_progress_callback(monkeypatch):
-    import d2l_lab.embeddings.parts as parts
+    import d2l_lab.embeddings.epochs as parts
 
     monkeypatch.setattr(parts, "REPORT_EVERY", 2)
     trainer = make_trainer(dataclasses.replace(SMALL, batch_size=128))
@@ -72,7 +73,7 @@ def test_epoch_metrics_and_progress_callback(monkeypatch):
     assert [done for done, _ in calls] == sorted({*range(2, batches + 1, 2), batches})
     assert positions[-1][0] == 1.0 and metrics["position"] == 1.0
     # Each call reports the mean over its batches' pairs, so the epoch loss is their weighted mean.
-    pairs = make_trainer(dataclasses.replace(SMALL, batch_size=128)).epoch_chunk(0, 0).pairs
+    pairs = make_trainer(dataclasses.replace(SMALL, batch_size=128)).draw_chunk(0, 0).counts["pairs"]
     assert metrics["pairs"] == pairs and metrics["tokens"] == 600 * 8
     sizes = [min(done * 128, pairs) - min(previous * 128, pairs)
              for previous, done in zip([0, *(d for d, _ in calls)], (d for d, _ in calls))]
@@ -85,7 +86,7 @@ def test_a_curve_point_never_covers_only_a_handful_of_batches():
     """Every 50 batches and after the epoch's last, a regular point skipped when fewer than 25
     batches would follow it; with the batches left unknown (a chunk before the epoch's last),
     every 50."""
-    from d2l_lab.embeddings.parts import REPORT_EVERY, report_due
+    from d2l_lab.embeddings.epochs import REPORT_EVERY, report_due
 
     assert REPORT_EVERY == 50
 
@@ -110,7 +111,7 @@ def test_same_seed_same_vectors_and_other_seed_differs():
     assert not np.array_equal(runs[0], runs[2])
 
 
-@pytest.mark.parametrize("loss", ["ns", "hs"])
+@pytest.mark.parametrize("loss", list(OBJECTIVES))
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_resume_from_a_checkpoint_repeats_the_run_exactly(model, loss, tmp_path):
     cfg = dataclasses.replace(SMALL, model=model, loss=loss)
@@ -164,3 +165,20 @@ def test_vocabulary_built_by_the_trainer_respects_min_count():
     trainer = Word2VecTrainer.from_sentences(corpus, dataclasses.replace(SMALL, min_count=2), 0, CPU)
     assert trainer.vocab.words == ["a", "c"]
     assert isinstance(trainer.vocab, Vocab)
+
+
+def test_a_batch_step_never_branches_on_the_loss():
+    """The trainer builds its objective once (`objectives.OBJECTIVES`); the step of the trainer,
+    of its layouts and of every objective reads neither the config's loss nor a loss's name."""
+    import ast
+    import inspect
+
+    from d2l_lab.embeddings.word2vec import examples
+
+    steps = [Word2VecTrainer.step, *(spec.objective_class().step for spec in OBJECTIVES.values()),
+             *(cls.inputs for cls in (examples.Pairs, examples.ContextMeans, examples.ContextsOfCentre))]
+    for function in steps:
+        tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(function)))
+        names = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+        attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        assert not names & set(OBJECTIVES) and "loss" not in attributes, function.__qualname__

@@ -17,11 +17,11 @@ import torch
 
 from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings import hogwild
-from d2l_lab.embeddings.fasttext import FastTextTrainer
+from d2l_lab.embeddings.fasttext.trainer import FastTextTrainer
 from d2l_lab.embeddings.vector_formats import load_vectors
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.word2vec import Word2VecConfig
 
 from . import test_fasttext, test_word2vec
 from .conftest import d2l, only_run_dir, write_topic_corpus
@@ -56,16 +56,17 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_every_batch_is_trained_once_and_its_loss_returned(monkeypatch):
+def test_every_batch_is_trained_once_and_its_loss_and_terms_returned(monkeypatch):
     pids = _forks(monkeypatch)
     hits = torch.zeros(103, dtype=torch.int64)  # train_batches shares it: the workers' hits count
 
     def step(b):
         hits[b] += 1
-        return torch.tensor(float(b), dtype=torch.float64), 1
+        return torch.tensor(float(b), dtype=torch.float64), b % 7
 
-    losses = hogwild.train_batches(step, 103, workers=3, tables=[hits])
+    losses, terms = hogwild.train_batches(step, 103, workers=3, tables=[hits])
     assert hits.tolist() == [1] * 103 and losses.tolist() == [float(b) for b in range(103)]
+    assert terms.tolist() == [b % 7 for b in range(103)]
     assert len(pids) == 2 and all(_gone(pid) for pid in pids)
 
 
@@ -221,12 +222,12 @@ import os, sys, time, dataclasses
 import torch
 sys.path.insert(0, sys.argv[1])
 from tests.test_word2vec import SMALL, make_trainer
-from d2l_lab.embeddings.word2vec import Word2VecTrainer
-step = Word2VecTrainer._step
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
+step = Word2VecTrainer.step
 def slow_step(self, *args):
     time.sleep(0.05)
     return step(self, *args)
-Word2VecTrainer._step = slow_step
+Word2VecTrainer.step = slow_step
 fork = os.fork
 def reporting_fork():
     pid = fork()

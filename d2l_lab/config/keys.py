@@ -14,7 +14,17 @@ import types
 import typing
 from typing import Any
 
-from d2l_lab.config.schema import all_keys
+
+def all_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted key the config accepts, for suggestions and documentation."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys.extend(all_keys(hints[f.name], prefix + f.name + "."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
 
 
 def short_name(key: str) -> str:

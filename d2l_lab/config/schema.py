@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from d2l_lab.config.keys import all_keys, short_name
 from d2l_lab.errors import UserError
 
 T = TypeVar("T")
@@ -164,25 +165,11 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     return config
 
 
-def all_keys(cls: type, prefix: str = "") -> list[str]:
-    """Every dotted key the config accepts, for suggestions and documentation."""
-    keys = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            keys.extend(all_keys(hints[f.name], prefix + f.name + "."))
-        else:
-            keys.append(prefix + f.name)
-    return keys
-
-
 def _unknown_key_message(cls: type, prefix: str, key: str) -> str:
     valid = all_keys(cls, prefix)
     full = prefix + key
     close = difflib.get_close_matches(full, valid, n=1, cutoff=0.6)
     if not close:  # a short name (`lr`, `batch-size`) given at the top level means its full key
-        from d2l_lab.config.keys import short_name  # keys builds on this module
-
         names = {short_name(k): k for k in valid}
         close = [names[m] for m in difflib.get_close_matches(key.replace("_", "-"), list(names), n=1, cutoff=0.6)]
     if close:

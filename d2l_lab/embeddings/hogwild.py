@@ -14,7 +14,7 @@ position in the run, as in the serial loop; the chunk ends when every process is
 barrier). With workers a chunk is one part of an epoch (one run-loop step, `train_part`), so
 Ctrl-C stops at the end of the chunk in progress and a checkpoint holds whole chunks (GloVe: whole
 epochs). Word2vec hands each batch over as `workers` slices, one step each, so that the steps landing at once add
-up to about one batch's (`Word2VecTrainer._train_in_workers` says why), and draws the next chunk
+up to about one batch's (`Word2VecTrainer` says why), and draws the next chunk
 while the others train.
 
 What it costs: the order in which steps land depends on the scheduler, so with more than one
@@ -49,16 +49,17 @@ Step = Callable[[int], "tuple[torch.Tensor, int]"]
 
 
 def train_batches(step: Step, batches: int, workers: int, tables: Sequence[torch.Tensor] = (),
-                  meanwhile: Callable[[], None] | None = None) -> torch.Tensor:
-    """Run `step(b)` (one SGD step on batch b; returns (summed loss, examples)) for every b in
-    0..batches-1, spread over `workers` processes. Returns the loss of each batch [batches]
-    (float64). `step` must write its updates only to `tables`, which are moved to shared memory
-    here (in place, so views of them follow) before the workers fork. This process calls
-    `meanwhile()` (work that needs no table) after starting the others, then joins them."""
+                  meanwhile: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run `step(b)` (one SGD step on batch b; returns (summed loss, loss terms)) for every b in
+    0..batches-1, spread over `workers` processes. Returns each batch's loss [batches] (float64)
+    and loss terms [batches] (int64). `step` must write its updates only to `tables`, which are
+    moved to shared memory here (in place, so views of them follow) before the workers fork. This
+    process calls `meanwhile()` (work that needs no table) after starting the others, then joins them."""
     for table in tables:
         if not table.is_shared():
             table.share_memory_()
     losses = torch.zeros(batches, dtype=torch.float64).share_memory_()
+    terms = torch.zeros(batches, dtype=torch.int64).share_memory_()
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0, lock=False)
     lock = context.Lock()
@@ -70,12 +71,12 @@ def train_batches(step: Step, batches: int, workers: int, tables: Sequence[torch
             pid = os.fork()
             if pid == 0:  # the child: train, report a failure through the pipe, never return
                 os.close(read)
-                _child(step, batches, losses, counter, lock, parent, write)
+                _child(step, batches, (losses, terms), counter, lock, parent, write)
             os.close(write)
             children[pid] = read
         if meanwhile is not None:
             meanwhile()
-        _claim_and_train(step, batches, losses, counter, lock, parent, children)
+        _claim_and_train(step, batches, (losses, terms), counter, lock, parent, children)
         failures = []
         for pid, read in list(children.items()):
             _, status = os.waitpid(pid, 0)
@@ -94,11 +95,11 @@ def train_batches(step: Step, batches: int, workers: int, tables: Sequence[torch
             except (ProcessLookupError, ChildProcessError):
                 pass
             os.close(read)
-    return losses
+    return losses, terms
 
 
-def _claim_and_train(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int,
-                     children: dict[int, int] | None = None) -> None:
+def _claim_and_train(step: Step, batches: int, results: tuple[torch.Tensor, torch.Tensor], counter, lock,
+                     parent: int, children: dict[int, int] | None = None) -> None:
     """Claim CLAIM batches at a time and train them until none are left (or, in a child, until
     its parent is gone). The parent passes its `children`: a child killed while holding the lock
     (out of memory, kill -9) would otherwise leave everyone waiting for it for ever, so waiting
@@ -117,8 +118,9 @@ def _claim_and_train(step: Step, batches: int, losses: torch.Tensor, counter, lo
             lock.release()
         if start >= batches or (child and os.getppid() != parent):
             return
+        losses, terms = results
         for b in range(start, min(start + CLAIM, batches)):
-            losses[b] = step(b)[0]
+            losses[b], terms[b] = step(b)
 
 
 def _raise_if_any_died(children: dict[int, int]) -> None:
@@ -132,13 +134,14 @@ def _raise_if_any_died(children: dict[int, int]) -> None:
             raise RuntimeError(f"a training worker process (pid {pid}) died while training ({how})")
 
 
-def _child(step: Step, batches: int, losses: torch.Tensor, counter, lock, parent: int, error_pipe: int) -> None:
+def _child(step: Step, batches: int, results: tuple[torch.Tensor, torch.Tensor], counter, lock, parent: int,
+           error_pipe: int) -> None:
     status = 1
     try:
         _die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         torch.set_num_threads(1)
-        _claim_and_train(step, batches, losses, counter, lock, parent)
+        _claim_and_train(step, batches, results, counter, lock, parent)
         status = 0
     except BaseException:  # noqa: BLE001  (reported to the parent, which raises it)
         try:

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d2l_lab.config.schema import param
+from d2l_lab.embeddings.settings import probe_words_param
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.corpus_config import PROBE_WORDS, CorpusRunConfig
+from d2l_lab.experiments.corpus_config import CorpusRunConfig
 
 if TYPE_CHECKING:
     from d2l_lab.datasets.fetch import Progress
@@ -51,8 +52,7 @@ class PPMISVDConfig:
                              "inflated PMI (the paper's 0.75, word2vec's noise exponent)", gt=0, le=1)
     eigenvalue_weight: float = param(0.5, "p in W = U S^p: 0.5 is the symmetric weighting the paper "
                                      "recommends, 1 the plain SVD", ge=0, le=1)
-    probe_words: tuple[str, ...] = param(PROBE_WORDS, "words whose nearest neighbours are "
-                                         "reported, the book's examples ('chip' etc.)")
+    probe_words: tuple[str, ...] = probe_words_param()
 
 
 @dataclass(frozen=True)

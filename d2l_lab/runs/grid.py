@@ -21,12 +21,11 @@ from typing import Any
 
 import yaml
 
+from d2l_lab.config.keys import all_keys, column_name, sharing, short_names
 from d2l_lab.config.loading import compose, parse_set
-from d2l_lab.config.keys import column_name, sharing, short_names
-from d2l_lab.config.schema import all_keys, to_dict
+from d2l_lab.config.schema import to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.runs.rundir import config_hash
-
 
 MAX_POINTS = 10_000
 """The largest grid planned without `--max-points`: each point is a run directory, and a typo

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.grid import Point
-from d2l_lab.runs.launchers import LauncherOptions
+from d2l_lab.runs.launchers.options import LauncherOptions
 from d2l_lab.runs.sweep import Outcome, lost_point
 
 POLL_S = 0.5

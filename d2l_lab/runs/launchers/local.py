@@ -31,7 +31,7 @@ from typing import Any
 
 from d2l_lab import exit_codes
 from d2l_lab.runs.grid import Point
-from d2l_lab.runs.launchers import LauncherOptions
+from d2l_lab.runs.launchers.options import LauncherOptions
 from d2l_lab.runs.sweep import Outcome, lost_point
 
 

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from d2l_lab.embeddings.word2vec.config import Word2VecConfig
+from d2l_lab.embeddings.word2vec.examples import ContextMeans, ContextsOfCentre
+from d2l_lab.embeddings.word2vec.rows import add_rows
+
 MAX_EXP = 6.0
 """A decision whose score is this far from 0 takes no step, as in the C tool and gensim (which
 skip it): its sigmoid is saturated, and without the skip a confidently wrong decision at the top
@@ -141,3 +145,45 @@ def node_step_scale(points: torch.Tensor, on_path: torch.Tensor, inputs_per_path
     uses = torch.bincount(points.reshape(-1), weights=on_path.reshape(-1), minlength=nodes) * inputs_per_path
     factor = (NODE_STEP_CAP / uses.clamp(min=NODE_STEP_CAP)).to(on_path.dtype)
     return factor.index_select(0, points.reshape(-1)).view(points.shape)
+
+
+class HierarchicalSoftmax:
+    """Steps the inner-node rows on the targets' Huffman paths (row n of the output table is
+    inner node n). Skip-gram's examples are a centre's contexts (`ContextsOfCentre`), each predicting
+    the centre's path on its own, so that the path is gathered once for all of them."""
+
+    layouts = {"skipgram": ContextsOfCentre, "cbow": ContextMeans}
+    group = 1
+    """No draws shared between examples: batches are sliced anywhere, never padded."""
+
+    def __init__(self, counts: np.ndarray, cfg: Word2VecConfig, device: torch.device) -> None:
+        tree = huffman_tree(counts)
+        self.tree = tuple(torch.from_numpy(array).to(device)
+                          for array in (tree.points.astype(np.int32), tree.codes, tree.lengths))
+        """The Huffman tree on the device: points [V, depth] as int32 (the C tool's width), codes
+        [V, depth] and lengths [V]; 5 bytes per word and level where int64 points and a stored
+        float mask took 13 (`paths` builds a batch's mask)."""
+
+    def draw(self, batches: int, rng: np.random.Generator) -> None:
+        """Nothing to draw: the paths are fixed by the tree."""
+        return None
+
+    def step(self, table: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, size: int, lr: float,
+             draws: None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step of the output `table` and of `inputs` [n, M, dim] predicting the paths of
+        `targets` [n], a node's summed step capped at NODE_STEP_CAP pairs' (`node_step_scale`);
+        steps the table's rows, returns (loss per target [n], steps of the inputs [n, M, dim])."""
+        points, codes, on_path = self.paths(targets)
+        nodes = table.index_select(0, points.view(-1)).view(*points.shape, table.shape[1])
+        node_scale = node_step_scale(points, on_path, inputs.shape[1], table.shape[0])
+        loss, step_inputs, step_nodes = hs_gradients(inputs, nodes, codes, on_path.unsqueeze(1), -lr, node_scale)
+        add_rows(table, points.view(-1), step_nodes.view(-1, table.shape[1]))
+        return loss, step_inputs
+
+    def paths(self, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The Huffman paths of `targets` [n], padded to the tree's depth: inner nodes (int64, for
+        gathers and scatters), codes, and 1.0 where a decision exists, 0.0 past a path's end."""
+        points, codes, lengths = self.tree
+        depth = torch.arange(points.shape[1], device=points.device)
+        on_path = (depth < lengths.index_select(0, targets).unsqueeze(1)).float()
+        return points.index_select(0, targets).long(), codes.index_select(0, targets), on_path

@@ -4,7 +4,7 @@ A centre word's input vector is the mean (or sum) of its own row and the rows of
 character n-grams (`subwords.py`), so words that share n-grams share parameters and an unseen
 word still gets a vector. Everything else (pairs, subsampling, shared noise words, outputs,
 SGD with linear decay) is word2vec's, and is reused rather than repeated: `FastTextTrainer` is
-a `Word2VecTrainer` that overrides its one input hook, `input_rows`: the vectors of a batch's
+a `Word2VecTrainer` that overrides its one input hook, `input_rows` (`word2vec.trainer`): the vectors of a batch's
 centre words are built once per distinct word, their steps are summed per word, and the change
 of each vector is added to all its rows. That is fastText's skip-gram update: each row takes
 the vector's full step (for the mean, fastText does not divide the gradient by the number of
@@ -15,18 +15,18 @@ rows are shared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from d2l_lab.devices import to_numpy
+from d2l_lab.embeddings.fasttext.config import FastTextConfig
 from d2l_lab.embeddings.subwords import SubwordScheme, SubwordVectors
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
-from d2l_lab.embeddings.word2vec import Word2VecTrainer, _add_rows
-
-if TYPE_CHECKING:
-    from d2l_lab.experiments.fasttext import FastTextConfig
+from d2l_lab.embeddings.word2vec.rows import add_rows
+from d2l_lab.embeddings.word2vec.trainer import Word2VecTrainer
 
 _NGRAM_STREAM = 2  # word2vec draws its initial vectors from stream 0 and its epochs from 1
 
@@ -90,7 +90,7 @@ class FastTextTrainer(Word2VecTrainer):
             # The change (v + summed steps) - v rather than the sum itself: the same up to rounding,
             # and what fastText runs have always computed, so their results stay bit for bit.
             moved = vectors.clone()
-            _add_rows(moved, local, steps)
+            add_rows(moved, local, steps)
             self.spread(rows, owner, moved - vectors)
 
         return vectors.index_select(0, local), apply_steps
@@ -104,12 +104,12 @@ class FastTextTrainer(Word2VecTrainer):
         fastText's `.vec` file holds them."""
         with torch.no_grad():
             vectors, _, _ = self.combined(torch.arange(len(self.vocab), device=self.device))
-        return vectors.cpu().numpy().astype(np.float32, copy=True)
+        return to_numpy(vectors).astype(np.float32, copy=True)
 
     def subword_vectors(self) -> SubwordVectors:
         """The trained n-gram rows, which embed words outside the vocabulary."""
         cfg = self.cfg
-        rows = self.table[len(self.vocab):].cpu().numpy().astype(np.float32, copy=True)
+        rows = to_numpy(self.table[len(self.vocab):]).astype(np.float32, copy=True)
         return SubwordVectors(cfg.buckets, cfg.min_n, cfg.max_n, cfg.combine, self.bucket_ids, rows)
 
     def word_vectors(self) -> WordVectors:
