@@ -46,6 +46,27 @@ def test_plan_is_the_cross_product_in_grid_order_with_seeds():
                                  "--set", "optimizer.lr=0.1", "--set", "seed=5")
 
 
+def test_a_sweep_reads_each_distinct_data_its_registry_row_names_once(monkeypatch, tmp_path):
+    from d2l_lab.cli.sweep import _check_data
+    from d2l_lab.config.schema import all_keys
+    from d2l_lab.experiments import embedding_task
+    from d2l_lab.experiments.registry import EXPERIMENTS
+
+    for spec in EXPERIMENTS.values():
+        assert set(spec.data_keys) <= set(all_keys(spec.config_class)), spec.name
+        assert bool(spec.data_keys) == (spec.read_data_path is not None), spec.name
+    read = []
+    monkeypatch.setattr(embedding_task, "read_corpus", lambda corpus, min_count: read.append((corpus, min_count)))
+    corpora = [str(write_topic_corpus(tmp_path / name, 3, 10, 4)) for name in ("a.txt", "b.txt")]
+    grid = ("lr=0.1,0.2", "min-count=1,2", f"corpus={','.join(corpora)}")
+    _, points = plan(Request("glove", grid), EXPERIMENTS["glove"].config_class)
+    _check_data(EXPERIMENTS["glove"], points)
+    assert len(points) == 8 and sorted(read) == sorted((c, m) for c in corpora for m in (1, 2))
+    _, points = plan(Request("optim", ("lr=0.1,0.2",)), OptimRunConfig)
+    _check_data(EXPERIMENTS["optim"], points)  # its data comes with it: nothing to read
+    assert len(read) == 4
+
+
 def test_threads_are_split_between_jobs():
     assert [threads_per_job(16, j) for j in (1, 2, 4, 16, 32)] == [16, 8, 4, 1, 1]
 

@@ -136,7 +136,8 @@ def evaluate(
     limit: Limit = None,
     json: Json = False,
 ) -> None:
-    """Spearman rho on WordSim-353 and SimLex-999, accuracy on the Google analogies (bundled)."""
+    """Score the vectors on every bundled evaluation set: Spearman rho on the word-similarity sets
+    (WordSim-353, SimLex-999), accuracy on the analogies (Google), with out-of-vocabulary counts."""
     with cli_errors():
         vecs, _ = _load(list(args or []), vectors, limit, 0)
         from d2l_lab.embeddings.standard_eval import evaluate_standard
@@ -146,14 +147,14 @@ def evaluate(
 
 
 def _eval_lines(result: dict[str, Any], vocab_size: int) -> list[str]:
+    from d2l_lab.embeddings.eval_sets import EVAL_SETS
+
     def number(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     lines = [f"vocabulary: {vocab_size} words"]
-    for name in ("wordsim353", "simlex999"):
-        r = result[name]
-        lines.append(f"{name}: rho {number(r['rho'])} on {r['pairs_used']} pairs ({r['pairs_oov']} out of vocabulary)")
-    a = result["google_analogy"]
-    lines.append(f"google analogies: accuracy {number(a['accuracy'])} on {a['questions_used']} questions "
-                 f"({a['questions_oov']} out of vocabulary)")
+    for s in EVAL_SETS:
+        r = result[s.name]
+        lines.append(f"{s.label or s.name}: {s.score} {number(r[s.score])} on {r[f'{s.items}_used']} {s.items} "
+                     f"({r[f'{s.items}_oov']} out of vocabulary)")
     return lines

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -21,6 +21,9 @@ from d2l_lab.cli.common import ConfigFile, Json, OutRoot, Preset, Quiet, Sets, c
 from d2l_lab.cli.completion import complete_experiment
 from d2l_lab.errors import UserError
 from d2l_lab.runs.grid import MAX_POINTS
+
+if TYPE_CHECKING:
+    from d2l_lab.experiments.registry import ExperimentSpec
 
 Grid = Annotated[Optional[list[str]], typer.Option(
     "--grid", help="swept key and values: --grid lr=0.01,0.1 (repeatable; the cross product runs); keys are "
@@ -138,7 +141,7 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     axes, points = plan(Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds, max_points),
                         spec.config_class, announce, output.warn)
     _check_devices({p.config.device for p in points})
-    _check_data(points)
+    _check_data(spec, points)
     check_writable(out, "--out")
     with closing(launcher):
         workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in points)
@@ -219,25 +222,20 @@ def _collect(launcher: Any, state: Any, total: int, quiet: bool) -> tuple[list[d
     return results, interrupted
 
 
-def _check_data(points: list[Any]) -> None:
-    """Read each distinct corpus (with its min_count) once before anything starts, so an unreadable
-    or untrainable one is one line, not a failure of every point; the reading is cached, so the
-    workers do not pay for it again."""
-    from d2l_lab.config.schema import to_dict
-    from d2l_lab.experiments.embedding_task import read_corpus
-    from d2l_lab.runs.catalog import flatten
+def _check_data(spec: ExperimentSpec, points: list[Any]) -> None:
+    """Read each distinct data of the points (the registry row says which: an embedding model's
+    corpus and min_count) once before anything starts, so an unreadable or untrainable one is one
+    line, not a failure of every point; the reading is cached, so the workers do not pay for it again."""
     from d2l_lab.runs.grid import describe
 
-    seen: set[tuple[Any, Any]] = set()
+    seen: set[tuple[Any, ...]] = set()
     for point in points:
-        if not hasattr(point.config, "corpus"):
+        data = spec.data_of(point.config)
+        if data in seen:
             continue
-        min_count = next((v for k, v in flatten(to_dict(point.config)).items() if k.endswith(".min_count")), None)
-        if min_count is None or (point.config.corpus, min_count) in seen:
-            continue
-        seen.add((point.config.corpus, min_count))
+        seen.add(data)
         try:
-            read_corpus(point.config.corpus, min_count)
+            spec.read_data(data)
         except UserError as exc:
             raise UserError(f"grid point {describe(point.values)}: {exc}") from None
 

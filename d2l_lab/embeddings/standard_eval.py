@@ -1,29 +1,35 @@
-"""The project's standard intrinsic evaluation: WordSim-353, SimLex-999 and the Google analogy
-set, all bundled, reported the same way by `d2l embed eval` and by every embedding run."""
+"""The project's standard intrinsic evaluation: every set of `eval_sets.EVAL_SETS` (bundled),
+reported the same way by `d2l embed eval` and by every embedding run."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from d2l_lab.datasets.evalsets import load_google_analogies, load_simlex999, load_wordsim353
+from d2l_lab.embeddings import eval_sets
 from d2l_lab.embeddings.evaluation import evaluate_analogies, evaluate_similarity
 from d2l_lab.embeddings.vectors import WordVectors
 
 
 def evaluate_standard(vectors: WordVectors, restrict_vocab: int | None = 30000,
                       method: str = "3cosadd") -> dict[str, Any]:
-    """Similarity rho on both sets and analogy accuracy, with out-of-vocabulary counts.
+    """Each set's evaluation by its name: similarity rho or analogy accuracy, with
+    out-of-vocabulary counts.
 
     NaN (nothing usable) becomes None, so the result is valid JSON.
     """
-    analogies = evaluate_analogies(vectors, load_google_analogies(), restrict_vocab=restrict_vocab, method=method)
-    analogies.pop("sections")
-    return _json_safe({
-        "wordsim353": evaluate_similarity(vectors, load_wordsim353()),
-        "simlex999": evaluate_similarity(vectors, load_simlex999()),
-        "google_analogy": analogies,
-    })
+    return _json_safe({s.name: evaluate_set(vectors, s, restrict_vocab, method) for s in eval_sets.EVAL_SETS})
+
+
+def evaluate_set(vectors: WordVectors, eval_set: eval_sets.EvalSet, restrict_vocab: int | None = 30000,
+                 method: str = "3cosadd") -> dict[str, Any]:
+    """One set's evaluation (its score under `eval_set.score`, NaN when nothing was usable);
+    analogies without their per-section breakdown."""
+    if eval_set.kind == "similarity":
+        return evaluate_similarity(vectors, eval_set.loader())
+    result = evaluate_analogies(vectors, eval_set.loader(), restrict_vocab=restrict_vocab, method=method)
+    result.pop("sections")
+    return result
 
 
 def _json_safe(value: Any) -> Any:

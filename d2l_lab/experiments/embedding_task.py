@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from d2l_lab.embeddings import eval_sets
 from d2l_lab.embeddings.cooccurrence import Cooccurrences, cooccurrence_cache_key, cooccurrences
 from d2l_lab.embeddings.vector_formats import unstorable_word
 from d2l_lab.embeddings.vectors import WordVectors
@@ -115,9 +116,10 @@ def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None
 
 
 class EmbeddingTask:
-    """One run-loop step is one part of an epoch; every epoch logs its loss, speed and WordSim-353 rho."""
+    """One run-loop step is one part of an epoch; every epoch logs its loss, speed and the score of
+    `eval_sets.EVERY_EPOCH` (WordSim-353 rho)."""
 
-    columns = ("epoch", "progress", "loss", "lr", "words_per_s", "wordsim353_rho")
+    columns = ("epoch", "progress", "loss", "lr", "words_per_s", eval_sets.EVERY_EPOCH.metric)
 
     def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
                  label: str, extra_artifacts: Callable[[Path], None] | None = None):
@@ -175,44 +177,40 @@ class EmbeddingTask:
             self._evaluation = (self._steps_done, evaluate_standard(self.trainer.word_vectors()))
         return self._evaluation[1]
 
+    def _quick_score(self) -> float:
+        """The score of `eval_sets.EVERY_EPOCH` on the current vectors (NaN when nothing was usable)."""
+        from d2l_lab.embeddings.standard_eval import evaluate_set
+
+        quick = eval_sets.EVERY_EPOCH
+        return evaluate_set(self.trainer.word_vectors(), quick)[quick.score]
+
     def evaluate(self, step: int) -> list[dict[str, Any]]:
         """The batch rows of the part just trained, then, at an epoch's end, the epoch's own row."""
-        from d2l_lab.datasets.evalsets import load_wordsim353
-        from d2l_lab.embeddings.evaluation import evaluate_similarity
-
         rows, self._pending = self._pending, []
         if step % self.parts_per_epoch:
             return rows
-        rho = evaluate_similarity(self.trainer.word_vectors(), load_wordsim353())["rho"]
         epoch, latest = step // self.parts_per_epoch, self._latest
         # Raw corpus words (out-of-vocabulary ones too) per second of training, for every model.
         return [*rows, {"epoch": epoch, "progress": float(epoch), "loss": latest["loss"], "lr": latest.get("lr", ""),
-                        "words_per_s": round(self.vocab.total_tokens / latest["seconds"]), "wordsim353_rho": rho}]
+                        "words_per_s": round(self.vocab.total_tokens / latest["seconds"]),
+                        eval_sets.EVERY_EPOCH.metric: self._quick_score()}]
 
     def final_metrics(self, step: int | None = None) -> dict[str, Any]:
         """The evaluation of the vectors as they stand; `epochs` is how far training went (a
         fraction when a run was stopped within an epoch: the parts done over parts per epoch).
 
-        A run stopped early (interrupted: it will be resumed) gets WordSim-353 alone, which is
-        instant: the full evaluation (SimLex-999, 19.5k analogies; ~0.5 s on PTB) waits for the
-        end of the run, so that Ctrl-C exits within about a second. `notes` follows suit."""
+        Each evaluation set gives its `metric`. A run stopped early (interrupted: it will be
+        resumed) gets `eval_sets.EVERY_EPOCH`'s alone, which is instant: the full evaluation
+        (SimLex-999, 19.5k analogies; ~0.5 s on PTB) waits for the end of the run, so that Ctrl-C
+        exits within about a second. `notes` follows suit."""
         reached = self._steps_done if step is None else step
         self._complete = reached == self.total_steps
         metrics = {"epochs": round(reached / self.parts_per_epoch, 4), "loss": self._latest.get("loss")}
         if not self._complete:
-            from d2l_lab.datasets.evalsets import load_wordsim353
-            from d2l_lab.embeddings.evaluation import evaluate_similarity
-
-            rho = evaluate_similarity(self.trainer.word_vectors(), load_wordsim353())["rho"]
-            return {**metrics, "wordsim353_rho": rho, "vocab_size": len(self.vocab)}
+            return {**metrics, eval_sets.EVERY_EPOCH.metric: self._quick_score(), "vocab_size": len(self.vocab)}
         evaluation = self._standard_evaluation()
-        return {
-            **metrics,
-            "wordsim353_rho": evaluation["wordsim353"]["rho"],
-            "simlex999_rho": evaluation["simlex999"]["rho"],
-            "analogy_accuracy": evaluation["google_analogy"]["accuracy"],
-            "vocab_size": len(self.vocab),
-        }
+        scores = {s.metric: evaluation[s.name][s.score] for s in eval_sets.EVAL_SETS}
+        return {**metrics, **scores, "vocab_size": len(self.vocab)}
 
     def notes(self) -> dict[str, Any]:
         """The corpus size; for a complete run also the full evaluation and the probe words' neighbours."""
@@ -247,7 +245,7 @@ class EmbeddingTask:
             f"{w}\t{c}\n" for w, c in zip(self.vocab.words, self.vocab.counts.tolist())))
         # The batch rows' running loss is the curve; an epoch's own row holds the mean over the
         # whole epoch, which drawn on the same line would jump at every epoch's end.
-        curve = [r for r in rows if r.get("wordsim353_rho") in (None, "")] or rows
+        curve = [r for r in rows if r.get(eval_sets.EVERY_EPOCH.metric) in (None, "")] or rows
         if len(curve) > 1:  # one point is no curve (PPMI-SVD's single factorisation)
             plotting.curve_plot(run_dir / "loss.png", {self.label: ([float(r["progress"]) for r in curve],
                                                                    [float(r["loss"]) for r in curve])},

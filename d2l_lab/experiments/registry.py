@@ -7,6 +7,7 @@ until a run starts (the config classes are torch-free; the task builders are not
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ class ExperimentSpec:
     """One line: the `d2l run <name>` help."""
     key_params: tuple[str, ...] = ()
     """Dotted config keys `d2l runs list` shows and compare labels by first (default: the first few)."""
+    data_keys: tuple[str, ...] = ()
+    """Dotted config keys that say which data a run trains on: configs that agree on them read the
+    same data. Empty when the data comes with the experiment (optim's surfaces and airfoil)."""
+    read_data_path: str | None = None
+    """`module:function` that reads and checks that data, given the `data_keys` values in order
+    (raising UserError when it cannot be trained on); a sweep calls it once per distinct data
+    before any point starts."""
 
     @property
     def config_class(self) -> type:
@@ -34,6 +42,18 @@ class ExperimentSpec:
     def build_task(self) -> Callable[[Any, Any, Any], Any]:
         return _load(self.build_task_path)
 
+    def data_of(self, config: Any) -> tuple[Any, ...]:
+        """The values of `data_keys` in `config`: which data it trains on."""
+        return tuple(functools.reduce(getattr, key.split("."), config) for key in self.data_keys)
+
+    def read_data(self, data: tuple[Any, ...]) -> None:
+        """Read and check the data `data_of` named (cached on disk, so the run reads it again for free)."""
+        if self.read_data_path is not None:
+            _load(self.read_data_path)(*data)
+
+
+READ_CORPUS = "d2l_lab.experiments.embedding_task:read_corpus"
+"""(corpus, min_count): every embedding model's data."""
 
 EXPERIMENTS: dict[str, ExperimentSpec] = {
     spec.name: spec
@@ -45,16 +65,20 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
         ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec:Word2VecRunConfig",
                        "d2l_lab.experiments.word2vec:build_task",
                        "word2vec (skip-gram or CBOW, negative sampling) on the Penn Treebank or --corpus "
-                       "(book 15.1-15.4)."),
+                       "(book 15.1-15.4).",
+                       data_keys=("corpus", "word2vec.min_count"), read_data_path=READ_CORPUS),
         ExperimentSpec("fasttext", "d2l_lab.experiments.fasttext:FastTextRunConfig",
                        "d2l_lab.experiments.fasttext:build_task",
-                       "fastText: skip-gram over character n-gram vectors, which also embed unseen words (book 15.6)."),
+                       "fastText: skip-gram over character n-gram vectors, which also embed unseen words (book 15.6).",
+                       data_keys=("corpus", "fasttext.min_count"), read_data_path=READ_CORPUS),
         ExperimentSpec("glove", "d2l_lab.experiments.glove:GloveRunConfig",
                        "d2l_lab.experiments.glove:build_task",
-                       "GloVe from weighted co-occurrence counts on the Penn Treebank or --corpus (book 15.5)."),
+                       "GloVe from weighted co-occurrence counts on the Penn Treebank or --corpus (book 15.5).",
+                       data_keys=("corpus", "glove.min_count"), read_data_path=READ_CORPUS),
         ExperimentSpec("ppmi-svd", "d2l_lab.experiments.ppmi_svd:PPMISVDRunConfig",
                        "d2l_lab.experiments.ppmi_svd:build_task",
-                       "PPMI + truncated SVD of the co-occurrence counts GloVe uses (Levy et al. 2015)."),
+                       "PPMI + truncated SVD of the co-occurrence counts GloVe uses (Levy et al. 2015).",
+                       data_keys=("corpus", "ppmi_svd.min_count"), read_data_path=READ_CORPUS),
     )
 }
 

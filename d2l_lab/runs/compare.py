@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from d2l_lab.config.keys import short_name
+from d2l_lab.embeddings import eval_sets
 from d2l_lab.errors import UserError
 from d2l_lab.runs.catalog import Selected, flatten, key_params
 from d2l_lab.runs.grid import describe
@@ -29,18 +30,17 @@ differ only there are alike."""
 BAND = "mean ± 1 std over seeds"
 """What a group's band is: said in the legend, in the title and in the README."""
 
-DIRECTIONS: dict[str, str] = {
-    "loss": "lower", "distance_to_minimum": "lower", "wordsim353_rho": "higher", "simlex999_rho": "higher",
-    "analogy_accuracy": "higher", "words_per_s": "higher",
-}
-"""Which way each metric improves; a name not listed is read by its ending (`_rho`, `accuracy`:
-higher; `loss`: lower), and a metric with no direction (x1, lr) has no "best"."""
+DIRECTIONS: dict[str, str] = {"loss": "lower", "distance_to_minimum": "lower", "words_per_s": "higher"}
+"""Which way each metric improves, besides the evaluation sets' scores (each row of
+`embeddings.eval_sets` says its own); a name not listed is read by its ending (`_rho`,
+`accuracy`: higher; `loss`: lower), and a metric with no direction (x1, lr) has no "best"."""
 
 
 def direction(metric: str) -> str | None:
     """'lower' or 'higher' (is better), or None when neither is."""
-    if metric in DIRECTIONS:
-        return DIRECTIONS[metric]
+    known = {**DIRECTIONS, **{s.metric: s.direction for s in eval_sets.EVAL_SETS}}
+    if metric in known:
+        return known[metric]
     if metric.endswith(("_rho", "accuracy")):
         return "higher"
     if metric.endswith("loss"):

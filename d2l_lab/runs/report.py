@@ -22,7 +22,8 @@ from d2l_lab.runs.metrics import read_metrics
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 MAX_METRIC_COLUMNS = 4
-"""Final metrics tabled; those with a direction (loss, rho, accuracy) come first."""
+"""Final metrics tabled: every one with a direction (loss, each evaluation set's score), then the
+others while there are fewer columns than this."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def table(selected: Sequence[Selected]) -> tuple[list[str], list[list[str]]]:
     status, final metrics, wall time."""
     metrics = list(dict.fromkeys(k for s in selected for k, v in s.run.final.items()
                                  if isinstance(v, (int, float))))
-    metrics = sorted(metrics, key=lambda m: compare.direction(m) is None)[:MAX_METRIC_COLUMNS]  # scores first
+    scored = [m for m in metrics if compare.direction(m) is not None]
+    metrics = scored + [m for m in metrics if m not in scored][:max(0, MAX_METRIC_COLUMNS - len(scored))]
     columns = ["run", "experiment", "label", "status", *metrics, "wall s"]
     rows = []
     for experiment in dict.fromkeys(s.run.experiment for s in selected):

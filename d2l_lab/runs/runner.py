@@ -11,12 +11,8 @@ loss logged at step 0 where the task logs one, else the first step's training lo
 a loss that grew by three orders of magnitude over the run is a blow-up, never a result. (GD with
 lr 0.6 on the quadratic ends at 5.6e6 from 10.5; every preset ends below where it started.)
 
-Resuming: a checkpoint records the experiment, the config (and its hash) and the data checksum it
-was made with; `resume` refuses (one line, exit 2) when config.yaml or the data no longer match,
-naming what changed. Checkpoints written before they recorded this are checked against
-summary.json's `config_hash` and `data_checksum`, written when the run started. A run whose
-summary.json says it is completed or diverged is not resumed: it is reported as it stands and no
-file is touched.
+Resuming: `resume` continues a run from its checkpoint after the checks of
+`d2l_lab.runs.resuming` (same experiment, config and data; a finished run is left as it is).
 
 Stopping: the caller passes `should_stop`, asked before every step. Ctrl-C (the CLI), a sweep's
 stop flag and a worker's parent-death watcher all answer through it, so a run only ever stops at a
@@ -35,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shlex
 import shutil
 import time
@@ -49,11 +44,12 @@ from d2l_lab.config.loading import dump_yaml, read_yaml
 from d2l_lab.config.schema import clip, from_dict, to_dict
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
-from d2l_lab.runs.checkpoint import (CHECKPOINT_NAME, load_checkpoint, restore_rng_state, rng_state, save_checkpoint,
-                                     seed_rngs)
+from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, seed_rngs
 from d2l_lab.runs.events import (DataRead, DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
                                  publish)
-from d2l_lab.runs.metrics import MetricsLog, read_metrics
+from d2l_lab.runs.metrics import MetricsLog
+from d2l_lab.runs.resuming import (FINISHED, check_same_config, check_same_data, checked_state, load_state,
+                                   logged_rows, read_summary, remove_partial_writes, wall_time_before)
 from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
 from d2l_lab.runs.tensorboard import tensorboard_subscribers
@@ -65,10 +61,6 @@ END_DIVERGENCE_FACTOR = 1e3
 CHECKPOINT_EVERY_S = 600.0
 """A checkpoint at the first step boundary this long after the last one, whatever `checkpoint_every`
 says: rare enough that writing megabytes of tables costs nothing, often enough for long epochs."""
-FINISHED = ("completed", "diverged")
-"""Statuses of a run that `--resume` leaves as it is."""
-_PARTIAL_WRITE = re.compile(r"\.(checkpoint\.pt|metrics\.csv|summary\.json|config\.yaml|[\w.-]+\.png)\.\w+\.tmp")
-_CHECKPOINT_KEYS = {"step": int, "task": dict, "rng": dict, "metric_rows": int}
 
 BuildTask = Callable[[Any, Any, Callable[[int, "int | None"], None]], Task]
 """(config, device, progress) -> Task; `progress(bytes_done, bytes_total)` follows data reading."""
@@ -116,13 +108,13 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
 def resume(experiment: str, config_class: type, run_dir: Path, build_task: BuildTask, *,
            should_stop: StopCheck = never, subscribers: Sequence[Subscriber] = ()) -> RunResult:
     """Continue an interrupted run in its own directory from its last checkpoint, after checking
-    that the checkpoint belongs to this experiment, config and data (see the module docstring)."""
+    that the checkpoint belongs to this experiment, config and data (`d2l_lab.runs.resuming`)."""
     from d2l_lab.devices import resolve_device
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"'{run_dir}' is not a run directory (no config.yaml): give the path of a run to resume")
-    recorded = _read_summary(run_dir)
+    recorded = read_summary(run_dir)
     if recorded.get("experiment") not in (None, experiment):
         raise UserError(f"'{run_dir}' is a run of {clip(recorded['experiment'])}, not {experiment}: "
                         f"resume it with d2l run {clip(recorded['experiment'])} --resume")
@@ -133,76 +125,13 @@ def resume(experiment: str, config_class: type, run_dir: Path, build_task: Build
         result = RunResult(exit_codes.OK, recorded, run_dir)
         publish(subscribers, Ended(result))
         return result
-    state = _checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
-    _check_same_config(state, recorded, to_dict(config), run_dir)
+    state = checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
+    check_same_config(state, recorded, to_dict(config), run_dir)
     device = resolve_device(config.device)
     task = _build(build_task, config, device, subscribers)
-    _check_same_data(state, recorded, task.data_checksum, run_dir)
-    _remove_partial_writes(run_dir)
+    check_same_data(state, recorded, task.data_checksum, run_dir)
+    remove_partial_writes(run_dir)
     return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
-
-
-def _remove_partial_writes(run_dir: Path) -> None:
-    """Temporary files of atomic writes (`files.atomic_write`) that a SIGKILL left behind; the
-    files they were to replace are whole, so the temporaries are only clutter."""
-    for leftover in run_dir.glob(".*.tmp"):
-        if leftover.is_file() and _PARTIAL_WRITE.fullmatch(leftover.name):
-            leftover.unlink(missing_ok=True)
-
-
-def _read_summary(run_dir: Path) -> dict[str, Any]:
-    """summary.json as a dict, {} when it is missing or unreadable (it only adds checks)."""
-    try:
-        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _checked_state(state: Any, run_dir: Path, experiment: str) -> dict[str, Any]:
-    """The checkpoint, if it has the shape our checkpoints have; otherwise one line."""
-    bad = f"checkpoint '{run_dir / CHECKPOINT_NAME}'"
-    if not isinstance(state, dict):
-        raise UserError(f"{bad} is not a d2l-lab checkpoint (it holds a {type(state).__name__}): start the run again")
-    for key, kind in _CHECKPOINT_KEYS.items():
-        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
-            raise UserError(f"{bad} is not a d2l-lab checkpoint (missing or wrong '{key}'): start the run again")
-    if state.get("experiment") not in (None, experiment):
-        raise UserError(f"{bad} was made by a {clip(state['experiment'])} run, not {experiment}: "
-                        "resume the run it belongs to")
-    return state
-
-
-def _check_same_config(state: dict[str, Any], recorded: dict[str, Any], config_dict: dict[str, Any],
-                       run_dir: Path) -> None:
-    made_with = state.get("config_hash", recorded.get("config_hash"))
-    now = config_hash(config_dict)
-    if made_with is None or made_with == now:
-        return
-    changed = ""
-    if isinstance(state.get("config"), dict):
-        changes = [f"{key}: {clip(old)} -> {clip(new)}" for key, old, new in _differences(state["config"], config_dict)]
-        changed = f" ({'; '.join(changes[:3])}{'; ...' if len(changes) > 3 else ''})" if changes else ""
-    raise UserError(f"'{run_dir}/config.yaml' changed since the checkpoint was made (config hash {clip(made_with)} "
-                    f"-> {now}){changed}: restore it, or start a new run with --config {run_dir}/config.yaml")
-
-
-def _check_same_data(state: dict[str, Any], recorded: dict[str, Any], checksum: str | None, run_dir: Path) -> None:
-    made_with = state.get("data_checksum", recorded.get("data_checksum"))
-    if made_with is None or checksum is None or made_with == checksum:
-        return
-    raise UserError(f"the data of '{run_dir}' changed since the checkpoint was made (data checksum "
-                    f"{clip(made_with)} -> {checksum}): restore the data, or start a new run on it")
-
-
-def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """(dotted key, old, new) for every leaf of two config dicts that differs."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in [*old, *(k for k in new if k not in old)]:
-            out += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        return out
-    return [] if old == new else [(prefix.rstrip("."), old, new)]
 
 
 def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequence[Subscriber]) -> Task:
@@ -242,7 +171,7 @@ def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
 
 
 def _mark_failed(run_dir: Path, reason: str) -> None:
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     if not summary:
         return
     summary.update(status="failed", error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -266,9 +195,9 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     config_dict = to_dict(config)
     start_step, elapsed_before, first_loss, start_loss = 0, 0.0, None, None
     if resume_state is not None:
-        _load_state(task, resume_state, run_dir)
-        metrics.rows = _logged_rows(run_dir, resume_state["metric_rows"])
-        start_step, elapsed_before = resume_state["step"], _wall_time_before(resume_state, run_dir)
+        load_state(task, resume_state, run_dir)
+        metrics.rows = logged_rows(run_dir, resume_state["metric_rows"])
+        start_step, elapsed_before = resume_state["step"], wall_time_before(resume_state, run_dir)
         first_loss = resume_state.get("first_loss")
         start_loss = resume_state.get("start_loss", first_loss)
     else:
@@ -350,15 +279,6 @@ def _progress_detail(task: Task) -> dict[str, Any]:
     return progress() if progress is not None else {}
 
 
-def _wall_time_before(state: dict[str, Any], run_dir: Path) -> float:
-    """Seconds the run trained before this resume: summary.json's, kept current at every
-    checkpoint (checkpoints hold no clock reading, so identical runs write identical bytes);
-    checkpoints from before 2026-11-30 carry their own `elapsed_s`."""
-    recorded = state.get("elapsed_s", _read_summary(run_dir).get("wall_time_s"))
-    valid = isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and math.isfinite(recorded)
-    return float(recorded) if valid and recorded >= 0 else 0.0
-
-
 def _loss_of(row: dict[str, Any]) -> float | None:
     value = row.get("loss")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -370,27 +290,6 @@ def _ended_diverged(final: dict[str, Any], start_loss: float | None) -> bool:
     if end is None or start_loss is None:
         return False
     return not math.isfinite(end) or abs(end) > END_DIVERGENCE_FACTOR * max(abs(start_loss), 1e-12)
-
-
-def _load_state(task: Task, state: dict[str, Any], run_dir: Path) -> None:
-    """Restore the task and RNGs; a checkpoint that does not fit this model is bad input."""
-    try:
-        task.load_state_dict(state["task"])
-        restore_rng_state(state["rng"])
-    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"checkpoint '{run_dir / CHECKPOINT_NAME}' does not fit this run's model "
-                        f"({clip(first, 120)}): it belongs to another run; start this one again") from None
-
-
-def _logged_rows(run_dir: Path, count: int) -> list[dict[str, Any]]:
-    """The metrics rows up to the checkpoint (metrics.csv is flushed before every checkpoint;
-    rows logged after it are dropped and will be logged again)."""
-    rows = read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
-    if len(rows) < count:
-        raise UserError(f"'{run_dir}/metrics.csv' has {len(rows)} rows but the checkpoint expects {count}: "
-                        "the run directory was edited; start the run again")
-    return rows[:count]
 
 
 def _base_summary(experiment: str, config: Any, task: Task, device: Any, run_dir: Path) -> dict[str, Any]:
