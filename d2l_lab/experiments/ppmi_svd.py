@@ -130,9 +130,10 @@ class PPMISVD:
         self.epochs_done = int(state["epochs_done"])
 
     def word_vectors(self) -> Any:
+        from d2l_lab.devices import to_numpy
         from d2l_lab.embeddings.vectors import WordVectors
 
-        return WordVectors(self.words, self.vectors.numpy().astype("float32"))
+        return WordVectors(self.words, to_numpy(self.vectors).astype("float32"))
 
 
 def build_task(config: PPMISVDRunConfig, device: Any, progress: Progress | None = None) -> Any:

@@ -64,8 +64,8 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
                        ("problem.name", "optimizer.algo", "optimizer.impl", "optimizer.lr", "train.batch_size")),
         ExperimentSpec("word2vec", "d2l_lab.experiments.word2vec:Word2VecRunConfig",
                        "d2l_lab.experiments.word2vec:build_task",
-                       "word2vec (skip-gram or CBOW, negative sampling) on the Penn Treebank or --corpus "
-                       "(book 15.1-15.4).",
+                       "word2vec (skip-gram or CBOW; negative sampling, hierarchical or full softmax) on the "
+                       "Penn Treebank or --corpus (book 15.1-15.4).",
                        data_keys=("corpus", "word2vec.min_count"), read_data_path=READ_CORPUS),
         ExperimentSpec("fasttext", "d2l_lab.experiments.fasttext:FastTextRunConfig",
                        "d2l_lab.experiments.fasttext:build_task",

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from d2l_lab.devices import to_numpy
 from d2l_lab.embeddings.sampling import context_pairs
 from d2l_lab.embeddings.word2vec.rows import add_rows, pad
 
@@ -64,7 +65,7 @@ class Pairs(Examples):
         centres, contexts, _ = context_pairs(ids, offsets, window, rng)
         # torch's randperm is twice as fast as numpy's here
         shuffle = torch.Generator().manual_seed(int(rng.integers(2**63)))
-        order = torch.randperm(centres.size, generator=shuffle).numpy()
+        order = to_numpy(torch.randperm(centres.size, generator=shuffle))
         self.words = torch.from_numpy(centres[order]).to(device)
         self.targets = torch.from_numpy(contexts[order]).to(device)
         self.batch_starts = np.append(np.arange(0, centres.size, batch_size), centres.size)
