@@ -77,3 +77,12 @@ def test_scale_benchmark_prints_peak_rss_and_ratios_per_size(tmp_path) -> None:
     assert all(float(peak) > 0 and float(speed.replace(",", "")) > 0 for *_, peak, speed, _wall in rows)
     assert ("ours / gensim at x2: word2vec peak" in out) == ("gensim-word2vec" in systems)
     assert "peak at x2 / x1: word2vec" in out
+
+
+def test_losses_benchmark_times_every_loss_against_negative_sampling() -> None:
+    """A row per (model, loss); the first loss is the baseline of the 'x ns' column."""
+    out = _run(str(BENCHMARKS / "word2vec_losses.py"), "--model", "cbow", "--limit-batches", "3")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("cbow", "ns"), ("cbow", "hs"), ("cbow", "softmax")]
+    assert float(rows[0][4]) == 1.0 and all(float(r[3]) > 0 for r in rows)
+    assert float(rows[2][4]) > float(rows[0][4])  # scoring every word costs more than K + 1 of them
