@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import Optimizer
+from d2l_lab.optimizers.base import Optimizer, scalar_dtype
 from d2l_lab.optimizers.table import ALGORITHMS
 
 _ADAM, _ADAMW = ALGORITHMS["adam"].defaults, ALGORITHMS["adamw"].defaults
@@ -68,8 +68,7 @@ class Adam(Optimizer):
             s_max = state["max_exp_avg_sq"]
             s = s_max.copy_(torch.maximum(s_max.clone() if torch.is_grad_enabled() else s_max, s))
         if group["differentiable"]:  # torch's arrangement, with t as a tensor of its scalar dtype
-            t = torch.tensor(float(t), dtype=torch.float64 if torch.get_default_dtype() == torch.float64
-                             else torch.float32)
+            t = torch.tensor(float(t), dtype=scalar_dtype())
             step_size_neg = (lr / (1 - beta1**t)).neg()
             denom = (s.sqrt() / ((1 - beta2**t).sqrt() * step_size_neg)).add_(eps / step_size_neg)
             param.addcdiv_(v.clone(), denom)
