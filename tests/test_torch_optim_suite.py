@@ -5,7 +5,7 @@ The configurations are torch's: the `OptimizerInfo` rows of the installed
 sparse settings), read from the wheel, not copied. The behaviours are those of `TestOptimRenewed`
 in PyTorch's `test/test_optim.py` (which the wheel does not ship): going the right direction
 with and without schedulers, param groups, tensor lr, sparse Rosenbrock, complex parameters,
-no-op steps, printing, deepcopy, state-dict determinism / old state dicts / non-tensor steps /
+no-op steps, non-empty state, printing, deepcopy, state-dict determinism / old state dicts / non-tensor steps /
 weights-only saving, hooks, foreach equal to the for-loop, `differentiable`, and the errors.
 Where torch checks a property (the loss went down), we check it too AND that our iterates equal
 torch's bit for bit in float64. torch's own CPU skips apply (CUDA-only configs, fused kernels);
@@ -370,6 +370,23 @@ def test_step_is_noop_without_grads_and_zero_grads_match(ours):
             opt.step()
             return w.detach()
         assert_same(*both(ours, zero_grads), desc)
+
+
+@pytest.mark.parametrize("ours", PAIRS, ids=PAIR_IDS)
+def test_non_empty_state(ours):
+    """test_non_empty_state: after a step no parameter has an empty state entry (torch's SGD
+    without momentum keeps none at all), and the same parameters have one as in torch's twin."""
+    for desc, kwargs in configs(ours):
+        kept = []
+        for cls in both(ours, lambda cls: cls):
+            model = torch.nn.Linear(5, 5)
+            optimizer = cls(model.parameters(), **copy.deepcopy(kwargs))
+            optimizer.zero_grad()
+            model(torch.rand(2, 5)).sum().backward()
+            optimizer.step()
+            assert all(len(state) > 0 for state in optimizer.state.values()), f"{desc} {cls.__module__}"
+            kept.append(len(optimizer.state))
+        assert kept[0] == kept[1], desc
 
 
 @pytest.mark.parametrize("ours", PAIRS, ids=PAIR_IDS)

@@ -127,9 +127,9 @@ class Optimizer(torch.optim.Optimizer):
         grad = -param.grad if group.get("maximize") else param.grad
         if grad.is_sparse and not self.supports_sparse:
             raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-        state = self.state[param]
-        if not state:
-            state.update(self.init_state(param, group))
+        state = self.state.get(param) or self.init_state(param, group)
+        if state:  # no entry at all where there is nothing to keep, as torch's SGD without momentum
+            self.state[param] = state
         if isinstance(group["lr"], torch.Tensor) and group["lr"].dim():
             group = {**group, "lr": group["lr"].squeeze()}  # torch uses a 1-element lr as a 0-dim one
         self.begin_step(state, group)
