@@ -33,6 +33,7 @@ _RANGES: dict[str, tuple[float, float | None, bool, str]] = {
     "rho": (0.0, 1.0, True, "Invalid rho value: {}"),
     "lr_decay": (0.0, None, False, "Invalid lr_decay value: {}"),
     "initial_accumulator_value": (0.0, None, False, "Invalid initial_accumulator_value value: {}"),
+    "momentum_decay": (0.0, None, False, "Invalid momentum_decay value: {}"),
 }
 
 
@@ -57,6 +58,9 @@ class Optimizer(torch.optim.Optimizer):
     """True where torch's twin takes sparse gradients (nn.Embedding(sparse=True))."""
     decay_on_gradient: ClassVar[bool] = True
     """False where weight decay acts on the weights (Lion; Adam with decoupled_weight_decay)."""
+    decay_before_real_view: ClassVar[bool] = True
+    """Whether torch's twin adds the L2 term to a complex gradient before viewing it as (re, im)
+    pairs, in complex arithmetic, or after, on the pairs (False: NAdam, RAdam): they round apart."""
     renamed: ClassVar[dict[str, str]] = {}
     """Old name -> torch's, for group keys and state buffers in checkpoints written before our
     names became torch's (AdaGrad's `sum_sq` is `sum`, RMSProp's `gamma` is `alpha`)."""
@@ -134,9 +138,10 @@ class Optimizer(torch.optim.Optimizer):
             group = {**group, "lr": group["lr"].squeeze()}  # torch uses a 1-element lr as a 0-dim one
         self.begin_step(state, group)
         if self.complex_as_real and torch.is_complex(param) and not grad.is_sparse:
-            if group["weight_decay"] and self.decay_on_gradient and not group.get("decoupled_weight_decay"):
-                # torch adds the L2 term in complex arithmetic before viewing; so do we, so the
-                # rounding is the same (the update's first line then adds nothing).
+            if (group["weight_decay"] and self.decay_on_gradient and self.decay_before_real_view
+                    and not group.get("decoupled_weight_decay")):
+                # torch's twin adds the L2 term in complex arithmetic before viewing; so do we, so
+                # the rounding is the same (the update's first line then adds nothing).
                 grad, group = grad.add(param, alpha=group["weight_decay"]), {**group, "weight_decay": 0}
             # The update sees (re, im) pairs: g * g is then re^2 and im^2, |g|^2 summed per pair.
             state = {name: torch.view_as_real(value) if torch.is_tensor(value) and value.is_complex() else value

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-HYPERPARAMETERS: tuple[str, ...] = ("lr", "momentum", "gamma", "rho", "beta1", "beta2", "eps", "weight_decay")
+HYPERPARAMETERS: tuple[str, ...] = ("lr", "momentum", "gamma", "rho", "beta1", "beta2", "momentum_decay", "eps",
+                                    "weight_decay")
 """Every hyper-parameter a row may use; each is a field of `OptimizerConfig`."""
 
 StableLr = Callable[[Mapping[str, float], float], float]
