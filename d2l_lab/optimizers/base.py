@@ -144,9 +144,8 @@ class Optimizer(torch.optim.Optimizer):
                 # the rounding is the same (the update's first line then adds nothing).
                 grad, group = grad.add(param, alpha=group["weight_decay"]), {**group, "weight_decay": 0}
             # The update sees (re, im) pairs: g * g is then re^2 and im^2, |g|^2 summed per pair.
-            state = {name: torch.view_as_real(value) if torch.is_tensor(value) and value.is_complex() else value
-                     for name, value in state.items()}
-            param, grad = torch.view_as_real(param), torch.view_as_real(grad)
+            state = {name: real_pairs(value) if torch.is_tensor(value) else value for name, value in state.items()}
+            param, grad = real_pairs(param), real_pairs(grad)
         if grad.is_sparse or torch.is_grad_enabled():
             self.update(param, grad, state, group)  # no slicing: sparse, or autograd records views
         else:
@@ -161,6 +160,12 @@ class Optimizer(torch.optim.Optimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One step for one tensor, in place; `begin_step` has already counted this step."""
         raise NotImplementedError
+
+
+def real_pairs(tensor: torch.Tensor) -> torch.Tensor:
+    """A complex tensor viewed as (re, im) pairs of reals, as torch's optimizers view them; a real
+    tensor as it is."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
 
 
 def scalar_dtype() -> torch.dtype:
