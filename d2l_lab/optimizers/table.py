@@ -119,4 +119,9 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {spec.name: spec for spec in (
                   "d2l_lab.optimizers.lion:Lion",
                   {"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0},
                   torch_class=None),
+    AlgorithmSpec("nadam", "Adam with Nesterov momentum, Dozat 2016",
+                  "d2l_lab.optimizers.nadam:NAdam",
+                  {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "momentum_decay": 0.004, "eps": 1e-6,
+                   "weight_decay": 0.0},
+                  torch_class="NAdam"),
 )}
