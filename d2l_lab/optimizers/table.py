@@ -124,4 +124,8 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {spec.name: spec for spec in (
                   {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "momentum_decay": 0.004, "eps": 1e-6,
                    "weight_decay": 0.0},
                   torch_class="NAdam"),
+    AlgorithmSpec("radam", "rectified Adam, Liu et al. 2020",
+                  "d2l_lab.optimizers.radam:RAdam",
+                  {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-6, "weight_decay": 0.0},
+                  torch_class="RAdam"),
 )}
