@@ -24,7 +24,7 @@ RUN_FILES = {"config.yaml", "command.txt", "metrics.csv", "summary.json", "loss.
 README_AIRFOIL_LOSS = {
     "gd": 0.2458, "sgd": 0.2428, "minibatch-sgd": 0.2428, "momentum": 0.2425, "nesterov": 0.2425,
     "adagrad": 0.2422, "rmsprop": 0.2424, "adadelta": 0.2424, "adam": 0.2432, "adamw": 0.2433,
-    "yogi": 0.2432, "lion": 0.2426,
+    "yogi": 0.2432, "lion": 0.2426, "nadam": 0.2426, "radam": 0.2620,
 }
 README_QUADRATIC_END = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553)}
 

@@ -76,6 +76,7 @@ def optim(
     rho: Annotated[Optional[float], config_flag(OPTIM, "optimizer.rho")] = None,
     beta1: Annotated[Optional[float], config_flag(OPTIM, "optimizer.beta1")] = None,
     beta2: Annotated[Optional[float], config_flag(OPTIM, "optimizer.beta2")] = None,
+    momentum_decay: Annotated[Optional[float], config_flag(OPTIM, "optimizer.momentum_decay")] = None,
     eps: Annotated[Optional[float], config_flag(OPTIM, "optimizer.eps")] = None,
     weight_decay: Annotated[Optional[float], config_flag(OPTIM, "optimizer.weight_decay")] = None,
     impl: Annotated[Optional[str], config_flag(OPTIM, "optimizer.impl")] = None,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import Optimizer
+from d2l_lab.optimizers.base import Optimizer, scalar_dtype
 from d2l_lab.optimizers.table import ALGORITHMS
 
 _ADAM, _ADAMW = ALGORITHMS["adam"].defaults, ALGORITHMS["adamw"].defaults
@@ -55,27 +55,35 @@ class Adam(Optimizer):
         return self.buffers if group["amsgrad"] else self.buffers[:2]
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         t = state["step"]
-        g = grad
-        if weight_decay and group["decoupled_weight_decay"]:
-            param.mul_(1 - lr * weight_decay)
-        elif weight_decay:
-            g = grad.add(param, alpha=weight_decay)
-        v = state["exp_avg"].lerp_(g, 1 - beta1)
-        s = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        _, v, s = moments(param, grad, state, group)  # the docstring's first three lines
         if group["amsgrad"]:
             s_max = state["max_exp_avg_sq"]
             s = s_max.copy_(torch.maximum(s_max.clone() if torch.is_grad_enabled() else s_max, s))
         if group["differentiable"]:  # torch's arrangement, with t as a tensor of its scalar dtype
-            t = torch.tensor(float(t), dtype=torch.float64 if torch.get_default_dtype() == torch.float64
-                             else torch.float32)
+            t = torch.tensor(float(t), dtype=scalar_dtype())
             step_size_neg = (lr / (1 - beta1**t)).neg()
             denom = (s.sqrt() / ((1 - beta2**t).sqrt() * step_size_neg)).add_(eps / step_size_neg)
             param.addcdiv_(v.clone(), denom)
             return
         denom = s.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)
         param.addcdiv_(v, denom, value=-lr / (1 - beta1**t))
+
+
+def moments(param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any],
+            group: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Adam's first three lines, which its variants share (torch's NAdam and RAdam too): weight
+    decay on the gradient or, decoupled, on the weights; then v and s in place. Returns (g, v, s)."""
+    lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+    g = grad
+    if weight_decay and group["decoupled_weight_decay"]:
+        param.mul_(1 - lr * weight_decay)
+    elif weight_decay:
+        g = grad.add(param, alpha=weight_decay)
+    v = state["exp_avg"].lerp_(g, 1 - beta1)
+    s = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    return g, v, s
 
 
 class AdamW(Adam):

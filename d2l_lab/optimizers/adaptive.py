@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from d2l_lab.optimizers.base import Optimizer, scratch
+from d2l_lab.optimizers.base import Optimizer, real_pairs, scratch
 from d2l_lab.optimizers.table import ALGORITHMS
 
 _ADAGRAD, _RMSPROP, _ADADELTA = (ALGORITHMS[name].defaults for name in ("adagrad", "rmsprop", "adadelta"))
@@ -133,11 +133,13 @@ class AdaDelta(Optimizer):
     eps sits INSIDE both square roots, in the book and in torch alike (it also seeds the very
     first step, when delta is 0). The book has no learning rate; torch's lr multiplies the
     step, and lr 1.0 (the default) is the book's algorithm. Defaults: rho 0.9, eps 1e-5 (book;
-    torch's eps is 1e-6).
+    torch's eps is 1e-6). A complex x is updated as torch does it: s, delta and g' per real
+    coordinate, but the last line in complex arithmetic (lr * g' rounded before the sum).
     """
 
     buffers = ("square_avg", "acc_delta")
     elementwise = True
+    complex_as_real = False
 
     def __init__(self, params: Iterable[Any], lr: float | torch.Tensor = _ADADELTA["lr"],
                  rho: float = _ADADELTA["rho"], eps: float = _ADADELTA["eps"],
@@ -148,9 +150,9 @@ class AdaDelta(Optimizer):
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-        g = grad.add(param, alpha=weight_decay) if weight_decay else grad
-        s = state["square_avg"].mul_(rho).addcmul_(g, g, value=1 - rho)
-        delta = state["acc_delta"]
+        g = real_pairs(grad.add(param, alpha=weight_decay) if weight_decay else grad)
+        s = real_pairs(state["square_avg"]).mul_(rho).addcmul_(g, g, value=1 - rho)
+        delta = real_pairs(state["acc_delta"])
         g_rescaled = scratch(delta.add(eps).sqrt_()).div_(s.add(eps).sqrt_()).mul_(g)
         delta.mul_(rho).addcmul_(g_rescaled, g_rescaled, value=1 - rho)
-        param.add_(g_rescaled, alpha=-lr)
+        param.add_(torch.view_as_complex(g_rescaled) if param.is_complex() else g_rescaled, alpha=-lr)

@@ -3,7 +3,9 @@
 A subclass names its state buffers and writes `update(param, grad, state, group)` for ONE tensor
 with public tensor ops, line for line with the equations in its docstring. Speed is not its
 concern: `blocking.py` may run an elementwise update on cache-sized slices (see there), which is
-why `update` must change `param` and the buffers in place and never replace a state entry.
+why `update` must change `param` and the buffers in place and never replace a state entry, and
+why state that moves once per step (the step count, NAdam's running product of momenta) moves in
+`begin_step`, called once per parameter and step before `update`, however many slices follow.
 
 What every torch.optim class does around its arithmetic is done here, once, so the updates stay
 their equations: `maximize` (negate the gradient), complex parameters (viewed as real pairs, as
@@ -31,6 +33,7 @@ _RANGES: dict[str, tuple[float, float | None, bool, str]] = {
     "rho": (0.0, 1.0, True, "Invalid rho value: {}"),
     "lr_decay": (0.0, None, False, "Invalid lr_decay value: {}"),
     "initial_accumulator_value": (0.0, None, False, "Invalid initial_accumulator_value value: {}"),
+    "momentum_decay": (0.0, None, False, "Invalid momentum_decay value: {}"),
 }
 
 
@@ -43,6 +46,9 @@ class Optimizer(torch.optim.Optimizer):
     """
 
     buffers: ClassVar[tuple[str, ...]] = ()
+    scalars: ClassVar[tuple[str, ...]] = ()
+    """Per-step scalar state beside `step` (NAdam's `mu_product`): 0-dim tensors of `scalar_dtype()`,
+    made by `init_state` and advanced by `begin_step`, never by `update`."""
     elementwise: ClassVar[bool] = False
     """True when element i of the result depends only on element i of param, grad and buffers
     (no norms, means or shapes): only then may `blocking.py` split a tensor into slices."""
@@ -52,6 +58,9 @@ class Optimizer(torch.optim.Optimizer):
     """True where torch's twin takes sparse gradients (nn.Embedding(sparse=True))."""
     decay_on_gradient: ClassVar[bool] = True
     """False where weight decay acts on the weights (Lion; Adam with decoupled_weight_decay)."""
+    decay_before_real_view: ClassVar[bool] = True
+    """Whether torch's twin adds the L2 term to a complex gradient before viewing it as (re, im)
+    pairs, in complex arithmetic, or after, on the pairs (False: NAdam, RAdam): they round apart."""
     renamed: ClassVar[dict[str, str]] = {}
     """Old name -> torch's, for group keys and state buffers in checkpoints written before our
     names became torch's (AdaGrad's `sum_sq` is `sum`, RMSProp's `gamma` is `alpha`)."""
@@ -99,6 +108,11 @@ class Optimizer(torch.optim.Optimizer):
         for param_state in self.state.values():
             if isinstance(param_state.get("step"), torch.Tensor):  # torch writes a float tensor
                 param_state["step"] = int(param_state["step"].item())
+            for name in self.scalars:
+                # load_state_dict casts state tensors to the parameter's dtype: kept there, a float32
+                # product would go on in float64 and round away from the run that was never stopped.
+                if name in param_state:
+                    param_state[name] = torch.as_tensor(param_state[name], dtype=scalar_dtype())
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         # torch's rule: autograd records the step only for differentiable=True.
@@ -117,30 +131,46 @@ class Optimizer(torch.optim.Optimizer):
         grad = -param.grad if group.get("maximize") else param.grad
         if grad.is_sparse and not self.supports_sparse:
             raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-        state = self.state[param]
-        if not state:
-            state.update(self.init_state(param, group))
-        if self.counts_steps:
-            state["step"] += 1
+        state = self.state.get(param) or self.init_state(param, group)
+        if state:  # no entry at all where there is nothing to keep, as torch's SGD without momentum
+            self.state[param] = state
         if isinstance(group["lr"], torch.Tensor) and group["lr"].dim():
             group = {**group, "lr": group["lr"].squeeze()}  # torch uses a 1-element lr as a 0-dim one
+        self.begin_step(state, group)
         if self.complex_as_real and torch.is_complex(param) and not grad.is_sparse:
-            if group["weight_decay"] and self.decay_on_gradient and not group.get("decoupled_weight_decay"):
-                # torch adds the L2 term in complex arithmetic before viewing; so do we, so the
-                # rounding is the same (the update's first line then adds nothing).
+            if (group["weight_decay"] and self.decay_on_gradient and self.decay_before_real_view
+                    and not group.get("decoupled_weight_decay")):
+                # torch's twin adds the L2 term in complex arithmetic before viewing; so do we, so
+                # the rounding is the same (the update's first line then adds nothing).
                 grad, group = grad.add(param, alpha=group["weight_decay"]), {**group, "weight_decay": 0}
             # The update sees (re, im) pairs: g * g is then re^2 and im^2, |g|^2 summed per pair.
-            state = {name: torch.view_as_real(value) if torch.is_tensor(value) and value.is_complex() else value
-                     for name, value in state.items()}
-            param, grad = torch.view_as_real(param), torch.view_as_real(grad)
+            state = {name: real_pairs(value) if torch.is_tensor(value) else value for name, value in state.items()}
+            param, grad = real_pairs(param), real_pairs(grad)
         if grad.is_sparse or torch.is_grad_enabled():
             self.update(param, grad, state, group)  # no slicing: sparse, or autograd records views
         else:
             run_update(self, param, grad, state, group)
 
+    def begin_step(self, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Advance the per-step state of one parameter, once per step, before `update` (which
+        `blocking.py` may call once per slice): the step count, and `scalars` in subclasses."""
+        if self.counts_steps:
+            state["step"] += 1
+
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """One step for one tensor, in place; `state["step"]` already counts this step."""
+        """One step for one tensor, in place; `begin_step` has already counted this step."""
         raise NotImplementedError
+
+
+def real_pairs(tensor: torch.Tensor) -> torch.Tensor:
+    """A complex tensor viewed as (re, im) pairs of reals, as torch's optimizers view them; a real
+    tensor as it is."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
+
+
+def scalar_dtype() -> torch.dtype:
+    """The dtype of torch.optim's scalar state and arithmetic: float64 only where it is the default."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
 def scratch(tensor: torch.Tensor) -> torch.Tensor:

@@ -10,11 +10,16 @@ as fast as torch.optim's `foreach` path.
 Slicing is exact only for updates in which element i depends on element i alone: every element
 sees the same arithmetic either way. An optimizer declares that with `elementwise = True`; one
 that uses a tensor's norm, mean or shape (LARS, LAMB, Adafactor) keeps the default False and is
-never sliced (`tests/test_optimizer_blocking.py` checks both). Accelerators, small tensors and
-non-contiguous layouts get the plain call, and so does a state without buffers (SGD without
-momentum): its update is one pass over param and grad, which slicing cannot shorten, and
-restarting the stream 20 times made a 10M-parameter SGD step about 10% slower. So does a buffer
-not made yet (None: SGD's momentum buffer is the first gradient, made by the first step).
+never sliced (`tests/test_optimizer_blocking.py` checks both). Each slice's call gets the whole
+state with the buffers cut to the slice, so the step count and other per-step scalars (NAdam's
+`mu_product`) are advanced once per step, by `Optimizer.begin_step` before the slices run, never
+by `update`.
+
+Accelerators, small tensors and non-contiguous layouts get the plain call, and so does a state
+without buffers (SGD without momentum): its update is one pass over param and grad, which slicing
+cannot shorten, and restarting the stream 20 times made a 10M-parameter SGD step about 10%
+slower. So does a buffer not made yet (None: SGD's momentum buffer is the first gradient, made by
+the first step).
 """
 
 from __future__ import annotations

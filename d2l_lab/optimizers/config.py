@@ -28,6 +28,8 @@ def _hyper_help(name: str, meaning: str) -> str:
     """`meaning`, then which algorithms use the field and their defaults, read from the table:
     the most common default first, then the algorithms that differ from it."""
     defaults = {algo: spec.defaults[name] for algo, spec in ALGORITHMS.items() if name in spec.defaults}
+    if not defaults:
+        return f"{meaning}; used by no algorithm"
     values = list(defaults.values())
     common = max(values, key=values.count)
     others = ", ".join(f"{algo} {value:g}" for algo, value in defaults.items() if value != common)
@@ -54,6 +56,9 @@ class OptimizerConfig:
     beta1: float | None = param(None, _hyper_help("beta1", "first-moment (momentum) decay"), ge=0, lt=1)
     beta2: float | None = param(None, _hyper_help("beta2", "second-moment decay (Lion: the momentum's memory)"),
                                 ge=0, lt=1)
+    momentum_decay: float | None = param(None, _hyper_help("momentum_decay", "NAdam's momentum warm-up: step t "
+                                                           "uses beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))"),
+                                         ge=0)
     eps: float | None = param(None, _hyper_help("eps", "added to the adaptive denominator to avoid division by "
                                                 "zero (each docstring says where)"), gt=0)
     weight_decay: float | None = param(None, _hyper_help("weight_decay", "L2 penalty added to the gradient "

@@ -48,9 +48,12 @@ class SGD(Optimizer):
                          nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
                          fused=fused)
 
+    def buffers_for(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return self.buffers if group["momentum"] else ()
+
     def init_state(self, param: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """torch's buffer starts as the first gradient (not 0), which only dampening tells apart."""
-        return {"momentum_buffer": None} if group["momentum"] else {}
+        return {name: None for name in self.buffers_for(group)}
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, mu, dampening, weight_decay = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]

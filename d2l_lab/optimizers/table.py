@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-HYPERPARAMETERS: tuple[str, ...] = ("lr", "momentum", "gamma", "rho", "beta1", "beta2", "eps", "weight_decay")
+HYPERPARAMETERS: tuple[str, ...] = ("lr", "momentum", "gamma", "rho", "beta1", "beta2", "momentum_decay", "eps",
+                                    "weight_decay")
 """Every hyper-parameter a row may use; each is a field of `OptimizerConfig`."""
 
 StableLr = Callable[[Mapping[str, float], float], float]
@@ -118,4 +119,13 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {spec.name: spec for spec in (
                   "d2l_lab.optimizers.lion:Lion",
                   {"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0},
                   torch_class=None),
+    AlgorithmSpec("nadam", "Adam with Nesterov momentum, Dozat 2016",
+                  "d2l_lab.optimizers.nadam:NAdam",
+                  {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "momentum_decay": 0.004, "eps": 1e-6,
+                   "weight_decay": 0.0},
+                  torch_class="NAdam"),
+    AlgorithmSpec("radam", "rectified Adam, Liu et al. 2020",
+                  "d2l_lab.optimizers.radam:RAdam",
+                  {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-6, "weight_decay": 0.0},
+                  torch_class="RAdam"),
 )}
