@@ -24,19 +24,27 @@ the first step).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
-
-    from d2l_lab.optimizers.base import Optimizer
 
 # 2 MiB slices: a slice's param, grad, buffers and temporaries (~6 slices) stay in a typical L3
 # cache, and a 10M-parameter float32 step is only ~20 slices of Python-level calls.
 CPU_BLOCK_BYTES = 2 << 20
 
 
-def run_update(optimizer: Optimizer, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any],
+class Update(Protocol):
+    """What this layer needs of an optimizer (`base.Optimizer` offers it)."""
+
+    elementwise: bool
+    buffers: Sequence[str]
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None: ...
+
+
+def run_update(optimizer: Update, param: torch.Tensor, grad: torch.Tensor, state: dict[str, Any],
                group: dict[str, Any]) -> None:
     """`optimizer.update(param, grad, state, group)`, slice by slice where that is exact and pays."""
     size = CPU_BLOCK_BYTES // param.element_size()
