@@ -44,7 +44,7 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {spec.name: spec for spec in (
     ObjectiveSpec("softmax", "d2l_lab.embeddings.word2vec.softmax:FullSoftmax",
                   "the book's full softmax over the whole vocabulary, each prediction scoring all V words "
                   "(exact, and V/log2(V) times the work of hs: what the approximations avoid)",
-                  {"subsample": 1e-4, "lr": 0.025, "epochs": 5}),
+                  {"subsample": 1e-4, "lr": 0.05, "epochs": 5}),
 )}
 
 
