@@ -276,6 +276,7 @@ def test_subsampling_lr_and_epochs_default_by_loss_and_are_saved():
 
     assert saved() == (1e-4, 0.05, 15)
     assert saved(**{"word2vec.loss": "hs"}) == (1e-3, 0.035, 10)
+    assert saved(**{"word2vec.loss": "softmax"}) == (1e-4, 0.05, 5)
     set_by_hand = {"word2vec.subsample": 1e-4, "word2vec.lr": 0.05, "word2vec.epochs": 15}
     assert saved(**{"word2vec.loss": "hs"}, **set_by_hand) == (1e-4, 0.05, 15)
     built_in_code = dataclasses.replace(HS, subsample=None, lr=None, epochs=None)
@@ -290,6 +291,10 @@ def test_hs_config_saves_what_it_uses():
     assert "loss" not in ns and ns["negatives"] == 5  # negative-sampling configs (and hashes) as before
     with pytest.raises(UserError, match="loss 'hs' does not use word2vec.negatives; drop the setting, or change the loss"):
         from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs", "negatives": 10}})
+    softmax = to_dict(from_dict(Word2VecRunConfig, {"word2vec": {"loss": "softmax"}}))["word2vec"]
+    assert softmax["loss"] == "softmax" and not {"negatives", "shared_negatives", "negative_group"} & set(softmax)
+    with pytest.raises(UserError, match="loss 'softmax' does not use word2vec.negative_group"):
+        from_dict(Word2VecRunConfig, {"word2vec": {"loss": "softmax", "negative_group": 8}})
     from d2l_lab.experiments.fasttext import FastTextRunConfig
 
     with pytest.raises(UserError, match="config key 'fasttext.loss' must be one of ns; got 'hs'"):

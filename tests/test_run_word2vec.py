@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from d2l_lab.embeddings.vector_formats import load_vectors
+from d2l_lab.embeddings.word2vec.objectives import OBJECTIVES
 from d2l_lab.runs.metrics import read_metrics
 
 from .conftest import d2l, only_run_dir, run_on_corpus, write_topic_corpus
@@ -62,8 +63,9 @@ def test_embed_similar_matches_cosines_of_the_saved_vectors(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_vectors_and_metrics(corpus, tmp_path):
-    first = run_word2vec(corpus, tmp_path / "a")
+@pytest.mark.parametrize("loss", list(OBJECTIVES))
+def test_same_seed_same_vectors_and_metrics(corpus, tmp_path, loss):
+    first = run_word2vec(corpus, tmp_path / "a", "--loss", loss)
     second = d2l("run", "word2vec", "--config", str(first / "config.yaml"), "--quiet", "--out", str(tmp_path / "b"))
     assert second.exit_code == 0
     rerun = only_run_dir(tmp_path / "b" / "word2vec")
