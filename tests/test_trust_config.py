@@ -37,6 +37,16 @@ def test_a_number_not_written_in_decimal_is_refused_in_a_config_file_too(tmp_pat
     assert f"config key '{key}' must be a decimal number, got '{value}'" in line, line
 
 
+@pytest.mark.parametrize(("key", "digits", "message"), [
+    ("seed", 5000, "must be a number of magnitude below 2\\*\\*63"),       # Python converts at most 4,300 digits
+    ("optimizer.lr", 5000, "must be a number of magnitude below 2\\*\\*63"),
+    ("optimizer.lr", 500, "must be a finite number"),                     # an int beyond every float
+])
+def test_a_number_with_more_digits_than_python_converts_is_one_line(key, digits, message):
+    line = _one_error_line(d2l("run", "optim", "--set", f"{key}={'9' * digits}", "--print-config"))
+    assert re.search(f"config key '{key}' {message}", line) and len(line) < 300, line
+
+
 def test_decimal_numbers_still_read_and_non_decimal_text_stays_text_where_text_is_wanted(tmp_path):
     result = d2l("run", "optim", "--set", "seed=1_000", "--set", "optimizer.lr=+0.5", "--set", "train.epochs=7",
                  "--print-config")

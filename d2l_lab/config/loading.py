@@ -98,7 +98,9 @@ def _decimal_int(loader: StrictLoader, node: Any) -> Any:
     kept as its text, for the config check to refuse in a number field (naming the key) and to take
     as text in a text field (`--set corpus=0755`)."""
     text = loader.construct_scalar(node)
-    return loader.construct_yaml_int(node) if _DECIMAL_INT.fullmatch(text) else text
+    if not _DECIMAL_INT.fullmatch(text) or len(text) > 4000:  # Python converts at most 4,300 digits
+        return text
+    return loader.construct_yaml_int(node)
 
 
 def _decimal_float(loader: StrictLoader, node: Any) -> Any:

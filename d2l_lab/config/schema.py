@@ -234,19 +234,23 @@ def _not_decimal(value: Any, key: str) -> None:
     if not isinstance(value, str):
         return
     text = value.strip().replace("_", "")
-    for pattern, form in _NOT_DECIMAL:
-        if pattern.fullmatch(text):
-            sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
-            if form == "base 60":
-                number: float = sum(float(part) * 60**i for i, part in enumerate(reversed(digits.split(":"))))
-                read = f"{sign * number:g}"
-            else:
-                read = str(sign * int(digits.replace("0o", "0").replace("0O", "0"), 8) if form == "octal"
-                           else sign * int(digits, 0))
-            decimal = str(sign * int(digits)) if form == "octal" and digits.isdigit() else read
-            also = f", or {decimal} without the leading 0" if decimal != read else ""
-            raise UserError(f"config key '{key}' must be a decimal number, got {_echo(value)} ({form}, that is "
-                            f"{read}): write {read}{also}")
+    if re.fullmatch(r"[-+]?[0-9]{100,}", text):  # decimal, but more digits than YAML converts
+        raise UserError(f"config key '{key}' must be a number of magnitude below 2**63, got {_echo(value)}")
+    form = next((form for pattern, form in _NOT_DECIMAL if pattern.fullmatch(text)), None)
+    if form is None:
+        return
+    fix = "write it in decimal"
+    if len(text) <= 30:  # else its decimal would be a wall of digits
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        if form == "base 60":
+            read = f"{sign * sum(float(part) * 60**i for i, part in enumerate(reversed(digits.split(':')))):g}"
+        else:
+            read = str(sign * (int(digits.replace("o", "").replace("O", ""), 8) if form == "octal" else int(digits, 0)))
+        decimal = str(sign * int(digits)) if form == "octal" and digits.isdigit() else read
+        fix = f"that is {read}): write {read}" + (f", or {decimal} without the leading 0" if decimal != read else "")
+    else:
+        fix = f"{fix})"
+    raise UserError(f"config key '{key}' must be a decimal number, got {_echo(value)} ({form}, {fix}")
 
 
 def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
@@ -269,7 +273,7 @@ def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
             value = float(value)  # PyYAML reads `1e-3` (no dot) as a string; users mean a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"config key '{key}' must be a number, got {_echo(value)}")
-        if not math.isfinite(value):
+        if not (abs(value) < 2**1024 and math.isfinite(value)):  # a 400-digit int is beyond every float too
             raise UserError(f"config key '{key}' must be a finite number, got {_echo(value)}")
         _check_range(float(value), meta, key)
         return float(value)
