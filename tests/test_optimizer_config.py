@@ -177,10 +177,11 @@ def test_help_texts_come_from_the_table():
     fields = {f.name: f.metadata for f in dataclasses.fields(OptimizerConfig)}
     assert fields["algo"]["choices"] == tuple(ALGORITHMS)
     assert all(spec.summary in fields["algo"]["help"] for spec in ALGORITHMS.values())
+    null = "; null: the algorithm's default stated above"
     assert fields["lr"]["help"] == ("learning rate; default per algorithm: sgd 0.05, momentum 0.02, nesterov "
-                                    "0.02, adagrad 0.1, adadelta 1, others 0.01")
-    assert fields["momentum"]["help"].endswith("used by momentum, nesterov; default 0.5")
-    assert fields["weight_decay"]["help"].endswith("; default per algorithm: adamw 0.01, others 0")
+                                    "0.02, adagrad 0.1, adadelta 1, others 0.01" + null)
+    assert fields["momentum"]["help"].endswith("used by momentum, nesterov; default 0.5" + null)
+    assert fields["weight_decay"]["help"].endswith("; default per algorithm: adamw 0.01, others 0" + null)
     assert all(f.default is None for f in dataclasses.fields(OptimizerConfig) if f.name in HYPERPARAMETERS)
 
 

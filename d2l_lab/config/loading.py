@@ -7,6 +7,7 @@ bad value is reported with its dotted key wherever it came from.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -51,7 +52,8 @@ class StrictLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` that refuses a key given twice in one mapping (PyYAML lets the last one
     silently win), aliases (`*name`: a config never needs them, and nested aliases expand
     exponentially: a few hundred bytes of "billion laughs" become gigabytes) and nesting deeper
-    than MAX_CONFIG_DEPTH (`[[[[...]]]]` would overflow the recursive composer)."""
+    than MAX_CONFIG_DEPTH (`[[[[...]]]]` would overflow the recursive composer). Numbers are
+    decimal: YAML 1.1's hexadecimal, binary, octal and base-60 forms stay text (`_decimal_int`)."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -86,6 +88,29 @@ class StrictLoader(yaml.SafeLoader):
                                    f"{seen[key].line + 1}); keep one", problem_mark=key_node.start_mark)
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
+
+
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+
+
+def _decimal_int(loader: StrictLoader, node: Any) -> Any:
+    """A YAML 1.1 int written in decimal; any other (`0x10`, `0b11`, octal `010`, base-60 `1:30`) is
+    kept as its text, for the config check to refuse in a number field (naming the key) and to take
+    as text in a text field (`--set corpus=0755`)."""
+    text = loader.construct_scalar(node)
+    if not _DECIMAL_INT.fullmatch(text) or len(text) > 4000:  # Python converts at most 4,300 digits
+        return text
+    return loader.construct_yaml_int(node)
+
+
+def _decimal_float(loader: StrictLoader, node: Any) -> Any:
+    """A YAML 1.1 float, except base 60 (`1:30.5`), which is kept as its text as `_decimal_int` does."""
+    text = loader.construct_scalar(node)
+    return text if ":" in text else loader.construct_yaml_float(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
 
 
 def load_yaml_text(text: str) -> Any:

@@ -1,9 +1,11 @@
 """Typed configs as plain dataclasses, validated strictly when built from YAML or flags.
 
 Each component declares its own dataclass with `param(...)` fields (default, help, allowed
-range); `from_dict` builds it from untrusted input and turns every mistake into one `UserError`
-line that names the dotted key, the bad value and what is allowed (nanoGPT's configurator and
-minGPT's `merge_from_args` refuse unknown keys too; we also suggest the closest valid one).
+range, what null means); `from_dict` builds it from untrusted input and turns every mistake into
+one `UserError` line that names the dotted key, the bad value and what is allowed (nanoGPT's
+configurator and minGPT's `merge_from_args` refuse unknown keys too; we also suggest the closest
+valid one). A field accepts null only where `param(..., null=...)` says what it means (its help
+then says so); numbers are decimal (`0x10`, `010`, `1:30` are refused, not read as 16, 8, 90).
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ from d2l_lab.config.keys import all_keys, short_name
 from d2l_lab.errors import UserError
 
 T = TypeVar("T")
+STATED_DEFAULT = "the default stated above"
+"""What null means for a field whose help states its default (`param(None, "...; default 10", null=...)`)."""
 ECHO_LIMIT = 80
 """The most characters of a user's value an error message repeats."""
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_NOT_DECIMAL = (  # what `loading.StrictLoader` keeps as text, and 0o10, which YAML 1.1 never read as a number
+    (re.compile(r"[-+]?0x[0-9a-f_]+", re.IGNORECASE), "hexadecimal"),
+    (re.compile(r"[-+]?0b[01_]+", re.IGNORECASE), "binary"),
+    (re.compile(r"[-+]?0o?[0-7_]+", re.IGNORECASE), "octal"),
+    (re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"), "base 60"),
+)
 
 
 def clip(value: Any, limit: int = ECHO_LIMIT) -> str:
@@ -36,8 +46,8 @@ def clip(value: Any, limit: int = ECHO_LIMIT) -> str:
 
 
 def _echo(value: Any) -> str:
-    """A bad value as an error shows it: clipped, strings quoted (as repr would)."""
-    return f"'{clip(value)}'" if isinstance(value, str) else clip(value)
+    """A bad value as an error shows it: clipped, strings quoted (as repr would), None as YAML's null."""
+    return f"'{clip(value)}'" if isinstance(value, str) else "null" if value is None else clip(value)
 
 
 def _bounded_repr(value: Any, limit: int) -> str:
@@ -60,12 +70,19 @@ def param(
     le: float | None = None,
     choices: tuple[str, ...] | None = None,
     saved_when_set: bool = False,
+    null: str | None = None,
 ) -> Any:
-    """A config field with its help text and the values it accepts. A `saved_when_set` field is
-    left out of the saved config (and so of the config hash) while it holds its default: a section
-    added later (`log`) then changes no earlier run's hash, and those runs still resume."""
+    """A config field with its help text and the values it accepts. `null` says what null means
+    for a field whose type admits None (its help then ends "null: <meaning>"); a field without one
+    refuses null, and a None default needs one. A `saved_when_set` field is left out of the saved
+    config (and so of the config hash) while it holds its default: a section added later (`log`)
+    then changes no earlier run's hash, and those runs still resume."""
+    if default is None and not null:
+        raise TypeError(f"a field whose default is None must say what null means: param(None, ..., null=...) "
+                        f"({help[:40]!r})")
+    help = f"{help}; null: {null}" if null else help
     metadata = {"help": help, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices,
-                "saved_when_set": saved_when_set}
+                "saved_when_set": saved_when_set, "null": null}
     if isinstance(default, (list, dict)):
         raise TypeError("use a tuple default: configs must be immutable")
     if dataclasses.is_dataclass(default):
@@ -178,14 +195,14 @@ def _unknown_key_message(cls: type, prefix: str, key: str) -> str:
 
 
 def _convert(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
+    if value is None:
+        return _null(hint, field, key)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, key + ".")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         non_none = [a for a in args if a is not type(None)]
-        if value is None:
-            return None
         return _convert(value, non_none[0], field, key)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
@@ -198,8 +215,48 @@ def _convert(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
     return _scalar(value, hint, field, key)
 
 
+def _null(hint: Any, field: dataclasses.Field, key: str) -> None:
+    """None where the field says what null means; else one line (null, or an empty `--set key=`,
+    would otherwise quietly mean a default)."""
+    if field.metadata.get("null") and type(None) in typing.get_args(hint):
+        return None
+    if dataclasses.is_dataclass(hint):
+        raise UserError(f"config section '{key}' is null (empty): give its keys, or leave the section out")
+    default = default_of(field)
+    shown = "" if dataclasses.is_dataclass(default) else \
+        f" (the default is {clip(list(default) if isinstance(default, tuple) else default, 40)})"
+    raise UserError(f"config key '{key}' needs a value, got null{shown}: give one, or leave the key out")
+
+
+def _not_decimal(value: Any, key: str) -> None:
+    """One line for a number written in hexadecimal, binary, octal or base 60 (YAML 1.1 reads `0x10`
+    as 16, `010` as 8, `1:30` as 90: never what a config means)."""
+    if not isinstance(value, str):
+        return
+    text = value.strip().replace("_", "")
+    if re.fullmatch(r"[-+]?[0-9]{100,}", text):  # decimal, but more digits than YAML converts
+        raise UserError(f"config key '{key}' must be a number of magnitude below 2**63, got {_echo(value)}")
+    form = next((form for pattern, form in _NOT_DECIMAL if pattern.fullmatch(text)), None)
+    if form is None:
+        return
+    fix = "write it in decimal"
+    if len(text) <= 30:  # else its decimal would be a wall of digits
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        if form == "base 60":
+            read = f"{sign * sum(float(part) * 60**i for i, part in enumerate(reversed(digits.split(':')))):g}"
+        else:
+            read = str(sign * (int(digits.replace("o", "").replace("O", ""), 8) if form == "octal" else int(digits, 0)))
+        decimal = str(sign * int(digits)) if form == "octal" and digits.isdigit() else read
+        fix = f"that is {read}): write {read}" + (f", or {decimal} without the leading 0" if decimal != read else "")
+    else:
+        fix = f"{fix})"
+    raise UserError(f"config key '{key}' must be a decimal number, got {_echo(value)} ({form}, {fix}")
+
+
 def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
     meta = field.metadata
+    if hint in (int, float):
+        _not_decimal(value, key)
     if hint is bool:
         if not isinstance(value, bool):
             raise UserError(f"config key '{key}' must be true or false, got {_echo(value)}")
@@ -216,7 +273,7 @@ def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
             value = float(value)  # PyYAML reads `1e-3` (no dot) as a string; users mean a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"config key '{key}' must be a number, got {_echo(value)}")
-        if not math.isfinite(value):
+        if not (abs(value) < 2**1024 and math.isfinite(value)):  # a 400-digit int is beyond every float too
             raise UserError(f"config key '{key}' must be a finite number, got {_echo(value)}")
         _check_range(float(value), meta, key)
         return float(value)

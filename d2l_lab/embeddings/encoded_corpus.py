@@ -7,7 +7,9 @@ The trainers then read both files memory-mapped, so the corpus costs the page ca
 heap, and no list of strings for the whole corpus is ever made. Both results are cached under
 `<cache>/corpus/`, keyed by the corpus checksum and min_count (as the co-occurrence counts are),
 so a second run on the same corpus starts training at once; a cached encoding whose ids do not
-add up to the vocabulary's counts is encoded again.
+add up to the vocabulary's counts is encoded again. A fresh encoding that does not add up means
+that the corpus changed between the two passes (`datasets.corpus_files.CorpusChanged`; `forget` then
+removes what was cached of it).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import IO
 import numpy as np
 
 from d2l_lab.cache import default_cache_dir
+from d2l_lab.datasets.corpus_files import CorpusChanged
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.files import atomic_write
 
-CACHE_FORMAT = 1
-"""Bump when the tokenisation, the vocabulary order or the file layout changes."""
+CACHE_FORMAT = 2
+"""Bump when the tokenisation, the vocabulary order or the file layout changes. 2: corpus lines are
+NFC (issue 23), so an entry of format 1 may hold one word as two entries."""
 ENCODE_BLOCK = 1 << 20
 """Tokens encoded at a time: ~40 MB of temporaries whatever the corpus."""
 
@@ -106,10 +110,11 @@ def cached_vocab(lines: Lines, checksum: str, min_count: int, cache_dir: Path | 
     return vocab
 
 
-def cached_ids(lines: Lines, checksum: str, vocab: Vocab, cache_dir: Path | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def cached_ids(lines: Lines, checksum: str, vocab: Vocab, cache_dir: Path | None = None, *,
+               source: str = "the corpus") -> tuple[np.ndarray, np.ndarray]:
     """(ids, offsets) of the corpus, memory-mapped read-only from the cache, encoded first if
-    the cache lacks them. A file of the wrong size or shape is re-encoded."""
+    the cache lacks them. A file of the wrong size or shape is re-encoded; a fresh encoding that
+    does not match `vocab` is a `CorpusChanged` naming `source`."""
     base = _cache_base(checksum, vocab.min_count, cache_dir)
     ids_path, offsets_path = base.with_suffix(".ids.i32"), base.with_suffix(".offsets.i64")
     loaded = _load_ids(ids_path, offsets_path, vocab)
@@ -122,8 +127,8 @@ def cached_ids(lines: Lines, checksum: str, vocab: Vocab, cache_dir: Path | None
         with tempfile.TemporaryDirectory(prefix="d2l-corpus-", ignore_cleanup_errors=True) as tmp:
             ids_path, offsets_path = Path(tmp) / "ids.i32", Path(tmp) / "offsets.i64"
             _encode_to(lines, vocab, ids_path, offsets_path)
-            return _load_ids_or_fail(ids_path, offsets_path, vocab)
-    return _load_ids_or_fail(ids_path, offsets_path, vocab)
+            return _load_ids_or_fail(ids_path, offsets_path, vocab, source)
+    return _load_ids_or_fail(ids_path, offsets_path, vocab, source)
 
 
 def _encode_to(lines: Lines, vocab: Vocab, ids_path: Path, offsets_path: Path) -> None:
@@ -133,11 +138,20 @@ def _encode_to(lines: Lines, vocab: Vocab, ids_path: Path, offsets_path: Path) -
         offsets_path, lambda offsets_out: encode_lines(lines(), vocab, ids_out, offsets_out)))
 
 
-def _load_ids_or_fail(ids_path: Path, offsets_path: Path, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+def _load_ids_or_fail(ids_path: Path, offsets_path: Path, vocab: Vocab, source: str
+                      ) -> tuple[np.ndarray, np.ndarray]:
     loaded = _load_ids(ids_path, offsets_path, vocab)
-    if loaded is None:
-        raise RuntimeError(f"encoded corpus {ids_path} does not match its vocabulary")
+    if loaded is None:  # the words encoded are not those counted: the text changed in between
+        raise CorpusChanged(f"{source} changed while being read (the words of its second reading are not "
+                            "those of its first): wait until it is complete, or copy it and give the copy")
     return loaded
+
+
+def forget(checksum: str, min_count: int, cache_dir: Path | None = None) -> None:
+    """Remove what is cached of the corpus with `checksum` at `min_count`."""
+    base = _cache_base(checksum, min_count, cache_dir)
+    for suffix in (".vocab.npz", ".ids.i32", ".offsets.i64"):
+        base.with_suffix(suffix).unlink(missing_ok=True)
 
 
 def _cache_base(checksum: str, min_count: int, cache_dir: Path | None) -> Path:

@@ -18,10 +18,10 @@ def probe_words_param() -> Any:
 
 def threads_param() -> Any:
     """A trainer's torch threads: one by default, for the reason in the help."""
-    return param(1, "torch CPU threads; null uses every core. 1 by default: more threads are faster on "
-                 "idle cores but much slower as soon as another process busies a core, since torch's "
-                 "OpenMP threads wait for each other at every op (GloVe on PTB with one of 2 cores busy: "
-                 "80 s per epoch on 2 threads, 2.3 s on 1); must be 1 when workers > 1", ge=1)
+    return param(1, "torch CPU threads. 1 by default: more threads are faster on idle cores but much "
+                 "slower as soon as another process busies a core, since torch's OpenMP threads wait for "
+                 "each other at every op (GloVe on PTB with one of 2 cores busy: 80 s per epoch on 2 "
+                 "threads, 2.3 s on 1); must be 1 when workers > 1", ge=1, null="every core")
 
 
 def workers_param(batches: str, speed: str) -> Any:

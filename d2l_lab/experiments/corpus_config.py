@@ -14,8 +14,8 @@ class CorpusRunConfig:
     seed: int = param(0, "seeds the initial vectors and every epoch's sampling and shuffling", ge=0, lt=2**32)
     device: str = param("auto", "auto, cpu, cuda, cuda:N or mps; auto prefers a GPU")
     corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz, .bz2 "
-                               "and .xz accepted), or a directory of such files, read as a stream; "
-                               "when not given (null), the bundled Penn Treebank (887,521 tokens)")
+                               "and .xz accepted), or a directory of such files, read as a stream",
+                               null="the bundled Penn Treebank (887,521 tokens)")
     log: LogConfig = log_section()
 
     def check(self) -> None:

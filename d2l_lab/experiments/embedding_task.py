@@ -71,6 +71,8 @@ class Corpus:
     ids: np.ndarray
     offsets: np.ndarray
     checksum: str
+    warnings: tuple[str, ...] = ()
+    """What the user should know about how it was read (a corpus directory's skipped entries)."""
 
     def cooccurrences(self, window: int) -> Cooccurrences:
         """The co-occurrence counts (1/distance within `window`), from the on-disk cache when the
@@ -89,30 +91,41 @@ def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None
     is the read size (the result never depends on it).
     """
     from d2l_lab.datasets import corpus as datasets
-    from d2l_lab.embeddings.encoded_corpus import cached_ids, cached_vocab
+    from d2l_lab.datasets.corpus_files import CorpusChanged, skipped_entries
+    from d2l_lab.embeddings.encoded_corpus import cached_ids, cached_vocab, forget
 
+    warnings: tuple[str, ...] = ()
     if corpus is None:
         checksum = datasets.ptb_checksum()
         lines: Callable[[], Iterable[str]] = datasets.ptb_lines
     else:
-        checksum = datasets.corpus_checksum(corpus)
-        read = {} if block_size is None else {"block_size": block_size}
-        lines = functools.partial(datasets.corpus_lines, corpus, progress=progress, **read)
-    vocab = cached_vocab(lines, checksum, min_count, cache_dir)
-    if len(vocab) < 2:
-        source = f"corpus '{corpus}'" if corpus else "the corpus"
-        raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
-                        "lower --min-count or use a larger corpus")
-    if (bad := unstorable_word(vocab.words)) is not None:  # else the run could not read its own vectors.txt
-        raise UserError(f"corpus '{corpus}': the word {ascii(bad)[:60]} holds a control character, which "
-                        "vectors.txt cannot store and read back: remove it from the corpus")
-    ids, offsets = cached_ids(lines, checksum, vocab, cache_dir)
+        read = datasets.snapshot(corpus)  # a corpus read later must be the one checksummed now
+        checksum = read.checksum
+        warnings = tuple(filter(None, [skipped_entries(corpus)]))
+        lines = functools.partial(datasets.corpus_lines, corpus, progress=progress, expected=read.stamps,
+                                  **({} if block_size is None else {"block_size": block_size}))
+    source = f"corpus '{corpus}'" if corpus else "the corpus"
+    try:
+        vocab = cached_vocab(lines, checksum, min_count, cache_dir)
+        _check_vocab(vocab, source, min_count)
+        ids, offsets = cached_ids(lines, checksum, vocab, cache_dir, source=source)
+    except CorpusChanged:
+        forget(checksum, min_count, cache_dir)  # an entry counted from one version of the file, if any
+        raise
     if len(offsets) < 2 or int(np.diff(offsets).max()) < 2:  # no line holds two words: no (centre, context) pair
-        source = f"corpus '{corpus}'" if corpus else "the corpus"
         raise UserError(f"{source} has no line with two or more words seen at least min_count={min_count} "
                         "times, so there is nothing to train on: give sentences one per line, words separated "
                         "by spaces")
-    return Corpus(vocab, ids, offsets, checksum)
+    return Corpus(vocab, ids, offsets, checksum, warnings)
+
+
+def _check_vocab(vocab: Vocab, source: str, min_count: int) -> None:
+    if len(vocab) < 2:
+        raise UserError(f"{source} has {len(vocab)} word(s) seen at least min_count={min_count} times: "
+                        "lower --min-count or use a larger corpus")
+    if (bad := unstorable_word(vocab.words)) is not None:  # else the run could not read its own vectors.txt
+        raise UserError(f"{source}: the word {ascii(bad)[:60]} holds a control character, which "
+                        "vectors.txt cannot store and read back: remove it from the corpus")
 
 
 class EmbeddingTask:
@@ -125,6 +138,7 @@ class EmbeddingTask:
                  label: str, extra_artifacts: Callable[[Path], None] | None = None):
         self.trainer = trainer
         self.vocab = corpus.vocab
+        self.corpus_warnings = corpus.warnings
         self.epochs = epochs
         self.parts_per_epoch = trainer.parts_per_epoch
         self.total_steps = epochs * self.parts_per_epoch
@@ -255,4 +269,4 @@ class EmbeddingTask:
         return "try a smaller --lr"
 
     def warnings(self) -> list[str]:
-        return []
+        return list(self.corpus_warnings)

@@ -39,6 +39,11 @@ def _hyper_help(name: str, meaning: str) -> str:
     return f"{meaning}{users}; default per algorithm: {others}, others {common:g}"
 
 
+def _hyper(name: str, meaning: str, **bounds: float) -> Any:
+    """A hyper-parameter field: None (null) stands for the chosen algorithm's default."""
+    return param(None, _hyper_help(name, meaning), null="the algorithm's default stated above", **bounds)
+
+
 @dataclass(frozen=True)
 class OptimizerConfig:
     algo: str = param("sgd", "the update rule: " + ", ".join(f"{s.name} ({s.summary})" for s in ALGORITHMS.values()),
@@ -47,22 +52,20 @@ class OptimizerConfig:
                       "torch.optim with the same hyperparameters, to check they agree (" +
                       ", ".join(name for name, s in ALGORITHMS.items() if s.torch_class is None) +
                       " have no torch twin)", choices=IMPLEMENTATIONS)
-    lr: float | None = param(None, _hyper_help("lr", "learning rate"), gt=0)
-    momentum: float | None = param(None, _hyper_help("momentum", "heavy-ball / Nesterov momentum; the effective "
-                                                     "step is lr / (1 - momentum)"), ge=0, lt=1)
-    gamma: float | None = param(None, _hyper_help("gamma", "RMSProp's squared-gradient decay (torch's alpha); "
-                                                  "it averages over about 1 / (1 - gamma) steps"), ge=0, lt=1)
-    rho: float | None = param(None, _hyper_help("rho", "AdaDelta's decay for both running averages"), ge=0, lt=1)
-    beta1: float | None = param(None, _hyper_help("beta1", "first-moment (momentum) decay"), ge=0, lt=1)
-    beta2: float | None = param(None, _hyper_help("beta2", "second-moment decay (Lion: the momentum's memory)"),
-                                ge=0, lt=1)
-    momentum_decay: float | None = param(None, _hyper_help("momentum_decay", "NAdam's momentum warm-up: step t "
-                                                           "uses beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))"),
-                                         ge=0)
-    eps: float | None = param(None, _hyper_help("eps", "added to the adaptive denominator to avoid division by "
-                                                "zero (each docstring says where)"), gt=0)
-    weight_decay: float | None = param(None, _hyper_help("weight_decay", "L2 penalty added to the gradient "
-                                                         "(decoupled, on the weights, for adamw and lion)"), ge=0)
+    lr: float | None = _hyper("lr", "learning rate", gt=0)
+    momentum: float | None = _hyper("momentum", "heavy-ball / Nesterov momentum; the effective step is "
+                                    "lr / (1 - momentum)", ge=0, lt=1)
+    gamma: float | None = _hyper("gamma", "RMSProp's squared-gradient decay (torch's alpha); it averages over "
+                                 "about 1 / (1 - gamma) steps", ge=0, lt=1)
+    rho: float | None = _hyper("rho", "AdaDelta's decay for both running averages", ge=0, lt=1)
+    beta1: float | None = _hyper("beta1", "first-moment (momentum) decay", ge=0, lt=1)
+    beta2: float | None = _hyper("beta2", "second-moment decay (Lion: the momentum's memory)", ge=0, lt=1)
+    momentum_decay: float | None = _hyper("momentum_decay", "NAdam's momentum warm-up: step t uses "
+                                          "beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))", ge=0)
+    eps: float | None = _hyper("eps", "added to the adaptive denominator to avoid division by zero (each "
+                               "docstring says where)", gt=0)
+    weight_decay: float | None = _hyper("weight_decay", "L2 penalty added to the gradient (decoupled, on the "
+                                        "weights, for adamw and lion)", ge=0)
 
     @property
     def spec(self) -> AlgorithmSpec:

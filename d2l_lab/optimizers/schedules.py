@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from d2l_lab.config.schema import fill_defaults, param, refuse_unused
+from d2l_lab.config.schema import STATED_DEFAULT, fill_defaults, param, refuse_unused
 
 if TYPE_CHECKING:
     import torch
@@ -30,11 +30,13 @@ class ScheduleConfig:
     name: str = param("constant", "constant is what the book's chapter 12 experiments use; the others "
                       "follow its schedule section (12.11)", choices=tuple(SCHEDULES))
     factor: float | None = param(None, "lr multiplier per step (exponential) or per step_size steps (step); "
-                                 "default 0.99, which halves the lr in about 70 applications", gt=0, le=1)
+                                 "default 0.99, which halves the lr in about 70 applications", gt=0, le=1,
+                                 null=STATED_DEFAULT)
     step_size: int | None = param(None, "steps between decays of the step schedule; default 100, about "
-                                  "two-thirds of an airfoil epoch at batch 10", ge=1)
+                                  "two-thirds of an airfoil epoch at batch 10", ge=1, null=STATED_DEFAULT)
     min_lr_ratio: float | None = param(None, "cosine's final lr as a fraction of the initial one; default 0, "
-                                       "which anneals all the way down, as SGDR does", ge=0, le=1)
+                                       "which anneals all the way down, as SGDR does", ge=0, le=1,
+                                       null=STATED_DEFAULT)
 
     def unused_fields(self) -> tuple[str, ...]:
         return tuple(name for name in ("factor", "step_size", "min_lr_ratio") if name not in SCHEDULES[self.name])

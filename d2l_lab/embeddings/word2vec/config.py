@@ -45,13 +45,15 @@ class Word2VecConfig:
                                     "very frequent words; 0 keeps every token. Default 1e-4 with negative "
                                     "sampling and the full softmax, 1e-3 with hierarchical softmax, whose paths "
                                     "learn from the frequent words' contexts (on PTB at lr 0.05: SimLex-999 "
-                                    "0.109 -> 0.133, analogies 0.027 -> 0.038, WS353 0.33 both)", ge=0)
+                                    "0.109 -> 0.133, analogies 0.027 -> 0.038, WS353 0.33 both)", ge=0,
+                                    null="the loss's default stated above")
     epochs: int | None = param(None, "passes over the corpus; on PTB what matters is about lr x epochs: "
                                "too little under-trains, too much over-fits the small corpus. Default 15 "
                                "with negative sampling, 10 with hierarchical softmax, whose epochs hold "
                                "1.5x the pairs at its t (PTB, held-out seeds 3-7: at lr 0.035 the same "
                                "WS353 and SimLex-999 as 15 epochs at 0.025, in 2/3 of the time), 5 with the full "
-                               "softmax, whose epochs cost 100-300x negative sampling's", ge=1)
+                               "softmax, whose epochs cost 100-300x negative sampling's", ge=1,
+                               null="the loss's default stated above")
     batch_size: int = param(2048, "pairs per SGD step; large batches amortise Python overhead per "
                             "step (the book uses 512), and on a CPU 2048 pairs' rows stay in "
                             "cache; the rate below is tuned for it", ge=1)
@@ -60,7 +62,8 @@ class Word2VecConfig:
                              "all its pairs in a batch), 0.035 with hierarchical softmax (on PTB, its 10 "
                              "epochs: SimLex-999 0.153 against 0.150 at 0.045 and 0.158 at 0.025, WS353 "
                              "0.335 against 0.338 and 0.313), 0.05 with the full softmax (its dense output step sums "
-                             "every example of a batch: on PTB 0.2 diverges in the first epoch)", gt=0)
+                             "every example of a batch: on PTB 0.2 diverges in the first epoch)", gt=0,
+                             null="the loss's default stated above")
     lr_schedule: str = param("linear", "linear decays the learning rate to lr*min_lr_ratio over "
                              "all epochs (the C tool, gensim); constant keeps it", choices=LR_SCHEDULES)
     min_lr_ratio: float = param(1e-4, "floor of the linear decay as a fraction of lr (the C "

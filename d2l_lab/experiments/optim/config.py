@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from d2l_lab.config.schema import LogConfig, fill_defaults, log_section, param, refuse_unused
+from d2l_lab.config.schema import STATED_DEFAULT, LogConfig, fill_defaults, log_section, param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
@@ -40,11 +40,13 @@ class ProblemConfig:
     name: str = param("airfoil", "what to minimise: linear regression on the airfoil data, or a 2-D "
                       "surface whose trajectory is plotted over its contours", choices=tuple(PROBLEM_FIELDS))
     start: tuple[float, float] | None = param(
-        None, "2-D starting point; default: the surface's own ((-5, -2) for the quadratic, as the book)")
+        None, "2-D starting point; default: the surface's own ((-5, -2) for the quadratic, as the book)",
+        null=STATED_DEFAULT)
     coefficients: tuple[float, float] | None = param(
-        None, "quadratic f = a*x1^2 + b*x2^2; default the book's (0.1, 2), condition number 20", gt=0)
+        None, "quadratic f = a*x1^2 + b*x2^2; default the book's (0.1, 2), condition number 20", gt=0,
+        null=STATED_DEFAULT)
     examples: int | None = param(None, "airfoil rows used; default 1500 (the book: the first 1500 of 1503)",
-                                 ge=1, le=AIRFOIL_ROWS)
+                                 ge=1, le=AIRFOIL_ROWS, null=STATED_DEFAULT)
     dtype: str = param("float64", "float64 makes runs exact and comparable with torch.optim; "
                        "float32 is what the book uses", choices=("float32", "float64"))
 
@@ -62,12 +64,13 @@ class ProblemConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int | None = param(None, "airfoil minibatch size; default 10 (the book's minibatch SGD; 1500 "
-                                   "is full-batch GD)", ge=1)
-    epochs: int | None = param(None, "passes over the airfoil data; default 2, as the book", ge=1)
+                                   "is full-batch GD)", ge=1, null=STATED_DEFAULT)
+    epochs: int | None = param(None, "passes over the airfoil data; default 2, as the book", ge=1,
+                                null=STATED_DEFAULT)
     steps: int | None = param(None, "optimizer steps on a 2-D surface; default 20, as the book's trajectories",
-                              ge=1)
+                              ge=1, null=STATED_DEFAULT)
     eval_every: int | None = param(None, "examples between full-data airfoil loss evaluations; default 200, "
-                                   "the book's schedule", ge=1)
+                                   "the book's schedule", ge=1, null=STATED_DEFAULT)
 
 
 @dataclass(frozen=True)
