@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from d2l_lab.embeddings import vector_formats
+from d2l_lab.embeddings import vector_binary, vector_rows
 from d2l_lab.embeddings.vector_formats import load_vectors, save_word2vec_text
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
@@ -149,8 +149,8 @@ def test_loading_peaks_near_twice_the_matrix_size(tmp_path, monkeypatch, fmt):
     path = tmp_path / "v"
     {"word2vec": save_word2vec_text, "word2vec-binary": write_binary, "glove": write_glove}[fmt](wv, path)
     # Scale chunks and read buffers down to this small file, as they are to a 400k-word one.
-    monkeypatch.setattr(vector_formats, "_CHUNK_VALUES", 1 << 15)
-    monkeypatch.setattr(vector_formats, "_READ_BYTES", 1 << 14)
+    monkeypatch.setattr(vector_rows, "_CHUNK_VALUES", 1 << 15)
+    monkeypatch.setattr(vector_binary, "_READ_BYTES", 1 << 14)
     tracemalloc.start()
     try:
         load_vectors(path)
@@ -187,8 +187,7 @@ def error_cases(tmp_path: Path, files: dict[str, Path]) -> dict[str, tuple[Path,
                               r"fewer.txt, line 3: the header promises 1 vectors but the file has more"),
         "zero header": (file("zero.txt", "0 300\n"), r"header '0 300' promises no vectors"),
         "binary truncated": (file("trunc.bin", binary[:-10]),
-                             r"trunc.bin \(word2vec binary\): the header promises 2,000 vectors but the file "
-                             r"ends inside vector 2,000"),
+                             r"trunc.bin \(word2vec binary\), row 2,000: the file ends inside this row"),
         "binary extra": (file("extra.bin", binary + b"x 1234"), r"extra.bin \(word2vec binary\): .* has more data"),
         "not utf-8": (file("latin.txt", "ba\xf1o 1 2\n".encode("latin-1")), r"line 1: the word is not valid UTF-8"),
         "corrupt gzip": (file("bad.txt.gz", FAST_GZIP(files["glove"].read_bytes())[:500]),

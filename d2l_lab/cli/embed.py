@@ -39,10 +39,10 @@ def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: 
     if vectors_file is not None:
         from d2l_lab.embeddings.vector_formats import load_vectors
 
-        return load_vectors(vectors_file, limit=limit), args
+        return load_vectors(vectors_file, limit=limit, warn=output.warn), args
     from d2l_lab.embeddings.run_vectors import load_run_vectors
 
-    return load_run_vectors(source, limit=limit), args
+    return load_run_vectors(source, limit=limit, warn=output.warn), args
 
 
 def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
@@ -93,7 +93,7 @@ def _unknown_words(vecs: Any, words: list[str]) -> dict[str, str]:
 
 def _check_candidates(vecs: Any, query: list[str]) -> None:
     """A query needs at least one word besides its own to answer with."""
-    if len(vecs) <= len(set(query) & set(vecs.words)):
+    if len(vecs) <= len({vecs.position(word) for word in query} - {None}):
         raise UserError(f"the vectors hold only {len(vecs):,} word(s), all in the query, so there is nothing to "
                         "answer with: load more words (raise --limit) or use a larger vocabulary")
 

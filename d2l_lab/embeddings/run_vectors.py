@@ -4,6 +4,7 @@ its n-gram table, which embeds words outside the vocabulary."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from d2l_lab.embeddings.vector_formats import load_vectors
@@ -14,15 +15,16 @@ VECTORS_NAME = "vectors.txt"
 SUBWORDS_NAME = "subwords.npz"
 
 
-def load_run_vectors(run_dir: str | Path, limit: int | None = None) -> WordVectors:
+def load_run_vectors(run_dir: str | Path, limit: int | None = None,
+                     warn: Callable[[str], None] | None = None) -> WordVectors:
     """The vectors a word2vec/GloVe/fastText run saved; for fastText, unknown words are embedded
-    from their character n-grams."""
+    from their character n-grams. `warn` is `load_vectors`'s."""
     run_dir = Path(run_dir)
     path = run_dir / VECTORS_NAME
     if not path.is_file():
         what = "does not exist" if not run_dir.exists() else f"has no {VECTORS_NAME}"
         raise UserError(f"run directory '{run_dir}' {what}: give an embedding run directory, or --vectors FILE")
-    vectors = load_vectors(path, limit=limit)
+    vectors = load_vectors(path, limit=limit, warn=warn)
     if (run_dir / SUBWORDS_NAME).is_file():
         from d2l_lab.embeddings.subwords import SubwordVectors
 

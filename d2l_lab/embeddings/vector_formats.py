@@ -4,7 +4,8 @@ GloVe text (no header).
 Files are streamed: rows go straight into one preallocated float32 matrix when a header gives
 the count, else into fixed-size chunks joined once at the end, so loading a 400k x 300 file
 peaks near twice its float32 size. Compressed input (gzip, bzip2, xz) is recognised by its
-magic bytes, whatever the file is called.
+magic bytes, whatever the file is called. Every row is checked (`vector_rows`: its word;
+`vector_binary`: where a binary row ends), so a damaged file is one error naming its row.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import bz2
 import codecs
 import gzip
 import lzma
-import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from d2l_lab.config.schema import clip
+from d2l_lab.embeddings.vector_binary import read_binary
+from d2l_lab.embeddings.vector_rows import CONTROL, Rows, word_fault, word_of
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write
@@ -29,18 +31,17 @@ from d2l_lab.files import atomic_write
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 
 _SNIFF_BYTES = 1 << 16
-_READ_BYTES = 1 << 20
-_CHUNK_VALUES = 1 << 22  # floats per growth chunk when the word count is not known up front
+_MAX_LINE_BYTES = 1 << 24  # a text row of a million values; a longer "line" is not a vectors file
 _COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ASCII_SPACE = re.compile(r"[ \t\n\r\x0b\x0c]")  # what bytes.split() splits on when reading
 
 
-def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto") -> WordVectors:
+def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto",
+                 warn: Callable[[str], None] | None = None) -> WordVectors:
     """Read word vectors; `limit=N` keeps the first N words (the most frequent, in these formats).
 
     `fmt` is one of "auto", "word2vec" (text with a `count dim` header), "word2vec-binary"
-    or "glove" (text without a header).
+    or "glove" (text without a header). `warn` hears what a usable file still got wrong
+    (repeated words), in one line each.
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -72,17 +73,21 @@ def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto") 
                 f.seek(0)
             if fmt == "word2vec-binary":
                 f.readline()
-                return _read_binary(f, *header, limit=limit, path=path, room=room)
-            return _read_text(f, header if fmt == "word2vec" else None, limit=limit, path=path, room=room)
+                rows = Rows(f"{path} (word2vec binary)", "row", header[1], header[0], limit, room)
+                read_binary(f, *header, rows)
+            else:
+                rows = _read_text(f, header if fmt == "word2vec" else None, limit=limit, path=path, room=room)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise UserError(f"cannot read {path} ({exc}); check that the file is complete and not corrupted") from None
+    for message in rows.warnings() if warn else ():
+        warn(message)
+    return WordVectors(*rows.result())
 
 
 def unstorable_word(words: Iterable[str]) -> str | None:
     """The first word that word2vec text cannot store and read back, or None: an empty one, one with
-    whitespace (it splits the line) or with a control character (the file would be taken for
-    word2vec binary)."""
-    return next((w for w in words if not w or _ASCII_SPACE.search(w) or _CONTROL_CHARS.search(w)), None)
+    a space (it splits the line) or with a control character (no vectors file may hold one)."""
+    return next((w for w in words if not w or " " in w or CONTROL.search(w)), None)
 
 
 def save_word2vec_text(vectors: WordVectors, path: str | Path) -> None:
@@ -132,83 +137,24 @@ def _parse_header(head: bytes, path: Path) -> tuple[int, int] | None:
 
 
 def _detect(head: bytes, header: tuple[int, int] | None) -> str:
-    """After a header, raw float32 bytes are never clean UTF-8 text for long; text lines are."""
+    """After a header, a text file's next line ends in numbers; a binary row's float bytes never
+    spell them (and a text file whose first word is damaged is still text, told so by its line)."""
     if header is None:
         return "glove"
-    rest = head.split(b"\n", 1)[1] if b"\n" in head else b""
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(rest, final=False)
-    except UnicodeDecodeError:
-        return "word2vec-binary"
-    return "word2vec-binary" if _CONTROL_CHARS.search(text) else "word2vec"
-
-
-class _Rows:
-    """Collects vectors: one block when the final count is known, else fixed-size chunks joined
-    once at the end (memory peaks near twice the result). Repeated words keep their first vector,
-    as gensim does.
-
-    A header's count is trusted for the block only when the file's `room` (its size in bytes, when
-    not compressed) could hold that many vectors at 2 bytes a value at least (text: a digit and a
-    separator; binary: 4); a header that lies about a huge count costs chunks, not its promise in
-    memory, and the reader then reports the lie where the file ends."""
-
-    def __init__(self, dim: int, count: int | None, limit: int | None, path: Path, room: int | None = None):
-        self.dim, self.limit, self.path = dim, limit, path
-        if count is not None and room is not None and count * dim * 2 > room:
-            count = None
-        known = count if count is None or limit is None else min(count, limit)
-        self.chunk_rows = known or max(1, _CHUNK_VALUES // dim)
-        self.blocks = [self._allocate(self.chunk_rows if limit is None else min(self.chunk_rows, limit))]
-        self.used = 0
-        self.words: list[str] = []
-        self.seen: set[str] = set()
-
-    @property
-    def full(self) -> bool:
-        return self.limit is not None and len(self.words) >= self.limit
-
-    def add(self, word: str, values: np.ndarray, where: str) -> None:
-        if not np.isfinite(values).all():  # NaN breaks every similarity; refuse before it spreads
-            bad = values[~np.isfinite(values)][0]
-            raise UserError(f"{where}: the vector of '{clip(word, 40)}' holds {bad}, not a finite float32; "
-                            "re-export the vectors (a diverged training writes such values)")
-        if word in self.seen:
-            return
-        if self.used == len(self.blocks[-1]):
-            self.blocks.append(self._allocate(self.chunk_rows))
-            self.used = 0
-        self.blocks[-1][self.used] = values
-        self.used += 1
-        self.words.append(word)
-        self.seen.add(word)
-
-    def result(self) -> WordVectors:
-        """The vectors in one exact-size array, so no unused rows stay allocated behind it."""
-        last = self.blocks[-1]
-        self.blocks[-1] = last[: self.used]
-        if len(self.blocks) > 1:
-            matrix = np.concatenate(self.blocks)
-        else:
-            matrix = last if self.used == len(last) else last[: self.used].copy()
-        self.blocks.clear()
-        return WordVectors(self.words, matrix)
-
-    def _allocate(self, rows: int) -> np.ndarray:
-        try:
-            return np.empty((rows, self.dim), dtype=np.float32)
-        except (MemoryError, ValueError):  # ValueError: more bytes than an array can address
-            raise UserError(f"{self.path}: {rows:,} x {self.dim:,} floats do not fit in memory; "
-                            "pass a limit to load only the most frequent words, or fix the header") from None
+    lines = head.split(b"\n", 2)
+    values = lines[1].split()[1:] if len(lines) > 1 else []
+    if len(lines) == 2 and len(values) > 1:  # the line may be cut by the sniff: its last value too
+        values.pop()
+    return "word2vec" if all(_is_number(v) for v in values[-header[1]:]) else "word2vec-binary"
 
 
 def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, path: Path,
-               room: int | None = None) -> WordVectors:
+               room: int | None = None) -> Rows:
     count, dim = header if header else (None, None)
     dim_source = "the header says"
-    rows = _Rows(dim, count, limit, path, room) if dim else None
+    rows = Rows(str(path), "line", dim, count, limit, room) if dim else None
     entries = 0
-    for lineno, line in enumerate(f, start=1):
+    for lineno, line in _lines(f, path):
         parts = line.split()
         if (header and lineno == 1) or not parts:
             continue
@@ -220,11 +166,14 @@ def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, 
             dim, dim_source = len(parts) - 1, f"line {lineno:,} has"
             if dim == 0:
                 raise UserError(f"{where}: a word with no values; every line must be 'word v1 ... vd'")
-            rows = _Rows(dim, None, limit, path)
+            rows = Rows(str(path), "line", dim, None, limit)
         if len(parts) != dim + 1:
+            phrase = " (a word holding a space cannot be stored in text: join it with '_')" * (len(parts) > dim + 1)
             raise UserError(f"{where}: expected {dim} values after the word ({dim_source} {dim}), "
-                            f"found {len(parts) - 1}; every line must be 'word v1 ... v{dim}'")
-        rows.add(_decode(parts[0], where), _floats(parts[1:], where), where)
+                            f"found {len(parts) - 1}{phrase}; every line must be 'word v1 ... v{dim}'")
+        if (word := word_of(parts[0])) is None:
+            raise UserError(f"{where}: {word_fault(parts[0])}; fix that line, or re-export the file as UTF-8")
+        rows.add(word, _floats(parts[1:], where), lineno)
         entries += 1
         if rows.full:
             break
@@ -233,47 +182,22 @@ def _read_text(f: IO[bytes], header: tuple[int, int] | None, limit: int | None, 
             raise UserError(f"{path}: the header promises {count:,} vectors but the file has {entries:,}; "
                             "fix the header's first number or re-download the file")
     assert rows is not None  # an all-blank file is rejected as empty before reading
-    return rows.result()
+    return rows
 
 
-def _read_binary(f: IO[bytes], count: int, dim: int, limit: int | None, path: Path,
-                 room: int | None = None) -> WordVectors:
-    """Per word: the UTF-8 word, a space, dim little-endian float32 (and a newline from the C tool)."""
-    rows = _Rows(dim, count, limit, path, room)
-    size = 4 * dim
-    buf, pos = b"", 0
-    for entry in range(1, count + 1):
-        if rows.full:
-            break
-        while (space := buf.find(b" ", pos)) < 0 or len(buf) - space - 1 < size:
-            more = f.read(_READ_BYTES)
-            if not more:
-                raise UserError(f"{path} (word2vec binary): the header promises {count:,} vectors but the file "
-                                f"ends inside vector {entry:,}; re-download it or fix the header")
-            buf, pos = buf[pos:] + more, 0
-        where = f"{path} (word2vec binary), vector {entry:,}"
-        rows.add(_decode(buf[pos:space].lstrip(b"\n"), where),
-                 np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1), where)
-        pos = space + 1 + size
-    else:
-        if (buf[pos:] + f.read(_SNIFF_BYTES)).strip():
-            raise UserError(f"{path} (word2vec binary): the header promises {count:,} vectors but the file has "
-                            "more data; fix the header's first number")
-    return rows.result()
-
-
-def _decode(word: bytes, where: str) -> str:
-    if not word:
-        raise UserError(f"{where}: empty word; the file is malformed")
-    try:
-        return word.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{where}: the word is not valid UTF-8; re-encode the file as UTF-8") from None
+def _lines(f: IO[bytes], path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number, line) from 1, refusing a line longer than any row: a file without line breaks is
+    not read whole into memory."""
+    for lineno, line in enumerate(iter(lambda: f.readline(_MAX_LINE_BYTES + 1), b""), start=1):
+        if len(line) > _MAX_LINE_BYTES:
+            raise UserError(f"{path}, line {lineno:,}: over {_MAX_LINE_BYTES:,} bytes without a line break; the "
+                            "file is damaged or not a vectors file")
+        yield lineno, line
 
 
 def _floats(tokens: list[bytes], where: str) -> np.ndarray:
     try:
-        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused by `_Rows.add`
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused by `Rows.add`
             return np.array(tokens, dtype=np.float32)
     except ValueError:
         bad = next(t for t in tokens if not _is_number(t))

@@ -6,6 +6,7 @@ and every query becomes one matrix-vector product against it.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
@@ -82,7 +83,13 @@ class WordVectors:
         return len(self.words)
 
     def __contains__(self, word: object) -> bool:
-        return word in self.index
+        return isinstance(word, str) and self.position(word) is not None
+
+    def position(self, word: str) -> int | None:
+        """The word's row: as spelled, else in Unicode NFC, the form vector files are read in, so
+        'café' typed as 'e' and a combining accent (as macOS writes it) still finds 'café'."""
+        found = self.index.get(word)
+        return found if found is not None else self.index.get(unicodedata.normalize("NFC", word))
 
     @property
     def dim(self) -> int:
@@ -97,8 +104,8 @@ class WordVectors:
 
     def vector(self, word: str) -> np.ndarray:
         """A copy of the word's vector (from `oov_vector` for unknown words, when set)."""
-        if word in self.index:
-            return self.matrix[self.index[word]].copy()
+        if (found := self.position(word)) is not None:
+            return self.matrix[found].copy()
         if self.oov_vector is not None:
             return self._checked(np.asarray(self.oov_vector(word), dtype=np.float32), f"oov_vector({word!r})")
         lower = word.lower()
@@ -141,7 +148,7 @@ class WordVectors:
         if k < 1:
             raise UserError(f"k must be a positive number of results, got {k}")
         scores = scores.copy()
-        scores[[self.index[w] for w in excluded if w in self.index]] = -np.inf
+        scores[[i for i in map(self.position, excluded) if i is not None]] = -np.inf
         k = min(k, int(np.count_nonzero(scores > -np.inf)))
         if k == 0:
             return []
