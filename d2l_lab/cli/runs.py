@@ -86,8 +86,8 @@ def show(run: RunRef, out: OutRoot = Path("outputs"),
             against, changed = overview.differences(find_experiment(record.experiment).config_class,
                                                     record.experiment, config, overview.preset_in(command))
     if json:
-        output.write_json({"run_dir": str(record.path), "config": config, "summary": record.summary,
-                           "artefacts": [str(p) for p in artefacts]})
+        output.write_json({"run_dir": str(record.path), "status": record.status, "config": config,
+                           "summary": record.summary, "artefacts": [str(p) for p in artefacts]})
         return
     _show_summary(record, against, changed, artefacts, command)
 
@@ -121,14 +121,23 @@ def _show_summary(record: Any, against: str, changed: list[Any], artefacts: list
 
 
 def _status_text(record: Any) -> str:
-    """The status, with how far the run got when it did not finish."""
+    """The status, with how far the run got when it did not finish, who trains a running run, and
+    that a run which says `running` but whose process is gone was killed."""
+    from d2l_lab.runs.writer import holder
+
     summary, status = record.summary, record.status
     if status == "diverged" and "diverged_at_step" in summary:
         return f"diverged at step {summary['diverged_at_step']}"
+    text = status
     if status in ("interrupted", "running") and "steps_done" in summary and "total_steps" in summary:
-        resume = f"; resume: d2l run {record.experiment} --resume {record.path}" if status == "interrupted" else ""
-        return f"{status} at step {summary['steps_done']} of {summary['total_steps']}{resume}"
-    return status
+        text = f"{status} at step {summary['steps_done']} of {summary['total_steps']}"
+    if status == "running" and (who := holder(record.path)) is not None and who.pid is not None:
+        text += f" ({who.where()})"
+    elif status == "interrupted" and summary.get("status") == "running":
+        text += " (its process ended without saying so: killed, out of memory or a lost node)"
+    if status == "interrupted":
+        text += f"; resume: d2l run {record.experiment} --resume {record.path}"
+    return text
 
 
 def _write_pairs(pairs: list[tuple[str, str]]) -> None:

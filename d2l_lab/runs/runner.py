@@ -11,6 +11,10 @@ loss logged at step 0 where the task logs one, else the first step's training lo
 a loss that grew by three orders of magnitude over the run is a blow-up, never a result. (GD with
 lr 0.6 on the quadratic ends at 5.6e6 from 10.5; every preset ends below where it started.)
 
+One writer per run directory: `execute` and `resume` hold the run's lock (`d2l_lab.runs.writer`)
+from before their first write until the summary is final, so a second process that would write
+the same run is refused (exit 2) naming the one that trains it.
+
 Resuming: `resume` continues a run from its checkpoint after the checks of
 `d2l_lab.runs.resuming` (same experiment, config and data; a finished run is left as it is).
 
@@ -35,6 +39,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,7 @@ from d2l_lab.runs.resuming import (FINISHED, check_same_config, check_same_data,
 from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
 from d2l_lab.runs.tensorboard import tensorboard_subscribers
+from d2l_lab.runs.writer import hold
 
 DIVERGENCE_FACTOR = 1e6
 """A step's loss this many times the first one counts as diverged (non-finite always does)."""
@@ -95,14 +101,16 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
         publish(subscribers, DryRunChecked(str(device), task.total_steps))
         return RunResult(exit_codes.OK, None, None)
     run_dir = create_run_dir(options.out_root, experiment, to_dict(config), options.name)
-    try:
-        atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
-        atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
-    except OSError as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of the run exists yet: leave nothing behind
-        raise UserError(f"cannot write the new run directory '{run_dir}': {exc.strerror or clip(exc)}; free some "
-                        "space or pick another --out") from None
-    return _train(experiment, config, task, device, run_dir, None, should_stop, subscribers)
+    with ExitStack() as held:
+        try:
+            held.enter_context(hold(run_dir, lambda message: publish(subscribers, Warned(message))))
+            atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
+            atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
+        except OSError as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of the run exists yet: leave nothing behind
+            raise UserError(f"cannot write the new run directory '{run_dir}': {exc.strerror or clip(exc)}; free "
+                            "some space or pick another --out") from None
+        return _train(experiment, config, task, device, run_dir, None, should_stop, subscribers)
 
 
 def resume(experiment: str, config_class: type, run_dir: Path, build_task: BuildTask, *,
@@ -120,18 +128,32 @@ def resume(experiment: str, config_class: type, run_dir: Path, build_task: Build
                         f"resume it with d2l run {clip(recorded['experiment'])} --resume")
     config = from_dict(config_class, read_yaml(run_dir / "config.yaml"))
     if recorded.get("status") in FINISHED:
-        publish(subscribers, Warned(f"run '{run_dir}' is already {recorded['status']}: nothing to resume, "
-                                    "nothing changed"))
-        result = RunResult(exit_codes.OK, recorded, run_dir)
-        publish(subscribers, Ended(result))
-        return result
-    state = checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
-    check_same_config(state, recorded, to_dict(config), run_dir)
-    device = resolve_device(config.device)
-    task = _build(build_task, config, device, subscribers)
-    check_same_data(state, recorded, task.data_checksum, run_dir)
-    remove_partial_writes(run_dir)
-    return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
+        return _finished(run_dir, recorded, subscribers)
+    with ExitStack() as held:
+        try:  # before anything is loaded: another process training this run is refused here
+            held.enter_context(hold(run_dir, lambda message: publish(subscribers, Warned(message))))
+        except OSError as exc:
+            raise UserError(f"cannot write in '{run_dir}' ({exc.strerror or clip(exc)}): a resume writes there; "
+                            "make it writable") from None
+        recorded = read_summary(run_dir)  # again: the run may have ended while we waited
+        if recorded.get("status") in FINISHED:
+            return _finished(run_dir, recorded, subscribers)
+        state = checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
+        check_same_config(state, recorded, to_dict(config), run_dir)
+        device = resolve_device(config.device)
+        task = _build(build_task, config, device, subscribers)
+        check_same_data(state, recorded, task.data_checksum, run_dir)
+        remove_partial_writes(run_dir)
+        return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
+
+
+def _finished(run_dir: Path, recorded: dict[str, Any], subscribers: Sequence[Subscriber]) -> RunResult:
+    """A completed or diverged run, reported as it stands; no file changes."""
+    publish(subscribers, Warned(f"run '{run_dir}' is already {recorded['status']}: nothing to resume, "
+                                "nothing changed"))
+    result = RunResult(exit_codes.OK, recorded, run_dir)
+    publish(subscribers, Ended(result))
+    return result
 
 
 def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequence[Subscriber]) -> Task:
