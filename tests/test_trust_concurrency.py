@@ -1,11 +1,16 @@
 """Two sweeps that share points run each point once (issue 12): a point is claimed with an fcntl
 lock under OUT/.point-locks, and completed runs are looked up again once it is held (under --force,
-those completed since the sweep started)."""
+those completed since the sweep started). One writer per run directory (issue 23): the process
+training a run holds its lock, so a `--resume` of it or a twin sweep point is refused, `runs list`
+says `running` only while the lock is held, and a run whose process is gone is `interrupted`."""
 
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -14,7 +19,11 @@ from pathlib import Path
 import pytest
 
 from d2l_lab import exit_codes
+from d2l_lab.errors import UserError
+from d2l_lab.runs import writer
 from d2l_lab.runs.worker import _point_lock
+
+from .conftest import d2l, listed_status, only_run_dir, start_paused, tiny_word2vec, wait_for
 
 D2L = [sys.executable, "-m", "d2l_lab"]
 
@@ -105,3 +114,116 @@ def test_two_forced_sweeps_started_together_rerun_each_point_once(tmp_path):
     results = [json.loads(out) for out, _ in outputs]
     assert sum(r["reused"] for r in results) == 3
     assert all({Path(row["run_dir"]).name for row in r["results"]} == new for r in results)
+
+
+# --- one writer per run directory (issue 23) ------------------------------------------------------
+
+def _checksums(run: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(run.iterdir()) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_run_in_training_refuses_a_resume_and_a_twin_sweep_point_and_ends_as_if_alone(tmp_path, topic_corpus,
+                                                                                         tiny_reference):
+    """The tester's case: `--resume` of a run still training was accepted and both processes
+    wrote the directory. Now both that and a sweep point of the same config are one line, exit 2,
+    naming the run and the pid, and the first run's files are untouched and end as an
+    uninterrupted run's."""
+    out, gate = tmp_path / "o", tmp_path / "gate"
+    proc = start_paused(gate, 2, *tiny_word2vec(topic_corpus, out, "--name", "r"))
+    try:
+        wait_for(lambda: (gate / "paused").exists() or proc.poll() is not None)
+        run = out / "word2vec" / "r"
+        assert listed_status(out) == "running"
+        before = _checksums(run)
+
+        resumed = d2l("run", "word2vec", "--resume", str(run))
+        assert resumed.exit_code == 2, resumed.output
+        lines = resumed.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: run ") and str(run) in lines[0], resumed.stderr
+        assert f"is being trained by another process (pid {proc.pid})" in lines[0]
+
+        twin = d2l("sweep", "word2vec", "--config", str(run / "config.yaml"), "--seeds", "1", "--jobs", "1",
+                   "--name", "twin", "--quiet", "--json", "--out", str(out))
+        assert twin.exit_code == 2, twin.output
+        (row,) = json.loads(twin.stdout)["results"]
+        assert row["status"] == "failed" and row["run_dir"] is None
+        lines = twin.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"run '{run}' is being trained by another process (pid {proc.pid})" in lines[0]
+        assert sorted(p.name for p in (out / "word2vec").iterdir()) == ["r"]  # no duplicate trained elsewhere
+        assert _checksums(run) == before and listed_status(out) == "running"
+    finally:
+        (gate / "go").write_text("")
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert listed_status(out) == "completed"
+    assert (run / "vectors.txt").read_bytes() == (tiny_reference() / "vectors.txt").read_bytes()
+    assert (run / "metrics.csv").read_text().count("\n") == (tiny_reference() / "metrics.csv").read_text().count("\n")
+
+
+@pytest.mark.slow
+def test_a_run_whose_process_died_lists_as_interrupted_and_resumes_to_the_uninterrupted_run(tmp_path, topic_corpus,
+                                                                                           tiny_reference):
+    out, gate = tmp_path / "o", tmp_path / "gate"
+    proc = start_paused(gate, 2, *tiny_word2vec(topic_corpus, out))
+    wait_for(lambda: (gate / "paused").exists() or proc.poll() is not None)
+    proc.kill()  # SIGKILL: the summary still says `running`, the kernel drops the lock
+    proc.wait(timeout=60)
+    run = only_run_dir(out / "word2vec")
+    assert json.loads((run / "summary.json").read_text())["status"] == "running"
+    assert listed_status(out) == "interrupted"
+    shown = d2l("runs", "show", str(run))
+    assert shown.exit_code == 0 and "interrupted (its process ended without saying so" in shown.stdout, shown.output
+    assert d2l("run", "word2vec", "--resume", str(run)).exit_code == 0
+    assert (run / "vectors.txt").read_bytes() == (tiny_reference() / "vectors.txt").read_bytes()
+
+
+def test_the_writer_lock_refuses_a_second_holder_naming_the_first_and_is_free_after(tmp_path):
+    warnings: list[str] = []
+    assert writer.holder(tmp_path) is None  # no lock file: nobody
+    with writer.hold(tmp_path, warnings.append):
+        assert writer.holder(tmp_path) == writer.Holder(os.getpid(), writer.socket.gethostname())
+        with pytest.raises(UserError, match=rf"run '{tmp_path}' is being trained by another process "
+                                            rf"\(pid {os.getpid()}\): wait for it to end, or stop it "
+                                            rf"\(kill -TERM {os.getpid()}: it saves a checkpoint\)"):
+            with writer.hold(tmp_path, warnings.append):
+                pass
+    assert writer.holder(tmp_path) is None and warnings == []
+    assert (tmp_path / writer.LOCK_NAME).read_text() == ""  # no stale pid once released
+
+
+def test_a_probe_of_the_lock_never_makes_a_writer_fail(tmp_path):
+    """`runs list` takes the lock shared for an instant: a writer starting then waits it out."""
+    import fcntl
+
+    probe = os.open(tmp_path / writer.LOCK_NAME, os.O_RDONLY | os.O_CREAT)
+    fcntl.flock(probe, fcntl.LOCK_SH)
+    threading.Timer(0.2, lambda: os.close(probe)).start()
+    with writer.hold(tmp_path, lambda message: None):
+        pass
+
+
+def _no_locks(*args, **kwargs):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+
+def test_on_a_filesystem_without_locks_a_run_goes_on_with_one_warning(tmp_path, monkeypatch):
+    """NFS without lockd, Lustre without -o flock: flock fails with ENOLCK."""
+    import fcntl
+
+    monkeypatch.setattr(fcntl, "flock", _no_locks)
+    result = d2l("run", "optim", "--problem", "quadratic", "--steps", "5", "--quiet", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("does not support file locks") == 1
+    assert listed_status(tmp_path) == "completed"
+
+
+def test_a_sweep_point_on_a_filesystem_without_locks_runs_rather_than_waiting_for_ever(tmp_path, monkeypatch):
+    """Before: every failed flock read as 'held by another sweep', so the point waited for ever."""
+    import fcntl
+
+    monkeypatch.setattr(fcntl, "flock", _no_locks)
+    events: list = []
+    asked = iter(range(10**6))
+    with _point_lock(tmp_path, "optim", {"seed": 3}, lambda: next(asked) > 2, events.append) as held:
+        assert held
+    assert [e.message for e in events] == [writer.unsupported(tmp_path)]

@@ -14,7 +14,7 @@ import typer
 
 from d2l_lab import exit_codes
 from d2l_lab.cli import output
-from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, ctrl_c_stops
+from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, run_stops
 from d2l_lab.cli.completion import complete_experiment, complete_run_id
 from d2l_lab.errors import UserError
 
@@ -50,10 +50,10 @@ def list_(
         known = catalog_experiments()
         scanned = scan(out, {experiment: known[experiment]} if experiment else known)
         runs = [r for r in scanned if status in (None, r.status)]
-        now = time.time()
+        now = time.time()  # wall time, as started_at is; a clock set back since gives age 0, never negative
         entries = [{"id": r.id, "experiment": r.experiment, "run_dir": str(r.path), "status": r.status,
                     "params": key_params(r), "final": dict(r.final), "wall_time_s": r.summary.get("wall_time_s"),
-                    "started_at": r.summary.get("started_at"), "age_s": round(now - r.started(), 1)}
+                    "started_at": r.summary.get("started_at"), "age_s": max(0.0, round(now - r.started(), 1))}
                    for r in runs]
     if json:
         output.write_json(entries)
@@ -86,8 +86,8 @@ def show(run: RunRef, out: OutRoot = Path("outputs"),
             against, changed = overview.differences(find_experiment(record.experiment).config_class,
                                                     record.experiment, config, overview.preset_in(command))
     if json:
-        output.write_json({"run_dir": str(record.path), "config": config, "summary": record.summary,
-                           "artefacts": [str(p) for p in artefacts]})
+        output.write_json({"run_dir": str(record.path), "status": record.status, "config": config,
+                           "summary": record.summary, "artefacts": [str(p) for p in artefacts]})
         return
     _show_summary(record, against, changed, artefacts, command)
 
@@ -121,14 +121,23 @@ def _show_summary(record: Any, against: str, changed: list[Any], artefacts: list
 
 
 def _status_text(record: Any) -> str:
-    """The status, with how far the run got when it did not finish."""
+    """The status, with how far the run got when it did not finish, who trains a running run, and
+    that a run which says `running` but whose process is gone was killed."""
+    from d2l_lab.runs.writer import holder
+
     summary, status = record.summary, record.status
     if status == "diverged" and "diverged_at_step" in summary:
         return f"diverged at step {summary['diverged_at_step']}"
+    text = status
     if status in ("interrupted", "running") and "steps_done" in summary and "total_steps" in summary:
-        resume = f"; resume: d2l run {record.experiment} --resume {record.path}" if status == "interrupted" else ""
-        return f"{status} at step {summary['steps_done']} of {summary['total_steps']}{resume}"
-    return status
+        text = f"{status} at step {summary['steps_done']} of {summary['total_steps']}"
+    if status == "running" and (who := holder(record.path)) is not None and who.pid is not None:
+        text += f" ({who.where()})"
+    elif status == "interrupted" and summary.get("status") == "running":
+        text += " (its process ended without saying so: killed, out of memory or a lost node)"
+    if status == "interrupted":
+        text += f"; resume: d2l run {record.experiment} --resume {record.path}"
+    return text
 
 
 def _write_pairs(pairs: list[tuple[str, str]]) -> None:
@@ -240,7 +249,7 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")
     output.note(f"re-running {record.path} from its config.yaml")
     options = RunOptions(out_root=record.path.parent.parent, command=command_line())
-    with terminal(quiet=quiet, json=json) as shown, ctrl_c_stops(on_request=shown.stopping) as should_stop:
+    with terminal(quiet=quiet, json=json) as shown, run_stops(shown) as should_stop:
         result = execute(record.experiment, config, spec.build_task(), options, should_stop=should_stop,
                          subscribers=[shown])
     if not check or result.exit_code == exit_codes.INTERRUPTED:

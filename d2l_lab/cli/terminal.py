@@ -29,9 +29,12 @@ READING_NOTE_EVERY_S = 10.0
 PROGRESS_EVERY_S = 5.0
 """Seconds between progress lines of a run when stderr is not a terminal: often enough to see a
 run move, rare enough that a day-long job's log stays readable."""
-STOPPING = "stopping after the current step... (Ctrl-C again to stop at once, losing that step)"
-STOPPING_BEFORE = "stopping before training starts... (Ctrl-C again to stop at once)"
+STOPPING = "stopping after the current step..."
+STOPPING_BEFORE = "stopping before training starts..."
 """What Ctrl-C says while the data is still being read: the run stops before its first step."""
+STILL_STOPPING = ("still stopping after the current step (more stop signals change nothing; Ctrl-\\ quits at "
+                  "once, losing the steps since the last checkpoint)")
+"""What a second stop signal says (`d2l_lab.cli.common.ctrl_c_stops`)."""
 
 
 class Terminal:
@@ -44,6 +47,19 @@ class Terminal:
         self._started = False
 
     def __call__(self, event: Event) -> None:
+        """Show the event. A terminal that went away (closed, an ssh session dropped: every write
+        fails with EIO) shows nothing more and never stops the run: a failed write here is not the
+        run's, whose outcome is in its files and its exit code."""
+        if isinstance(event, Ended):
+            self.close()
+            self.show_summary(event.result.summary)  # stdout: `output` drops what a gone reader cannot take
+            return
+        try:
+            self._show(event)
+        except OSError:
+            self._gone()
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, DataRead):
             if not (self.quiet or self.json):
                 self._reading.show(event)
@@ -66,9 +82,6 @@ class Terminal:
             else:
                 output.note(f"dry run: config valid, device {event.device}, {event.total_steps} steps; "
                             "nothing trained")
-        elif isinstance(event, Ended):
-            self.close()
-            self.show_summary(event.result.summary)
 
     def show_summary(self, summary: dict[str, Any] | None) -> None:
         if summary is None:
@@ -83,10 +96,17 @@ class Terminal:
                                show_header=False)
 
     def stopping(self) -> None:
-        """Ctrl-C was pressed: say so at once (this runs in the signal handler). Above the bar
-        through rich, which serialises it with the bar's own refreshes; otherwise straight to
-        file descriptor 2, since a `print` could land inside an interrupted write to stderr."""
-        message = STOPPING if self._started else STOPPING_BEFORE
+        """Ctrl-C was pressed: say so at once (this runs in the signal handler)."""
+        self._say(STOPPING if self._started else STOPPING_BEFORE)
+
+    def still_stopping(self) -> None:
+        """A second stop signal: say once that it changes nothing (in the signal handler too)."""
+        self._say(STILL_STOPPING)
+
+    def _say(self, message: str) -> None:
+        """Above the bar through rich, which serialises it with the bar's own refreshes; otherwise
+        straight to file descriptor 2, since a `print` could land inside an interrupted write to
+        stderr."""
         live = self._progress if self._progress is not None else self._reading.bar
         if live is not None:
             live.console.print(message, markup=False, highlight=False)
@@ -94,8 +114,22 @@ class Terminal:
             os.write(2, f"{message}\n".encode())
 
     def close(self) -> None:
-        self._stop_bars()
+        try:
+            self._stop_bars()
+        except OSError:
+            self._gone()
         self._lines = None
+
+    def _gone(self) -> None:
+        """Stop drawing for good: each display's refresh thread stops before its last write."""
+        self.quiet = True
+        for display in (self._progress, self._reading.bar):
+            try:
+                if display is not None:
+                    display.stop()
+            except OSError:
+                pass
+        self._progress = self._reading.bar = self._lines = None
 
     def _stop_bars(self) -> None:
         self._reading.close()

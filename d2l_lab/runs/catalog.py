@@ -21,10 +21,12 @@ from d2l_lab.config.keys import short_name
 from d2l_lab.config.schema import clip
 from d2l_lab.errors import UserError
 from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
+from d2l_lab.runs.writer import holder
 
 STATUSES = ("running", "completed", "diverged", "interrupted", "failed", "incomplete")
-"""A run's status as summary.json says (`failed`: a write failed, e.g. the disk was full);
-`incomplete`: its directory has no readable summary."""
+"""A run's status as summary.json says (`failed`: a write failed, e.g. the disk was full;
+`running` only while its process holds the run's lock, else `interrupted`); `incomplete`: its
+directory has no readable summary."""
 MAX_CANDIDATES = 5
 """How many matching runs an ambiguous id lists."""
 Experiments = Mapping[str, Sequence[str]]
@@ -50,7 +52,13 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        return str(self.summary.get("status", "incomplete"))
+        """summary.json's status, except that a run it calls `running` whose writer lock is free
+        (its process is gone: killed, out of memory, a lost node) is `interrupted`
+        (`d2l_lab.runs.writer`)."""
+        status = str(self.summary.get("status", "incomplete"))
+        if status == "running" and holder(self.path) is None:
+            return "interrupted"
+        return status
 
     @property
     def config_hash(self) -> str | None:

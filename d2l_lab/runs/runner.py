@@ -11,14 +11,21 @@ loss logged at step 0 where the task logs one, else the first step's training lo
 a loss that grew by three orders of magnitude over the run is a blow-up, never a result. (GD with
 lr 0.6 on the quadratic ends at 5.6e6 from 10.5; every preset ends below where it started.)
 
+One writer per run directory: `execute` and `resume` hold the run's lock (`d2l_lab.runs.writer`)
+from before their first write until the summary is final, so a second process that would write
+the same run is refused (exit 2) naming the one that trains it.
+
 Resuming: `resume` continues a run from its checkpoint after the checks of
 `d2l_lab.runs.resuming` (same experiment, config and data; a finished run is left as it is).
 
-Stopping: the caller passes `should_stop`, asked before every step. Ctrl-C (the CLI), a sweep's
-stop flag and a worker's parent-death watcher all answer through it, so a run only ever stops at a
-step boundary, where the checkpoint holds a whole number of steps and `--resume` repeats the
-uninterrupted run exactly. Tasks keep their steps short so that a stop is quick (an embedding
-run's step is a part of an epoch, a fraction of a second); the loop checkpoints every
+Stopping: the caller passes `should_stop`, asked before every step. Stop signals (the CLI: Ctrl-C,
+SIGTERM, SIGHUP, however many), a sweep's stop flag and a worker's parent-death watcher all answer
+through it and never raise, so a run only ever stops at a step boundary, where the checkpoint
+holds a whole number of steps and `--resume` repeats the uninterrupted run exactly, and no write
+is ever cut short. A stop asked for after the last step is too late to stop anything: the run
+completes (exit 0, `completed`), since its summary and its exit code must tell the same story.
+Tasks keep their steps short so that a stop is quick (an embedding run's step is a part of an
+epoch, a fraction of a second); the loop checkpoints every
 `checkpoint_every` steps (an embedding run: at each epoch's end), at the last step, on a stop,
 and after any step that ends CHECKPOINT_EVERY_S seconds after the last checkpoint (an epoch of a
 big corpus takes hours; a SIGKILL then loses at most about that much).
@@ -35,6 +42,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +55,14 @@ from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, seed_rngs
 from d2l_lab.runs.events import (DataRead, DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
                                  publish)
+from d2l_lab.runs.faults import check_in_place, identity, run_failure
 from d2l_lab.runs.metrics import MetricsLog
 from d2l_lab.runs.resuming import (FINISHED, check_same_config, check_same_data, checked_state, load_state,
                                    logged_rows, read_summary, remove_partial_writes, wall_time_before)
 from d2l_lab.runs.rundir import config_hash, create_run_dir
 from d2l_lab.runs.task import Task
 from d2l_lab.runs.tensorboard import tensorboard_subscribers
+from d2l_lab.runs.writer import hold
 
 DIVERGENCE_FACTOR = 1e6
 """A step's loss this many times the first one counts as diverged (non-finite always does)."""
@@ -95,14 +105,16 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
         publish(subscribers, DryRunChecked(str(device), task.total_steps))
         return RunResult(exit_codes.OK, None, None)
     run_dir = create_run_dir(options.out_root, experiment, to_dict(config), options.name)
-    try:
-        atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
-        atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
-    except OSError as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of the run exists yet: leave nothing behind
-        raise UserError(f"cannot write the new run directory '{run_dir}': {exc.strerror or clip(exc)}; free some "
-                        "space or pick another --out") from None
-    return _train(experiment, config, task, device, run_dir, None, should_stop, subscribers)
+    with ExitStack() as held:
+        try:
+            held.enter_context(hold(run_dir, lambda message: publish(subscribers, Warned(message))))
+            atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
+            atomic_write_text(run_dir / "command.txt", shlex.join(options.command) + "\n")
+        except OSError as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of the run exists yet: leave nothing behind
+            raise UserError(f"cannot write the new run directory '{run_dir}': {exc.strerror or clip(exc)}; free "
+                            "some space or pick another --out") from None
+        return _train(experiment, config, task, device, run_dir, None, should_stop, subscribers)
 
 
 def resume(experiment: str, config_class: type, run_dir: Path, build_task: BuildTask, *,
@@ -120,18 +132,32 @@ def resume(experiment: str, config_class: type, run_dir: Path, build_task: Build
                         f"resume it with d2l run {clip(recorded['experiment'])} --resume")
     config = from_dict(config_class, read_yaml(run_dir / "config.yaml"))
     if recorded.get("status") in FINISHED:
-        publish(subscribers, Warned(f"run '{run_dir}' is already {recorded['status']}: nothing to resume, "
-                                    "nothing changed"))
-        result = RunResult(exit_codes.OK, recorded, run_dir)
-        publish(subscribers, Ended(result))
-        return result
-    state = checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
-    check_same_config(state, recorded, to_dict(config), run_dir)
-    device = resolve_device(config.device)
-    task = _build(build_task, config, device, subscribers)
-    check_same_data(state, recorded, task.data_checksum, run_dir)
-    remove_partial_writes(run_dir)
-    return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
+        return _finished(run_dir, recorded, subscribers)
+    with ExitStack() as held:
+        try:  # before anything is loaded: another process training this run is refused here
+            held.enter_context(hold(run_dir, lambda message: publish(subscribers, Warned(message))))
+        except OSError as exc:
+            raise UserError(f"cannot write in '{run_dir}' ({exc.strerror or clip(exc)}): a resume writes there; "
+                            "make it writable") from None
+        recorded = read_summary(run_dir)  # again: the run may have ended while we waited
+        if recorded.get("status") in FINISHED:
+            return _finished(run_dir, recorded, subscribers)
+        state = checked_state(load_checkpoint(run_dir / CHECKPOINT_NAME), run_dir, experiment)
+        check_same_config(state, recorded, to_dict(config), run_dir)
+        device = resolve_device(config.device)
+        task = _build(build_task, config, device, subscribers)
+        check_same_data(state, recorded, task.data_checksum, run_dir)
+        remove_partial_writes(run_dir)
+        return _train(experiment, config, task, device, run_dir, state, should_stop, subscribers)
+
+
+def _finished(run_dir: Path, recorded: dict[str, Any], subscribers: Sequence[Subscriber]) -> RunResult:
+    """A completed or diverged run, reported as it stands; no file changes."""
+    publish(subscribers, Warned(f"run '{run_dir}' is already {recorded['status']}: nothing to resume, "
+                                "nothing changed"))
+    result = RunResult(exit_codes.OK, recorded, run_dir)
+    publish(subscribers, Ended(result))
+    return result
 
 
 def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequence[Subscriber]) -> Task:
@@ -157,28 +183,17 @@ class _Diverged(Exception):
 
 def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path, resume_state: dict[str, Any] | None,
            should_stop: StopCheck, subscribers: Sequence[Subscriber]) -> RunResult:
-    """`_train_and_record`; a failed write (disk full, a directory gone read-only) marks the run
-    `failed` in summary.json where it still can and is one line naming the path and the cause.
-    Every file is written atomically, so what was written before stays valid."""
+    """`_train_and_record`; a failed write (disk full, a file size limit, a directory gone
+    read-only), memory running out or the run directory gone is one line naming the cause and
+    the way on, the run marked `failed` where it still can be (`d2l_lab.runs.faults`)."""
     subscribers = [*subscribers, *tensorboard_subscribers(config, run_dir)]  # `--tensorboard`
     try:
         return _train_and_record(experiment, config, task, device, run_dir, resume_state, should_stop, subscribers)
-    except OSError as exc:
-        where = f"'{clip(exc.filename, 120)}'" if exc.filename else f"in '{run_dir}'"
-        _mark_failed(run_dir, f"cannot write {where}: {exc.strerror or exc}")
-        raise UserError(f"cannot write {where}: {exc.strerror or clip(exc)}; the run is marked failed and "
-                        "the files written before are intact") from None
-
-
-def _mark_failed(run_dir: Path, reason: str) -> None:
-    summary = read_summary(run_dir)
-    if not summary:
-        return
-    summary.update(status="failed", error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    try:
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    except OSError:
-        pass  # the disk is still full: the summary says `running`, as a killed run's does
+    except (OSError, MemoryError, RuntimeError) as exc:
+        failure = run_failure(run_dir, exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
@@ -228,8 +243,10 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     status, code = "completed", exit_codes.OK
     reached = start_step
     """The last step whose state the task holds (a mid-step Ctrl-C leaves the one before)."""
+    place = identity(run_dir)
     try:
         for step in range(start_step + 1, task.total_steps + 1):
+            check_in_place(run_dir, place)
             if should_stop():
                 status, code = "interrupted", exit_codes.INTERRUPTED
                 checkpoint(step - 1)
@@ -253,7 +270,7 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
         publish(subscribers, Warned(f"{exc}; {task.diverged_hint()}"))
         summary["diverged_at_step"] = exc.step
         metrics.flush()
-    except KeyboardInterrupt:  # a second Ctrl-C, in the middle of a step: that step is lost
+    except KeyboardInterrupt:  # Ctrl-C that no handler turns into a stop (a library caller's): that step is lost
         status, code = "interrupted", exit_codes.INTERRUPTED
         publish(subscribers, Warned(f"interrupted mid-step: the last checkpoint stands; continue with "
                                     f"--resume {run_dir}"))

@@ -10,7 +10,10 @@ run directories never to reuse); the result is
 
 Each point builds its task once: that gives the data checksum, so a completed run with the same
 config hash is reused only if its data is the same too; otherwise an interrupted run of it is
-resumed from its checkpoint (under a lock), or the same task is trained afresh.
+resumed from its checkpoint, or the same task is trained afresh. A run of the point that another
+process is training outside any sweep (`d2l run`, `--resume`: it holds the run's writer lock,
+`d2l_lab.runs.writer`, but not the point's) is never trained twice: the point is refused (exit 2)
+naming the run and that process; re-issue the sweep once it has ended.
 
 Claiming: a point is run under an exclusive `fcntl` lock on
 `OUT/.point-locks/<experiment>-<config hash>.lock`, and the completed runs under OUT are
@@ -24,9 +27,10 @@ On a cluster (`run_remote_point`: a Ray task, a Slurm job) the same `run_point` 
 asks it to stop by creating a stop file in the sweep directory (signals do not cross machines),
 and the point writes a marker naming its host and pid while it runs.
 
-Stopping: SIGINT (forwarded by the sweep) or the death of the sweep process (even by SIGKILL: the
-worker watches its parent) only sets a flag, which is the runner's `should_stop`: the running
-point stops at its next step boundary, where the runner checkpoints it and marks it `interrupted`.
+Stopping: SIGINT (forwarded by the sweep), SIGTERM or SIGHUP, any number of them, or the death of
+the sweep process (even by SIGKILL: the worker watches its parent) only sets a flag, which is the
+runner's `should_stop`: the running point stops at its next step boundary, where the runner
+checkpoints it and marks it `interrupted`.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from d2l_lab.errors import UserError
 from d2l_lab.runs.events import Event, Warned
 
 PARENT_POLL_S = 0.5
-RESUME_LOCK = ".resume.lock"
 POINT_LOCKS = ".point-locks"
 """Directory of the per-point locks, inside OUT (lock files are kept: deleting a lock file that
 another process may have opened would let two holders in)."""
@@ -90,7 +93,7 @@ def _run_point(request: dict[str, Any], result: dict[str, Any], build: Build, sh
     def built(_config: Any, _device: Any, _progress: Any) -> Any:
         return task
 
-    with _point_lock(Path(request["out"]), name, request["config"], should_stop) as held:
+    with _point_lock(Path(request["out"]), name, request["config"], should_stop, collect) as held:
         if not held:  # asked to stop while another process held the point
             result.update(exit=exit_codes.INTERRUPTED)
             return
@@ -102,82 +105,61 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
     from d2l_lab.runs.runner import RunOptions, execute, resume
 
     name = request["experiment"]
-    completed_now = _completed_now(request)
-    for candidate in [*request["reuse"], *completed_now]:
+    for candidate in [*request["reuse"], *_runs_now(request, "completed")]:
         if candidate["data_checksum"] == task.data_checksum:
             result.update(reused=True, summary=json.loads((Path(candidate["run_dir"]) / "summary.json").read_text()))
             return
     if should_stop():  # asked to stop while the task was being built: start nothing
         result.update(exit=exit_codes.INTERRUPTED)
         return
-    for candidate in request["resume"]:
+    for candidate in [*request["resume"], *_runs_now(request, "running")]:
         if candidate["data_checksum"] == task.data_checksum:
-            with _claim(Path(candidate["run_dir"])) as claimed:
-                if claimed:
-                    run = resume(name, type(config), Path(candidate["run_dir"]), built, should_stop=should_stop,
-                                 subscribers=[collect])
-                    result.update(resumed=True, exit=run.exit_code, summary=run.summary)
-                    return
+            # `resume` takes the run's writer lock first: a run another process trains is refused
+            run = resume(name, type(config), Path(candidate["run_dir"]), built, should_stop=should_stop,
+                         subscribers=[collect])
+            result.update(resumed=True, exit=run.exit_code, summary=run.summary)
+            return
     options = RunOptions(out_root=Path(request["out"]), command=request["command"])
     run = execute(name, config, built, options, should_stop=should_stop, subscribers=[collect])
     result.update(exit=run.exit_code, summary=run.summary)
 
 
-def _completed_now(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Completed runs of this point's config under OUT as they are now (another sweep may have
-    finished one while we waited for the point's lock), except those the request excludes."""
+def _runs_now(request: dict[str, Any], status: str) -> list[dict[str, Any]]:
+    """Runs of this point's config under OUT with `status` as they are now, except those the
+    request excludes: `completed`, those another sweep finished while we waited for the point's
+    lock; `running`, those another process trains (their writer lock is held) outside any sweep."""
     from d2l_lab.runs.catalog import by_config
     from d2l_lab.runs.rundir import config_hash
 
-    runs = by_config(Path(request["out"]), request["experiment"], "completed").get(config_hash(request["config"]), [])
+    runs = by_config(Path(request["out"]), request["experiment"], status).get(config_hash(request["config"]), [])
     exclude = set(request.get("exclude", ()))
     return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs
             if r.path.name not in exclude]
 
 
 @contextmanager
-def _point_lock(out: Path, experiment: str, config: dict[str, Any], should_stop: Callable[[], bool]
-                ) -> Iterator[bool]:
+def _point_lock(out: Path, experiment: str, config: dict[str, Any], should_stop: Callable[[], bool],
+                collect: Callable[[Event], None] = lambda event: None) -> Iterator[bool]:
     """Hold the point's lock (see the module docstring), waiting for it while not asked to stop;
-    yields False when asked to stop first. The kernel drops the lock if we die."""
-    import fcntl
-
+    yields False when asked to stop first. The kernel drops the lock if we die. On a filesystem
+    without locks the point goes on unlocked, with a warning (`d2l_lab.runs.writer`)."""
     from d2l_lab.runs.rundir import config_hash
+    from d2l_lab.runs.writer import try_lock, unlock, unsupported
 
     folder = out / POINT_LOCKS
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{experiment}-{config_hash(config)}.lock", "a") as lock:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if should_stop():
-                    yield False
-                    return
-                time.sleep(LOCK_POLL_S)
+        while (taken := try_lock(lock.fileno())) is False:
+            if should_stop():
+                yield False
+                return
+            time.sleep(LOCK_POLL_S)
+        if taken is None:
+            collect(Warned(unsupported(out)))
         try:
             yield True
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@contextmanager
-def _claim(run_dir: Path) -> Iterator[bool]:
-    """Hold an exclusive lock on an interrupted run while resuming it, so two sweeps never both
-    continue the same run; the kernel drops the lock if we die."""
-    import fcntl
-
-    with open(run_dir / RESUME_LOCK, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            (run_dir / RESUME_LOCK).unlink(missing_ok=True)
+            unlock(lock.fileno())
 
 
 def _watch_parent(parent: int, stop: threading.Event) -> None:
@@ -232,7 +214,8 @@ def serve(threads: int, build: Build) -> int:
 
     torch.set_num_threads(threads)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # however many: never a death mid-write
+        signal.signal(number, lambda _signum, _frame: stop.set())
     threading.Thread(target=_watch_parent, args=(os.getppid(), stop), daemon=True).start()
     try:
         for line in iter(sys.stdin.readline, ""):
