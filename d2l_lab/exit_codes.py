@@ -13,8 +13,9 @@ DIVERGED = 3
 CHECK_FAILED = 4
 """`d2l runs rerun --check`: the re-run's metrics differ from the stored ones."""
 INTERRUPTED = 130
-"""Ctrl-C (or a stopped sweep): the state was saved; `--resume` or re-issuing continues it."""
+"""Ctrl-C, SIGTERM or SIGHUP, however many (or a stopped sweep): the state was saved; `--resume` or
+re-issuing continues it."""
 
 SUMMARY = (f"Exit codes: {OK} done, {INTERNAL} internal error, {BAD_INPUT} bad input, {DIVERGED} diverged, "
-           f"{CHECK_FAILED} rerun --check differs, {INTERRUPTED} interrupted (Ctrl-C, SIGTERM).")
+           f"{CHECK_FAILED} rerun --check differs, {INTERRUPTED} interrupted (Ctrl-C, SIGTERM, SIGHUP).")
 """The line `d2l --help` shows."""

@@ -5,12 +5,13 @@ command actually runs."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -55,37 +56,103 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(exit_codes.INTERNAL) from None
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-"""Ctrl-C, and the polite kill of `timeout`, `docker stop` and a Slurm preemption or time limit,
-which send SIGTERM and wait a while before SIGKILL: both stop a run at the next step, saved."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C; the polite kill of `timeout`, `docker stop` and a Slurm preemption or time limit, which
+send SIGTERM (often more than one: to each process of a group, again after a grace period) and
+wait a while before SIGKILL; and the hang-up of a closed terminal or a dropped ssh session. Each
+stops a run at the next step, saved, exit 130. A signal ignored when the process started (`nohup`
+ignores SIGHUP, a shell ignores SIGINT in background jobs) stays ignored."""
+
+
+class StopRequests:
+    """The `should_stop` of a run in this process (true once a stop signal came), with how many
+    came (`count`) and how many of them were Ctrl-C (`interrupts`)."""
+
+    def __init__(self) -> None:
+        self.count = self.interrupts = 0
+
+    def __call__(self) -> bool:
+        return self.count > 0
 
 
 @contextmanager
-def ctrl_c_stops(on_request: Callable[[], None] | None = None) -> Iterator[Callable[[], bool]]:
-    """The `should_stop` of a run in this process: the first Ctrl-C (or SIGTERM) asks the run to
-    stop at the next step boundary (it checkpoints and exits 130) and calls `on_request()` at
-    once (to say so); a second one interrupts at once."""
-    requested = threading.Event()
+def ctrl_c_stops(on_request: Callable[[], None] | None = None,
+                 on_again: Callable[[], None] | None = None) -> Iterator[StopRequests]:
+    """Stop signals (STOP_SIGNALS), however many and whenever they come, only ask the run to stop
+    at the next step boundary, where it checkpoints and exits 130: the first calls `on_request()`
+    at once (to say so), the second `on_again()`, and none ever raises, so no write is cut short
+    and the summary always says how the run ended. Ctrl-\\ (SIGQUIT) or kill -9 end the process at
+    once, losing the steps since the last checkpoint. In a `d2l` process (`own_signals`) the
+    signals stay harmless after the block: the run's outcome is written and its exit code stands."""
+    requests = StopRequests()
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield requested.is_set
+        yield requests
         return
+    owner = os.getpid()
 
     def handle(signum: int, frame: Any) -> None:
-        requested.set()
-        restore()
-        if on_request is not None:
-            on_request()
+        if os.getpid() != owner:  # a forked worker process (hogwild) inherited this handler
+            return
+        requests.count += 1
+        requests.interrupts += signum == signal.SIGINT
+        say = on_request if requests.count == 1 else on_again if requests.count == 2 else None
+        if say is not None:
+            try:
+                say()
+            except Exception:  # noqa: BLE001  (a closed or hung-up stderr must not raise here, mid-write)
+                pass
 
-    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
-
-    def restore() -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
+    previous = {number: signal.signal(number, handle) for number in _catchable()}
     try:
-        yield requested.is_set
+        yield requests
     finally:
-        restore()
+        for number, handler in previous.items():
+            signal.signal(number, _after_run if _OWNED else handler)
+
+
+def run_stops(shown: Any) -> AbstractContextManager[StopRequests]:
+    """`ctrl_c_stops` for a run shown on a `cli.terminal.Terminal`, which says what a stop signal does."""
+    return ctrl_c_stops(on_request=shown.stopping, on_again=shown.still_stopping)
+
+
+_OWNED = False
+"""Whether this process is a `d2l` command (`own_signals` ran), not a test or a library caller."""
+
+
+def own_signals() -> None:
+    """Called first by the `d2l` command: outside a run, SIGTERM and SIGHUP end it as Ctrl-C does
+    (exit 130, nothing written yet), and after a run they change nothing (`ctrl_c_stops`)."""
+    global _OWNED
+    _OWNED = True
+    for number in _catchable():
+        if number != signal.SIGINT:
+            signal.signal(number, signal.default_int_handler)
+
+
+def ignore_signals() -> None:
+    """The `d2l` command's last act: its exit code is decided, so stop signals are ignored (by the
+    kernel: the interpreter's own exit puts back the default of signals it handles, and a SIGTERM
+    there would end the process with 143)."""
+    for number in _catchable():
+        signal.signal(number, signal.SIG_IGN)
+
+
+def disown_signals(handlers: dict[int, Any]) -> None:
+    """Undo `own_signals` and `ignore_signals`, putting `handlers` back: for a test that runs
+    `main` in its own process."""
+    global _OWNED
+    _OWNED = False
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+def _catchable() -> list[int]:
+    """STOP_SIGNALS but those ignored from the start (see STOP_SIGNALS)."""
+    return [number for number in STOP_SIGNALS if signal.getsignal(number) is not signal.SIG_IGN]
+
+
+def _after_run(signum: int, frame: Any) -> None:
+    """A stop signal after the run's outcome is written: nothing is left to stop."""
 
 
 def command_line() -> list[str]:
@@ -124,7 +191,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
             if given or request.preset or request.config_file or request.sets:
                 raise UserError("--resume continues a run with its own config.yaml: drop the other config flags")
             with terminal(quiet=request.quiet, json=request.json) as shown, \
-                    ctrl_c_stops(on_request=shown.stopping) as should_stop:
+                    run_stops(shown) as should_stop:
                 result = resume(experiment, spec.config_class, request.resume, spec.build_task(),
                                 should_stop=should_stop, subscribers=[shown])
             raise typer.Exit(result.exit_code)
@@ -139,7 +206,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
         options = RunOptions(out_root=request.out, name=request.name, command=command_line(),
                              dry_run=request.dry_run)
         with terminal(quiet=request.quiet, json=request.json) as shown, \
-                ctrl_c_stops(on_request=shown.stopping) as should_stop:
+                run_stops(shown) as should_stop:
             result = execute(experiment, config, spec.build_task(), options, should_stop=should_stop,
                              subscribers=[shown])
         raise typer.Exit(result.exit_code)

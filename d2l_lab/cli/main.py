@@ -12,6 +12,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from d2l_lab import __version__, exit_codes
 from d2l_lab.cli import bpe, data, embed, output, report, run, runs, sweep
+from d2l_lab.cli.common import ignore_signals, own_signals
 
 app = typer.Typer(
     help="d2l-lab: run the optimization and word-embedding experiments of Dive into Deep Learning.\n\n"
@@ -42,15 +43,19 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
-    """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2."""
+    """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2. The exit
+    code, once decided, is the process's: stop signals are ignored from then on (`own_signals`)."""
+    own_signals()
     try:
         code = app(standalone_mode=False, prog_name="d2l")  # also under `python -m d2l_lab`: completion is for `d2l`
     except NoArgsIsHelpError:  # `d2l run` alone: typer has shown that command's help
-        sys.exit(exit_codes.OK)
+        code = exit_codes.OK
     except ClickException as exc:
         context = getattr(exc, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         # typer words a refused choice "Value error, 'x' is not one of ..."; the prefix says nothing
         output.error(f"{exc.format_message().replace('Value error, ', '')}{hint}")
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
+    finally:
+        ignore_signals()
     sys.exit(code if isinstance(code, int) else exit_codes.OK)  # typer turns Ctrl-C outside a run into 130

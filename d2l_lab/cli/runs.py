@@ -14,7 +14,7 @@ import typer
 
 from d2l_lab import exit_codes
 from d2l_lab.cli import output
-from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, ctrl_c_stops
+from d2l_lab.cli.common import Json, OutRoot, Quiet, cli_errors, command_line, run_stops
 from d2l_lab.cli.completion import complete_experiment, complete_run_id
 from d2l_lab.errors import UserError
 
@@ -249,7 +249,7 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")
     output.note(f"re-running {record.path} from its config.yaml")
     options = RunOptions(out_root=record.path.parent.parent, command=command_line())
-    with terminal(quiet=quiet, json=json) as shown, ctrl_c_stops(on_request=shown.stopping) as should_stop:
+    with terminal(quiet=quiet, json=json) as shown, run_stops(shown) as should_stop:
         result = execute(record.experiment, config, spec.build_task(), options, should_stop=should_stop,
                          subscribers=[shown])
     if not check or result.exit_code == exit_codes.INTERRUPTED:

@@ -198,26 +198,25 @@ def _run_names(folder: Path) -> set[str]:
 
 
 def _collect(launcher: Any, state: Any, total: int, quiet: bool) -> tuple[list[dict[str, Any]], bool]:
-    """Record outcomes as they arrive; the first Ctrl-C interrupts the launcher (each running point
-    saves a checkpoint, nothing more starts) and waits for it, a second one stops waiting (and the
-    launcher's `close` cancels what is still out)."""
+    """Record outcomes as they arrive; the first stop signal interrupts the launcher (each running
+    point saves a checkpoint, nothing more starts) and waits for it, a second Ctrl-C stops waiting
+    (and the launcher's `close` cancels what is still out). Repeated SIGTERMs and SIGHUPs (a
+    process group's kill, a supervisor's) change nothing more: the points save what they trained."""
     results: list[dict[str, Any]] = []
     interrupted = False
-    with ctrl_c_stops() as should_stop:
-        try:
-            while launcher.busy():
-                if should_stop() and not interrupted:
-                    interrupted = True
-                    launcher.interrupt()
-                    output.note("interrupting: running points save a checkpoint; re-issue the command to finish")
-                try:
-                    outcome = launcher.outcomes.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                results.append(outcome.result)
-                _print_outcome(len(results), total, state.record(outcome), outcome.result, quiet)
-        except KeyboardInterrupt:  # the second Ctrl-C
-            interrupted = True
+    with ctrl_c_stops() as stops:
+        while launcher.busy() and stops.interrupts < 2:
+            if stops() and not interrupted:
+                interrupted = True
+                launcher.interrupt()
+                output.note("interrupting: running points save a checkpoint; re-issue the command to finish")
+            try:
+                outcome = launcher.outcomes.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            results.append(outcome.result)
+            _print_outcome(len(results), total, state.record(outcome), outcome.result, quiet)
+        interrupted = interrupted or stops()
     state.save()
     return results, interrupted
 

@@ -29,9 +29,12 @@ READING_NOTE_EVERY_S = 10.0
 PROGRESS_EVERY_S = 5.0
 """Seconds between progress lines of a run when stderr is not a terminal: often enough to see a
 run move, rare enough that a day-long job's log stays readable."""
-STOPPING = "stopping after the current step... (Ctrl-C again to stop at once, losing that step)"
-STOPPING_BEFORE = "stopping before training starts... (Ctrl-C again to stop at once)"
+STOPPING = "stopping after the current step..."
+STOPPING_BEFORE = "stopping before training starts..."
 """What Ctrl-C says while the data is still being read: the run stops before its first step."""
+STILL_STOPPING = ("still stopping after the current step (more stop signals change nothing; Ctrl-\\ quits at "
+                  "once, losing the steps since the last checkpoint)")
+"""What a second stop signal says (`d2l_lab.cli.common.ctrl_c_stops`)."""
 
 
 class Terminal:
@@ -83,10 +86,17 @@ class Terminal:
                                show_header=False)
 
     def stopping(self) -> None:
-        """Ctrl-C was pressed: say so at once (this runs in the signal handler). Above the bar
-        through rich, which serialises it with the bar's own refreshes; otherwise straight to
-        file descriptor 2, since a `print` could land inside an interrupted write to stderr."""
-        message = STOPPING if self._started else STOPPING_BEFORE
+        """Ctrl-C was pressed: say so at once (this runs in the signal handler)."""
+        self._say(STOPPING if self._started else STOPPING_BEFORE)
+
+    def still_stopping(self) -> None:
+        """A second stop signal: say once that it changes nothing (in the signal handler too)."""
+        self._say(STILL_STOPPING)
+
+    def _say(self, message: str) -> None:
+        """Above the bar through rich, which serialises it with the bar's own refreshes; otherwise
+        straight to file descriptor 2, since a `print` could land inside an interrupted write to
+        stderr."""
         live = self._progress if self._progress is not None else self._reading.bar
         if live is not None:
             live.console.print(message, markup=False, highlight=False)

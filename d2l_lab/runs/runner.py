@@ -18,11 +18,14 @@ the same run is refused (exit 2) naming the one that trains it.
 Resuming: `resume` continues a run from its checkpoint after the checks of
 `d2l_lab.runs.resuming` (same experiment, config and data; a finished run is left as it is).
 
-Stopping: the caller passes `should_stop`, asked before every step. Ctrl-C (the CLI), a sweep's
-stop flag and a worker's parent-death watcher all answer through it, so a run only ever stops at a
-step boundary, where the checkpoint holds a whole number of steps and `--resume` repeats the
-uninterrupted run exactly. Tasks keep their steps short so that a stop is quick (an embedding
-run's step is a part of an epoch, a fraction of a second); the loop checkpoints every
+Stopping: the caller passes `should_stop`, asked before every step. Stop signals (the CLI: Ctrl-C,
+SIGTERM, SIGHUP, however many), a sweep's stop flag and a worker's parent-death watcher all answer
+through it and never raise, so a run only ever stops at a step boundary, where the checkpoint
+holds a whole number of steps and `--resume` repeats the uninterrupted run exactly, and no write
+is ever cut short. A stop asked for after the last step is too late to stop anything: the run
+completes (exit 0, `completed`), since its summary and its exit code must tell the same story.
+Tasks keep their steps short so that a stop is quick (an embedding run's step is a part of an
+epoch, a fraction of a second); the loop checkpoints every
 `checkpoint_every` steps (an embedding run: at each epoch's end), at the last step, on a stop,
 and after any step that ends CHECKPOINT_EVERY_S seconds after the last checkpoint (an epoch of a
 big corpus takes hours; a SIGKILL then loses at most about that much).
@@ -275,7 +278,7 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
         publish(subscribers, Warned(f"{exc}; {task.diverged_hint()}"))
         summary["diverged_at_step"] = exc.step
         metrics.flush()
-    except KeyboardInterrupt:  # a second Ctrl-C, in the middle of a step: that step is lost
+    except KeyboardInterrupt:  # Ctrl-C that no handler turns into a stop (a library caller's): that step is lost
         status, code = "interrupted", exit_codes.INTERRUPTED
         publish(subscribers, Warned(f"interrupted mid-step: the last checkpoint stands; continue with "
                                     f"--resume {run_dir}"))

@@ -27,9 +27,10 @@ On a cluster (`run_remote_point`: a Ray task, a Slurm job) the same `run_point` 
 asks it to stop by creating a stop file in the sweep directory (signals do not cross machines),
 and the point writes a marker naming its host and pid while it runs.
 
-Stopping: SIGINT (forwarded by the sweep) or the death of the sweep process (even by SIGKILL: the
-worker watches its parent) only sets a flag, which is the runner's `should_stop`: the running
-point stops at its next step boundary, where the runner checkpoints it and marks it `interrupted`.
+Stopping: SIGINT (forwarded by the sweep), SIGTERM or SIGHUP, any number of them, or the death of
+the sweep process (even by SIGKILL: the worker watches its parent) only sets a flag, which is the
+runner's `should_stop`: the running point stops at its next step boundary, where the runner
+checkpoints it and marks it `interrupted`.
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ def serve(threads: int, build: Build) -> int:
 
     torch.set_num_threads(threads)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # however many: never a death mid-write
+        signal.signal(number, lambda _signum, _frame: stop.set())
     threading.Thread(target=_watch_parent, args=(os.getppid(), stop), daemon=True).start()
     try:
         for line in iter(sys.stdin.readline, ""):
