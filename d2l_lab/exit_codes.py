@@ -7,7 +7,9 @@ OK = 0
 INTERNAL = 1
 """A bug in d2l-lab: a traceback was printed."""
 BAD_INPUT = 2
-"""The user's input was refused with one line naming the problem and the fix."""
+"""The user's input was refused with one line naming the problem and the fix; also a run that
+another process is training (`--resume` of it, a sweep point on it), and a run whose surroundings
+failed it (a write refused, memory exhausted, its directory gone: `runs.faults`)."""
 DIVERGED = 3
 """The loss diverged; the run directory says at which step."""
 CHECK_FAILED = 4

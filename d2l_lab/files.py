@@ -34,7 +34,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         return
     if mode is not None and (stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
         raise OSError(errno.EINVAL, "a disk or a socket, not a file", str(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # named after the file to write, not its temporary
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -42,8 +45,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # a write's: name the file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -4,7 +4,8 @@ Keeping every write here means stdout carries only results, so `--json` output i
 parseable line and a table can be piped, while progress and warnings stay on the terminal.
 
 Where the results go is not ours to choose, so every way stdout can refuse them is handled: when
-the reader stopped reading (`d2l runs list | head -1`) or stdout is closed (`>&-`), the rest of the
+the reader stopped reading (`d2l runs list | head -1`), the terminal is gone (closed, an ssh session
+dropped: EIO) or stdout is closed (`>&-`), the rest of the
 results are dropped without a word and the command ends with its own exit code (a diverged run
 still exits 3), since whoever reads has what it wanted; text the stdout encoding cannot hold
 (`PYTHONIOENCODING=ascii` and a word like "café") is one `error:` line and exit 2. Messages on
@@ -13,6 +14,7 @@ stderr are always one line, whatever they echo.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -50,7 +52,9 @@ def _guarded(write: Callable[[Any], Any]) -> None:
         return
     try:
         write(sys.stdout)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EIO:  # EIO: the terminal is gone
+            raise
         _silence_stdout()
     except UnicodeEncodeError as exc:
         bad = exc.object[exc.start:exc.end]

@@ -50,10 +50,10 @@ def list_(
         known = catalog_experiments()
         scanned = scan(out, {experiment: known[experiment]} if experiment else known)
         runs = [r for r in scanned if status in (None, r.status)]
-        now = time.time()
+        now = time.time()  # wall time, as started_at is; a clock set back since gives age 0, never negative
         entries = [{"id": r.id, "experiment": r.experiment, "run_dir": str(r.path), "status": r.status,
                     "params": key_params(r), "final": dict(r.final), "wall_time_s": r.summary.get("wall_time_s"),
-                    "started_at": r.summary.get("started_at"), "age_s": round(now - r.started(), 1)}
+                    "started_at": r.summary.get("started_at"), "age_s": max(0.0, round(now - r.started(), 1))}
                    for r in runs]
     if json:
         output.write_json(entries)

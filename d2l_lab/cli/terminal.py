@@ -47,6 +47,19 @@ class Terminal:
         self._started = False
 
     def __call__(self, event: Event) -> None:
+        """Show the event. A terminal that went away (closed, an ssh session dropped: every write
+        fails with EIO) shows nothing more and never stops the run: a failed write here is not the
+        run's, whose outcome is in its files and its exit code."""
+        if isinstance(event, Ended):
+            self.close()
+            self.show_summary(event.result.summary)  # stdout: `output` drops what a gone reader cannot take
+            return
+        try:
+            self._show(event)
+        except OSError:
+            self._gone()
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, DataRead):
             if not (self.quiet or self.json):
                 self._reading.show(event)
@@ -69,9 +82,6 @@ class Terminal:
             else:
                 output.note(f"dry run: config valid, device {event.device}, {event.total_steps} steps; "
                             "nothing trained")
-        elif isinstance(event, Ended):
-            self.close()
-            self.show_summary(event.result.summary)
 
     def show_summary(self, summary: dict[str, Any] | None) -> None:
         if summary is None:
@@ -104,8 +114,22 @@ class Terminal:
             os.write(2, f"{message}\n".encode())
 
     def close(self) -> None:
-        self._stop_bars()
+        try:
+            self._stop_bars()
+        except OSError:
+            self._gone()
         self._lines = None
+
+    def _gone(self) -> None:
+        """Stop drawing for good: each display's refresh thread stops before its last write."""
+        self.quiet = True
+        for display in (self._progress, self._reading.bar):
+            try:
+                if display is not None:
+                    display.stop()
+            except OSError:
+                pass
+        self._progress = self._reading.bar = self._lines = None
 
     def _stop_bars(self) -> None:
         self._reading.close()

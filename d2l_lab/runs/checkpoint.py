@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write
@@ -19,10 +19,40 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Save atomically. A write that fails inside `torch.save` (a full disk, a file size limit)
+    comes out of it as a RuntimeError ("unexpected pos ..."); it is raised as the OSError it was,
+    which the run loop reports as a failed write, not as a bug."""
     import torch
 
     state = _canonical(state)
-    atomic_write(path, lambda f: torch.save(state, f))
+
+    def write(f: IO[bytes]) -> None:
+        target = _Recorded(f)
+        try:
+            torch.save(state, target)
+        except RuntimeError:
+            if target.error is not None:
+                raise target.error from None
+            raise
+
+    atomic_write(path, write)
+
+
+class _Recorded:
+    """A file that remembers the OSError its `write` raised (torch.save turns it into another)."""
+
+    def __init__(self, f: IO[bytes]):
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def _canonical(value: Any) -> Any:

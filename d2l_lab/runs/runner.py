@@ -55,6 +55,7 @@ from d2l_lab.files import atomic_write_text
 from d2l_lab.runs.checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, seed_rngs
 from d2l_lab.runs.events import (DataRead, DryRunChecked, Ended, Logged, RunResult, Started, Stepped, Subscriber, Warned,
                                  publish)
+from d2l_lab.runs.faults import check_in_place, identity, run_failure
 from d2l_lab.runs.metrics import MetricsLog
 from d2l_lab.runs.resuming import (FINISHED, check_same_config, check_same_data, checked_state, load_state,
                                    logged_rows, read_summary, remove_partial_writes, wall_time_before)
@@ -182,28 +183,17 @@ class _Diverged(Exception):
 
 def _train(experiment: str, config: Any, task: Task, device: Any, run_dir: Path, resume_state: dict[str, Any] | None,
            should_stop: StopCheck, subscribers: Sequence[Subscriber]) -> RunResult:
-    """`_train_and_record`; a failed write (disk full, a directory gone read-only) marks the run
-    `failed` in summary.json where it still can and is one line naming the path and the cause.
-    Every file is written atomically, so what was written before stays valid."""
+    """`_train_and_record`; a failed write (disk full, a file size limit, a directory gone
+    read-only), memory running out or the run directory gone is one line naming the cause and
+    the way on, the run marked `failed` where it still can be (`d2l_lab.runs.faults`)."""
     subscribers = [*subscribers, *tensorboard_subscribers(config, run_dir)]  # `--tensorboard`
     try:
         return _train_and_record(experiment, config, task, device, run_dir, resume_state, should_stop, subscribers)
-    except OSError as exc:
-        where = f"'{clip(exc.filename, 120)}'" if exc.filename else f"in '{run_dir}'"
-        _mark_failed(run_dir, f"cannot write {where}: {exc.strerror or exc}")
-        raise UserError(f"cannot write {where}: {exc.strerror or clip(exc)}; the run is marked failed and "
-                        "the files written before are intact") from None
-
-
-def _mark_failed(run_dir: Path, reason: str) -> None:
-    summary = read_summary(run_dir)
-    if not summary:
-        return
-    summary.update(status="failed", error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    try:
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    except OSError:
-        pass  # the disk is still full: the summary says `running`, as a killed run's does
+    except (OSError, MemoryError, RuntimeError) as exc:
+        failure = run_failure(run_dir, exc)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run_dir: Path,
@@ -253,8 +243,10 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     status, code = "completed", exit_codes.OK
     reached = start_step
     """The last step whose state the task holds (a mid-step Ctrl-C leaves the one before)."""
+    place = identity(run_dir)
     try:
         for step in range(start_step + 1, task.total_steps + 1):
+            check_in_place(run_dir, place)
             if should_stop():
                 status, code = "interrupted", exit_codes.INTERRUPTED
                 checkpoint(step - 1)
