@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from d2l_lab.cli.common import STOP_SIGNALS, disown_signals
 from d2l_lab.cli.main import app
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_given_back():
+    """A test that calls `main` in-process takes the stop signals as a `d2l` process does
+    (`cli.common.own_signals`, then ignores them); pytest gets its own back after each test."""
+    saved = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    yield
+    disown_signals(saved)
 
 
 def d2l(*args: str) -> Result:

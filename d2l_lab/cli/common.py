@@ -137,6 +137,15 @@ def ignore_signals() -> None:
         signal.signal(number, signal.SIG_IGN)
 
 
+def disown_signals(handlers: dict[int, Any]) -> None:
+    """Undo `own_signals` and `ignore_signals`, putting `handlers` back: for a test that runs
+    `main` in its own process."""
+    global _OWNED
+    _OWNED = False
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
 def _catchable() -> list[int]:
     """STOP_SIGNALS but those ignored from the start (see STOP_SIGNALS)."""
     return [number for number in STOP_SIGNALS if signal.getsignal(number) is not signal.SIG_IGN]
