@@ -22,8 +22,10 @@ Stopping: the caller passes `should_stop`, asked before every step. Stop signals
 SIGTERM, SIGHUP, however many), a sweep's stop flag and a worker's parent-death watcher all answer
 through it and never raise, so a run only ever stops at a step boundary, where the checkpoint
 holds a whole number of steps and `--resume` repeats the uninterrupted run exactly, and no write
-is ever cut short. A stop asked for after the last step is too late to stop anything: the run
-completes (exit 0, `completed`), since its summary and its exit code must tell the same story.
+is ever cut short. A stop that comes after the last step, while the run evaluates, writes its
+artefacts or its summary, still stops it: `interrupted`, exit 130, and `--resume` (which has no
+step left to train) finishes the rest to the uninterrupted run's bytes. Only a stop after the
+summary says `completed` finds nothing to stop (exit 0): summary and exit code never disagree.
 Tasks keep their steps short so that a stop is quick (an embedding run's step is a part of an
 epoch, a fraction of a second); the loop checkpoints every
 `checkpoint_every` steps (an embedding run: at each epoch's end), at the last step, on a stop,
@@ -282,12 +284,28 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
         publish(subscribers, Warned(f"loss diverged: it ended at {summary['final']['loss']:.4g} from "
                                     f"{start_loss:.4g} at the start; {task.diverged_hint()}"))
     summary["notes"] = task.notes()
+    # A stop after the last step (the checkpoint holds it) is asked about between the writes that
+    # are left, and once more after the summary's, which may have begun before the stop came.
+    if status == "completed" and should_stop():
+        status, code = _stopped_after_the_steps(run_dir, subscribers)
     if status != "interrupted":
         task.write_artifacts(run_dir, metrics.rows)
+    if status == "completed" and should_stop():
+        status, code = _stopped_after_the_steps(run_dir, subscribers)
     _write_summary(run_dir, summary, status=status, wall=elapsed())
+    if status == "completed" and should_stop():
+        status, code = _stopped_after_the_steps(run_dir, subscribers)
+        _write_summary(run_dir, summary, status=status, wall=elapsed())
     result = RunResult(code, summary, run_dir)
     publish(subscribers, Ended(result))
     return result
+
+
+def _stopped_after_the_steps(run_dir: Path, subscribers: Sequence[Subscriber]) -> tuple[str, int]:
+    """A stop that came after the last step was checkpointed: the run is interrupted all the same,
+    so that the exit code says what the signal asked, and `--resume` writes what is left."""
+    publish(subscribers, Warned(f"interrupted after the last step: state saved; finish it with --resume {run_dir}"))
+    return "interrupted", exit_codes.INTERRUPTED
 
 
 def _progress_detail(task: Task) -> dict[str, Any]:
