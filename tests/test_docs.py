@@ -125,10 +125,13 @@ def test_every_runnable_block_runs_from_an_empty_directory(tmp_path, page):
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
+def _fenced_removed(text: str) -> str:
+    return re.sub(r"^(````?).*?^\1\s*$", "", text, flags=re.S | re.M)
+
+
 def _prose(text: str) -> str:
     """The text outside fenced blocks and inline code, where Markdown links live."""
-    text = re.sub(r"^(````?).*?^\1\s*$", "", text, flags=re.S | re.M)
-    return re.sub(r"`[^`\n]*`", "", text)
+    return re.sub(r"`[^`\n]*`", "", _fenced_removed(text))
 
 
 def _anchors(path: Path) -> set[str]:
@@ -141,10 +144,6 @@ def _anchors(path: Path) -> set[str]:
         seen[slug] = count + 1
         anchors.add(slug if count == 0 else f"{slug}-{count}")
     return anchors
-
-
-def _fenced_removed(text: str) -> str:
-    return re.sub(r"^(````?).*?^\1\s*$", "", text, flags=re.S | re.M)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
