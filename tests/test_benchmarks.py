@@ -1,5 +1,5 @@
 """The benchmarks still run against the current presets and APIs (no speed is asserted: that is
-the README's measurement, not a test).
+docs/results.md's measurement, not a test).
 
 They live outside the package and nothing else imports them, so without these smoke runs a
 renamed config key or function would only surface when someone next quotes a benchmark.

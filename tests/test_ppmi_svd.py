@@ -17,6 +17,7 @@ from d2l_lab.experiments.ppmi_svd import PPMISVDRunConfig, build_task, ppmi, tru
 from d2l_lab.runs.runner import RunOptions, execute
 
 from .conftest import d2l, write_topic_corpus
+from .doc_pages import table_rows
 
 
 def test_ppmi_of_a_hand_made_count_matrix():
@@ -85,9 +86,9 @@ def test_run_shares_glove_counts_and_leaves_an_embedding_run_dir(tmp_path, monke
 
 
 @pytest.mark.slow
-def test_ptb_run_gives_the_readme_rho(tmp_path, monkeypatch):
-    """The README's figures: the default run on the bundled PTB (seed 0, CPU): WordSim-353 rho 0.344,
-    SimLex-999 rho 0.149, analogy accuracy 0.073."""
+def test_ptb_run_gives_the_rho_of_docs_results(tmp_path, monkeypatch):
+    """docs/results.md's figures (the model table): the default run on the bundled PTB (seed 0, CPU):
+    WordSim-353 rho 0.344, SimLex-999 rho 0.149, analogy accuracy 0.073."""
     monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))  # counts PTB afresh, as a first run does
     config = from_dict(PPMISVDRunConfig, {"device": "cpu"})
     result = execute("ppmi-svd", config, build_task, RunOptions(out_root=tmp_path))
@@ -95,6 +96,11 @@ def test_ptb_run_gives_the_readme_rho(tmp_path, monkeypatch):
     final = result.summary["final"]
     assert (round(final["wordsim353_rho"], 3), round(final["simlex999_rho"], 3),
             round(final["analogy_accuracy"], 3)) == (0.344, 0.149, 0.073)
+
+
+def test_docs_results_quotes_the_figures_the_ptb_run_is_held_to():
+    row = next(r for r in table_rows("results.md", "Word embeddings on PTB") if r[0].startswith("PPMI + SVD"))
+    assert (row[3], row[5], row[6]) == ("0.344", "0.149", "0.073"), row
 
 
 def test_more_dimensions_than_words_is_one_line_exit_2(tmp_path, monkeypatch):

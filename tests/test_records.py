@@ -1,5 +1,5 @@
 """Records: two identical runs leave the same bytes in every file that holds no clock reading or
-path (the README lists them), checkpoint.pt included."""
+path (docs/runs.md, "Reproducibility", lists them), checkpoint.pt included."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ import json
 import pytest
 
 from tests.conftest import d2l, only_run_dir, write_topic_corpus
+from tests.doc_pages import assert_quoted
 
 SAME_BYTES = ("config.yaml", "checkpoint.pt", "loss.png")
+
+
+def test_docs_runs_lists_the_files_these_tests_compare():
+    assert_quoted("runs.md", "Two identical runs (same config, data and machine) write the same bytes to",
+                  "`config.yaml`, `checkpoint.pt` (it saves the global RNG", "the plots, `vectors.txt` and `vocab.tsv`,"
+                  " and the same `metrics.csv` except its timing column", "`tests/test_records.py` compares two runs")
 
 
 def _twice(tmp_path, *args: str):

@@ -509,7 +509,8 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(files, vectors_fil
 
 @pytest.mark.slow
 def test_a_run_whose_reader_stopped_keeps_its_own_exit_code(tmp_path):
-    """The README's diverging example, `--json | head -0`: the summary line is dropped, exit 3 stays."""
+    """docs/runs.md's reliability list: a diverging run (docs/results.md's GD example) under
+    `--json | head -0`: the summary line is dropped, exit 3 stays."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:

@@ -16,21 +16,29 @@ from d2l_lab.runs.checkpoint import load_checkpoint
 from d2l_lab.runs.metrics import read_metrics
 
 from .conftest import d2l, only_run_dir
+from .doc_pages import assert_quoted, table_rows
 
 RUN_FILES = {"config.yaml", "command.txt", "metrics.csv", "summary.json", "loss.png", "checkpoint.pt"}
 
-# README "Optimizers on airfoil": final loss per preset, to the 4 decimals quoted there; and the
-# quadratic's end points to 6 (the book's numbers).
-README_AIRFOIL_LOSS = {
+# docs/results.md "Optimizers on airfoil": final loss per preset, to the 4 decimals quoted there; and
+# "Optimizers on the quadratic": its end points to 6 (the book's numbers). The README quotes Adam's
+# loss and momentum's end point in its tour.
+RESULTS_AIRFOIL_LOSS = {
     "gd": 0.2458, "sgd": 0.2428, "minibatch-sgd": 0.2428, "momentum": 0.2425, "nesterov": 0.2425,
     "adagrad": 0.2422, "rmsprop": 0.2424, "adadelta": 0.2424, "adam": 0.2432, "adamw": 0.2433,
     "yogi": 0.2432, "lion": 0.2426, "nadam": 0.2426, "radam": 0.2620,
 }
-README_QUADRATIC_END = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553)}
+RESULTS_QUADRATIC_END = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553)}
 
 
-def test_every_preset_is_quoted_in_the_readme_table():
-    assert set(available_presets("optim")) == set(README_AIRFOIL_LOSS) | set(README_QUADRATIC_END)
+def test_every_preset_is_quoted_in_the_results_table():
+    assert set(available_presets("optim")) == set(RESULTS_AIRFOIL_LOSS) | set(RESULTS_QUADRATIC_END)
+    quoted = {row[0].strip("`"): float(row[2]) for row in table_rows("results.md", "Optimizers on airfoil")}
+    assert quoted == RESULTS_AIRFOIL_LOSS, "docs/results.md's airfoil table and this test disagree"
+    for x1, x2 in RESULTS_QUADRATIC_END.values():
+        assert_quoted("results.md", f"({x1:.6f}, {x2:.6f})")
+    assert_quoted("README.md", f"Adam ends at {RESULTS_AIRFOIL_LOSS['adam']}",
+                  "({:.6f}, {:.6f})".format(*RESULTS_QUADRATIC_END["quadratic-momentum"]))
 
 
 @pytest.mark.slow
@@ -48,7 +56,7 @@ def test_airfoil_run_writes_a_complete_run_dir(tmp_path):
     assert [int(r["examples"]) for r in rows[:3]] == [0, 200, 400]
     assert len(rows) == 1 + 3000 // 200
     assert summary["final"]["loss"] == pytest.approx(float(rows[-1]["loss"]))
-    assert round(summary["final"]["loss"], 4) == README_AIRFOIL_LOSS["adam"]
+    assert round(summary["final"]["loss"], 4) == RESULTS_AIRFOIL_LOSS["adam"]
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["step"] == 300 and state["metric_rows"] == len(rows)
 
@@ -139,14 +147,14 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", available_presets("optim"))
-def test_every_preset_reproduces_the_readme_numbers(tmp_path, preset):
+def test_every_preset_reproduces_the_numbers_in_docs_results(tmp_path, preset):
     result = d2l("run", "optim", "--preset", preset, "--json", "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     final = json.loads(result.stdout)["final"]
-    if preset in README_QUADRATIC_END:
-        assert (round(final["x1"], 6), round(final["x2"], 6)) == README_QUADRATIC_END[preset]
+    if preset in RESULTS_QUADRATIC_END:
+        assert (round(final["x1"], 6), round(final["x2"], 6)) == RESULTS_QUADRATIC_END[preset]
     else:
-        assert round(final["loss"], 4) == README_AIRFOIL_LOSS[preset]
+        assert round(final["loss"], 4) == RESULTS_AIRFOIL_LOSS[preset]
 
 
 @pytest.mark.parametrize("impl", ["scratch", "torch"])

@@ -15,6 +15,7 @@ from d2l_lab.embeddings.word2vec.objectives import OBJECTIVES
 from d2l_lab.runs.metrics import read_metrics
 
 from .conftest import d2l, only_run_dir, run_on_corpus, write_topic_corpus
+from .doc_pages import assert_quoted, table_rows
 
 TINY = ["--epochs", "3", "--min-count", "2", "--subsample", "0", "--dim", "16", "--batch-size", "512", "--device", "cpu", "--quiet"]
 
@@ -139,10 +140,10 @@ def test_embed_unknown_word_and_analogy(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_run_on_ptb_gives_the_readme_rho(tmp_path):
-    """The README's figures as a user reaches them: the default run on the bundled PTB (seed 0, CPU,
-    bit-for-bit reproducible), then `d2l embed eval`: WordSim-353 rho 0.418 over 237 pairs,
-    SimLex-999 rho 0.141, analogy accuracy 0.030."""
+def test_default_run_on_ptb_gives_the_rho_of_docs_results(tmp_path):
+    """docs/results.md's figures (the model table) as a user reaches them: the default run on the
+    bundled PTB (seed 0, CPU, bit-for-bit reproducible), then `d2l embed eval`: WordSim-353 rho 0.418
+    over 237 pairs, SimLex-999 rho 0.141, analogy accuracy 0.030."""
     result = d2l("run", "word2vec", "--window", "5", "--device", "cpu", "--quiet", "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     run = only_run_dir(tmp_path / "word2vec")
@@ -154,3 +155,10 @@ def test_default_run_on_ptb_gives_the_readme_rho(tmp_path):
     assert round(evaluation["simlex999"]["rho"], 3) == 0.141
     assert round(evaluation["google_analogy"]["accuracy"], 3) == 0.030
     assert wordsim["pairs_oov"] == 353 - 237  # PTB's vocabulary covers 237 of the 353 pairs
+
+
+def test_docs_results_and_the_readme_quote_the_figures_the_default_run_is_held_to():
+    row = next(r for r in table_rows("results.md", "Word embeddings on PTB") if r[0] == "word2vec skip-gram (ours)")
+    assert (row[1], row[3], row[5], row[6]) == ("15", "0.418", "0.141", "0.030"), row
+    assert_quoted("results.md", "WordSim-353 rho over the 237 in-vocabulary pairs")
+    assert_quoted("README.md", "the default 15 epochs reach WordSim-353 rho 0.418")

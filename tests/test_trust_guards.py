@@ -14,12 +14,13 @@ from d2l_lab.runs.rundir import check_run_name
 from d2l_lab.runs.runner import END_DIVERGENCE_FACTOR, _ended_diverged
 
 from .conftest import d2l, only_run_dir
+from .doc_pages import assert_quoted
 
 
 # -- divergence at the end of a run ---------------------------------------------------------------
 
 @pytest.mark.parametrize(("final", "start", "diverged"), [
-    ({"loss": 5.6e6}, 10.5, True),                     # the README's GD lr 0.6 example
+    ({"loss": 5.6e6}, 10.5, True),                     # docs/results.md's GD lr 0.6 example
     ({"loss": 10.5 * END_DIVERGENCE_FACTOR * 1.01}, 10.5, True),
     ({"loss": 10.5 * END_DIVERGENCE_FACTOR * 0.99}, 10.5, False),
     ({"loss": 0.089}, 10.5, False),                    # quadratic-gd preset
@@ -34,8 +35,13 @@ def test_the_end_of_run_rule(final, start, diverged):
     assert _ended_diverged(final, start) is diverged
 
 
+def test_docs_results_quotes_the_gd_example_as_this_file_asserts_it():
+    assert_quoted("results.md", "GD lr 0.6 exceeds 2/lambda_max = 0.5 (it warns); x2 ends at -1673, loss 5.6e6 from "
+                  "10.5, and the run exits 3, `status: diverged`")
+
+
 @pytest.mark.slow
-def test_the_readme_gd_example_is_reported_diverged_with_exit_3(tmp_path):
+def test_the_gd_example_of_docs_results_is_reported_diverged_with_exit_3(tmp_path):
     result = d2l("run", "optim", "--problem", "quadratic", "--algo", "sgd", "--lr", "0.6", "--steps", "20",
                  "--json", "--out", str(tmp_path))
     assert result.exit_code == 3
@@ -49,7 +55,7 @@ def test_the_readme_gd_example_is_reported_diverged_with_exit_3(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ("--problem", "quadratic", "--algo", "sgd", "--lr", "0.4", "--steps", "20"),           # the book's GD
-    ("--problem", "quadratic", "--algo", "momentum", "--lr", "0.6", "--momentum", "0.5"),  # README
+    ("--problem", "quadratic", "--algo", "momentum", "--lr", "0.6", "--momentum", "0.5"),  # the README's tour
     ("--problem", "quadratic", "--algo", "sgd", "--lr", "0.49", "--steps", "20"),          # just stable
     ("--problem", "beale", "--algo", "momentum"),
 ])

@@ -133,7 +133,7 @@ def test_resume_refuses_a_reshuffled_corpus(tmp_path):
 @pytest.mark.parametrize("status", ["completed", "diverged"])
 def test_resume_of_a_finished_run_says_so_and_changes_nothing(tmp_path, status):
     args = ("--problem", "quadratic", "--out", str(tmp_path), "--quiet")
-    if status == "diverged":  # the README's example: GD at lr 0.6 > 2/lambda_max for 20 steps
+    if status == "diverged":  # docs/results.md's example: GD at lr 0.6 > 2/lambda_max for 20 steps
         args += ("--algo", "sgd", "--lr", "0.6", "--steps", "20")
     first = d2l("run", "optim", *args)
     assert first.exit_code == (0 if status == "completed" else 3)

@@ -113,7 +113,7 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {spec.name: spec for spec in (
                   {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "weight_decay": 0.0},
                   torch_class=None),
     # Lion moves every weight by lr per step, so lr sets both how far 300 airfoil steps can go
-    # and the jitter at the end: 0.01 reaches the minimum where 10x smaller does not (README).
+    # and the jitter at the end: 0.01 reaches the minimum where 10x smaller does not (docs/results.md).
     # The paper's runs use lr 3-10x below AdamW's on deep nets.
     AlgorithmSpec("lion", "Chen et al. 2023",
                   "d2l_lab.optimizers.lion:Lion",

@@ -28,7 +28,7 @@ RECORD_ONLY = ("log.",)
 """Config sections that change what a run records (TensorBoard files), not its results: runs that
 differ only there are alike."""
 BAND = "mean ± 1 std over seeds"
-"""What a group's band is: said in the legend, in the title and in the README."""
+"""What a group's band is: said in the legend, in the title and in docs/sweeps.md."""
 
 DIRECTIONS: dict[str, str] = {"loss": "lower", "distance_to_minimum": "lower", "words_per_s": "higher"}
 """Which way each metric improves, besides the evaluation sets' scores (each row of

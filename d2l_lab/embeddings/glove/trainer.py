@@ -12,7 +12,7 @@ is lr * g / sqrt(accumulator). A coordinate therefore takes plain SGD steps lr *
 gradients add up. Textbook AdaGrad (accumulators at 0) instead moves every touched
 coordinate by a full +-lr on its first step, in a direction set by the random initial vectors.
 On PTB the two reach about the same quality on average, but textbook AdaGrad's depends much
-more on the seed (README).
+more on the seed (docs/design.md).
 
 Each table row stores a word's vector with its bias as the last column: one gather and one
 scatter per side instead of two. A word's final vector is v_i + u_i, as in the paper.
