@@ -76,6 +76,20 @@ def test_seeds_of_one_configuration_are_one_mean_curve_over_a_std_band(seeded, t
 
 
 @pytest.mark.slow
+def test_runs_list_of_the_three_seed_sweep_fits_80_columns_and_shows_the_seeds(seeded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = d2l("runs", "list", "--out", str(seeded))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    seeds = {}
+    for row in (line.split() for line in lines if line[:1].isdigit()):
+        seeds.setdefault(row[2], []).append(row[1])  # id, seed, params (algo=...), ...
+    assert {algo: sorted(s) for algo, s in seeds.items()} == {"algo=sgd": ["0", "1", "2"],
+                                                              "algo=adam": ["0", "1", "2"]}
+
+
+@pytest.mark.slow
 def test_the_compare_table_gives_mean_and_std_of_each_configuration(seeded):
     result = d2l("runs", "compare", str(seeded / "sweeps" / "seeds"), "--out", str(seeded))
     assert result.exit_code == 0, result.stderr
