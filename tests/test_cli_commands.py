@@ -140,6 +140,25 @@ def test_embed_similar_answers_the_known_words_and_names_the_unknown_ones(tmp_pa
     assert result.stdout == ""
 
 
+def test_embed_takes_a_run_id_prefix_as_runs_show_does(tmp_path):
+    out = tmp_path / "outputs"
+    run = out / "word2vec" / "20261207-071453-0a1b2c3d"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\nword2vec:\n  epochs: 15\n")
+    (run / "summary.json").write_text(json.dumps({"experiment": "word2vec", "status": "completed"}))
+    (run / "vectors.txt").write_text("4 2\nchip 1 0\nintel 0.9 0.1\nbaby 0 1\nchild 0.1 0.9\n")
+    assert d2l("runs", "show", "20261207-071453", "--out", str(out)).exit_code == 0
+    for ref in ("20261207-071453", str(run)):
+        result = d2l("embed", "similar", ref, "chip", "-k", "1", "--out", str(out), "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["chip"][0][0] == "intel"
+    assert d2l("embed", "analogy", "20261207", "chip", "intel", "baby", "--out", str(out)).exit_code == 0
+    missing = d2l("embed", "similar", "20261208", "chip", "--out", str(out))
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: no run or sweep matches '20261208'")
+    a_file = d2l("embed", "similar", str(run / "vectors.txt"), "chip", "--out", str(out))
+    assert a_file.exit_code == 2 and a_file.stderr.strip().endswith(f"give it as --vectors {run / 'vectors.txt'}")
+
+
 def test_the_analogy_methods_offered_are_the_ones_implemented():
     from d2l_lab.cli.embed import Method
     from d2l_lab.embeddings.vectors import ANALOGY_METHODS

@@ -1,7 +1,8 @@
 """`d2l embed similar|analogy|eval`: query word vectors from a run directory or any vectors file.
 
-The first positional argument is a run directory unless `--vectors FILE` is given, so both
-`d2l embed similar RUN chip` and `d2l embed similar --vectors glove.txt chip` read naturally.
+The first positional argument is a run unless `--vectors FILE` is given, so both
+`d2l embed similar RUN chip` and `d2l embed similar --vectors glove.txt chip` read naturally; a
+run is named as `d2l runs show` names it (an id prefix under --out, or a path).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 
 from d2l_lab.cli import output
-from d2l_lab.cli.common import cli_errors
+from d2l_lab.cli.common import OutRoot, cli_errors
 from d2l_lab.errors import UserError
 
 app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
@@ -28,11 +29,12 @@ Method = Annotated[Literal["3cosadd", "3cosmul"], typer.Option(
     "--method", help="analogy scoring: 3cosadd (b - a + c) or 3cosmul (Levy & Goldberg)")]
 
 
-def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None) -> tuple[Any, list[str]]:
-    """Split `[RUN_DIR] WORD...` and load the vectors; `words` is how many words must follow."""
+def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None,
+          out: Path) -> tuple[Any, list[str]]:
+    """Split `[RUN] WORD...` and load the vectors; `words` is how many words must follow."""
     if vectors_file is None:
         if not args:
-            raise UserError("give a run directory (or --vectors FILE) first")
+            raise UserError("give a run (id prefix or directory) or --vectors FILE first")
         source, args = args[0], args[1:]
     if words is not None and len(args) != words:
         raise UserError(f"expected {words} word(s) after the vectors source, got {len(args)}: {' '.join(args) or '-'}")
@@ -42,7 +44,22 @@ def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: 
         return load_vectors(vectors_file, limit=limit, warn=output.warn), args
     from d2l_lab.embeddings.run_vectors import load_run_vectors
 
-    return load_run_vectors(source, limit=limit, warn=output.warn), args
+    return load_run_vectors(_run_dir(source, out), limit=limit, warn=output.warn), args
+
+
+def _run_dir(source: str, out: Path) -> Path:
+    """The run `source` names, found as `d2l runs show` finds it (`runs.catalog.find_run`); a
+    directory that holds the vectors is read as it is, and a file is a mistaken --vectors."""
+    from d2l_lab.embeddings.run_vectors import VECTORS_NAME
+    from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.runs.catalog import find_run
+
+    path = Path(source)
+    if (path / VECTORS_NAME).is_file():
+        return path
+    if path.is_file():
+        raise UserError(f"'{source}' is a file, not a run: give it as --vectors {source}")
+    return find_run(source, out, catalog_experiments()).path
 
 
 def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
@@ -54,15 +71,17 @@ def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
 
 @app.command()
 def similar(
-    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] WORD...", help="run directory, then query words")],
+    args: Annotated[list[str], typer.Argument(metavar="[RUN] WORD...", help="run id prefix or directory, then "
+                                                                          "query words")],
     k: Annotated[int, typer.Option("-k", help="neighbours per word", min=1)] = 5,
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Nearest neighbours by cosine similarity."""
     with cli_errors():
-        vecs, words = _load(args, vectors, limit, None)
+        vecs, words = _load(args, vectors, limit, None, out)
         if not words:
             raise UserError("give at least one query word")
         unknown = _unknown_words(vecs, words)
@@ -108,16 +127,18 @@ def _not_in_vocabulary(unknown: dict[str, str]) -> UserError:
 
 @app.command()
 def analogy(
-    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] A B C", help="a is to b as c is to ?")],
+    args: Annotated[list[str], typer.Argument(metavar="[RUN] A B C", help="run id prefix or directory, then "
+                                                                         "a is to b as c is to ?")],
     k: Annotated[int, typer.Option("-k", help="answers to show", min=1)] = 1,
     method: Method = "3cosadd",
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Solve a : b :: c : ? (the book's `get_analogy`: man woman son -> daughter)."""
     with cli_errors():
-        vecs, (a, b, c) = _load(args, vectors, limit, 3)
+        vecs, (a, b, c) = _load(args, vectors, limit, 3, out)
         unknown = _unknown_words(vecs, [a, b, c])
         if unknown:  # one query: it fails whole, naming every word it lacks
             raise _not_in_vocabulary(unknown)
@@ -129,17 +150,18 @@ def analogy(
 
 @app.command(name="eval")
 def evaluate(
-    args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN_DIR]", help="run directory")] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN]", help="run id prefix or directory")] = None,
     restrict_vocab: Annotated[int, typer.Option(help="analogy candidates: the N most frequent words", min=1)] = 30000,
     method: Method = "3cosadd",
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Score the vectors on every bundled evaluation set: Spearman rho on the word-similarity sets
     (WordSim-353, SimLex-999), accuracy on the analogies (Google), with out-of-vocabulary counts."""
     with cli_errors():
-        vecs, _ = _load(list(args or []), vectors, limit, 0)
+        vecs, _ = _load(list(args or []), vectors, limit, 0, out)
         from d2l_lab.embeddings.standard_eval import evaluate_standard
 
         result = evaluate_standard(vecs, restrict_vocab=restrict_vocab, method=method)
