@@ -195,6 +195,25 @@ def test_best_rho_is_the_highest_and_mixed_experiments_are_refused_unless_allowe
     assert "word2vec" in mixed.stdout and "glove" in mixed.stdout and "null" not in mixed.stdout
 
 
+def test_a_mixed_comparison_has_a_legend_even_when_the_title_names_every_curve(tmp_path, monkeypatch):
+    """The labels of runs of three experiments are the experiments' names, which the title also
+    gives: the legend was dropped, leaving three lines nobody could tell apart."""
+    runs = [str(_fake_embedding_run(tmp_path, name, name, EPOCHS, [0.1, 0.2], 0.05))
+            for name in ("word2vec", "fasttext", "glove")]
+    drawn = []
+    monkeypatch.setattr(plotting, "save", lambda fig, path: drawn.append(fig))
+    result = d2l("runs", "compare", *runs, "--allow-mixed", "-o", str(tmp_path / "mixed.png"), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    (ax,) = drawn[0].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["word2vec", "fasttext", "glove"]
+    assert ax.get_title().startswith("word2vec, fasttext, glove: loss of 3 runs")
+    smoothed = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_marker() for line in smoothed] == ["o"] * 3  # few points: marked (one alone shows)
+    alone = compare.figure(compare.grouped(select(runs[:1], tmp_path, EXPERIMENTS), "loss"), "loss",
+                           title="word2vec: loss of 1 run\nlr=0.05")
+    assert alone.axes[0].get_legend() is None  # one curve, named by the title
+
+
 def test_a_narrow_log_axis_has_readable_labels_and_step_axes_integer_ticks(tmp_path):
     series = [plotting.Series("a", list(range(21)), [0.5 - 0.012 * i for i in range(21)])]
     fig = plotting.curves_figure(series, xlabel="step", ylabel="loss", log_y=True, integer_x=True)
