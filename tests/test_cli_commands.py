@@ -159,6 +159,31 @@ def test_embed_takes_a_run_id_prefix_as_runs_show_does(tmp_path):
     assert a_file.exit_code == 2 and a_file.stderr.strip().endswith(f"give it as --vectors {run / 'vectors.txt'}")
 
 
+def test_a_short_embedding_run_says_once_that_its_vectors_are_undertrained(tmp_path, capsys):
+    from d2l_lab.cli.terminal import Terminal
+
+    summary = {"experiment": "fasttext", "status": "completed", "final": {"epochs": 1.0, "loss": 4.2},
+               "wall_time_s": 0.2, "device": "cpu", "run_dir": str(tmp_path)}
+    Terminal(quiet=False, json=False).show_summary(summary)
+    note = "note: this fasttext run trained 1 of the default 10 epochs: its vectors are undertrained"
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")] == [
+        f"{note} (neighbours mostly noise)"]
+    for quiet, json_ in ((True, False), (False, True)):
+        Terminal(quiet=quiet, json=json_).show_summary(summary)
+        assert "note:" not in capsys.readouterr().err
+    Terminal(quiet=False, json=False).show_summary({**summary, "final": {"epochs": 10.0}})  # the default
+    assert "note:" not in capsys.readouterr().err
+
+    run = tmp_path / "fasttext" / "20261207-071453-0a1b2c3d"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "vectors.txt").write_text("3 2\nchip 1 0\nintel 0.9 0.1\nbaby 0 1\n")
+    answered = d2l("embed", "similar", "2026", "chip", "baby", "-k", "1", "--out", str(tmp_path))
+    assert answered.exit_code == 0 and answered.stdout.startswith("chip: intel")
+    assert answered.stderr.splitlines() == [f"{note} (neighbours mostly noise)"]  # once for all the words
+    assert d2l("embed", "similar", "2026", "chip", "--json", "--out", str(tmp_path)).stderr == ""
+
+
 def test_the_analogy_methods_offered_are_the_ones_implemented():
     from d2l_lab.cli.embed import Method
     from d2l_lab.embeddings.vectors import ANALOGY_METHODS
