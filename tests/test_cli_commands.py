@@ -68,7 +68,7 @@ def test_every_choice_is_listed_in_help_and_a_value_outside_them_is_refused(monk
         main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        "error: config key 'problem.name' must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
+        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
         "(did you mean 'rosenbrock'?)"]
 
 
@@ -79,7 +79,9 @@ def test_the_drift_check_sees_a_wrong_annotation():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["run", "optim", "--lrr", "3"], "error: No such option: --lrr"),
+    (["run", "optim", "--lrr", "3"], "error: No such option: --lrr (did you mean --lr or --rho?)"),
+    (["run", "optim", "--learning-rate", "3"], "error: No such option: --learning-rate (did you mean --lr?)"),
+    (["run", "word2vec", "--learning_rate", "3"], "error: No such option: --learning_rate (did you mean --lr?)"),
     (["run", "optim", "--lr", "abc"], "error: Invalid value for '--lr'"),
     (["run", "nope"], "error: No such command 'nope'"),
 ])

@@ -109,7 +109,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(corpus, tmp_path):
     [
         (["--corpus", "missing.txt"], "does not exist"),
         (["--model", "glove"], "must be one of skipgram, cbow"),
-        (["--window", "0"], "'word2vec.window' must be >= 1"),
+        (["--window", "0"], "--window must be >= 1"),
         pytest.param(["--min-count", "1000000"], "lower --min-count", marks=pytest.mark.slow),  # reads PTB
     ],
 )
