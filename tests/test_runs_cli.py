@@ -89,6 +89,26 @@ def test_list_fits_80_columns_shows_seeds_leaves_unused_settings_out_and_an_embe
     assert lines[12].split() == ["id", "seed", "wordsim353_rho", "status", "age"] and rows[-1][2] == "0.3812"
 
 
+def test_report_labels_by_what_differs_and_equal_values_of_seeds_have_no_plus_minus_zero(tmp_path):
+    """Adam's beta1 is a setting the SGD run does not use, not a difference; the seeds' equal step
+    counts are `300 (n=2)`, not `300 ± 0 (n=2)`; `+1` says what it counts."""
+    from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.runs import report
+    from d2l_lab.runs.catalog import select
+
+    adam = {"optimizer": {"algo": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999}}
+    for seed, loss in ((0, 0.24), (1, 0.26)):
+        _fake_run(tmp_path, "optim", f"20261207-10000{seed}-0000000{seed}", seed, adam, {"loss": loss, "steps": 300})
+    _fake_run(tmp_path, "optim", "20261207-100002-00000002", 0, {"optimizer": {"algo": "sgd", "lr": 0.05}},
+              {"loss": 0.3, "steps": 300})
+    runs = [str(path) for path in sorted((tmp_path / "optim").iterdir())]
+    columns, rows = report.table(select(runs, tmp_path, catalog_experiments()))
+    cells = [dict(zip(columns, row)) for row in rows]
+    assert [c["label"] for c in cells] == ["algo=adam, lr=0.01", "algo=sgd, lr=0.05"]
+    assert [c["steps"] for c in cells] == ["300 (n=2)", "300"] and cells[0]["loss"] == "0.250 ± 0.014 (n=2)"
+    assert cells[0]["run"] == "20261207-100000-00000000 +1 more seed"
+
+
 def test_show_by_id_prefix_or_path(root):
     run = _by_algo(root)["adam"]
     shown = d2l("runs", "show", run["id"][:-3], "--out", str(root))
