@@ -21,6 +21,8 @@ SMOOTH_FRACTION = 0.05
 BAND_ALPHA, RAW_ALPHA = 0.2, 0.3
 MARKED_POINTS = 30
 """Curves of at most this many points are drawn with a marker on each."""
+PATH_MARGIN = 0.04
+"""Space kept beyond a trajectory's outermost points, as a fraction of the surface's view."""
 
 
 @dataclass(frozen=True)
@@ -190,12 +192,14 @@ def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Seq
 
 
 def _framed(view: tuple[float, float, float, float], points: Sequence[tuple[float, float]]) -> tuple[float, ...]:
-    """The default view widened to show the path, but at most 3x, so a diverging run stays readable."""
+    """The default view widened to show the path with a margin of PATH_MARGIN of the view, so that
+    a point at the edge keeps its whole marker; but at most 3x, so a diverging run stays readable."""
     x1_min, x1_max, x2_min, x2_max = view
     w, h = x1_max - x1_min, x2_max - x2_min
+    pad1, pad2 = PATH_MARGIN * w, PATH_MARGIN * h
     for a, b in points:
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
-        x1_min, x1_max = max(min(x1_min, a), view[0] - w), min(max(x1_max, a), view[1] + w)
-        x2_min, x2_max = max(min(x2_min, b), view[2] - h), min(max(x2_max, b), view[3] + h)
+        x1_min, x1_max = max(min(x1_min, a - pad1), view[0] - w), min(max(x1_max, a + pad1), view[1] + w)
+        x2_min, x2_max = max(min(x2_min, b - pad2), view[2] - h), min(max(x2_max, b + pad2), view[3] + h)
     return x1_min, x1_max, x2_min, x2_max

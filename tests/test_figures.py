@@ -214,6 +214,16 @@ def test_a_mixed_comparison_has_a_legend_even_when_the_title_names_every_curve(t
     assert alone.axes[0].get_legend() is None  # one curve, named by the title
 
 
+def test_a_trajectory_past_the_view_keeps_a_margin_so_its_markers_are_whole():
+    path = [(-5.0, -2.0), (-4.5, 1.6), (-4.1, -1.3), (-0.7, 0.0)]  # sgd at lr 0.45 on the quadratic
+    fig = plotting.trajectory_figure(lambda x1, x2: 0.1 * x1**2 + 2 * x2**2, path, (-5.5, 1.0, -3.0, 1.0),
+                                     title="t", minimum=(0.0, 0.0))
+    low, high = fig.axes[0].get_ylim()
+    assert (low, high) == (-3.0, pytest.approx(1.6 + plotting.PATH_MARGIN * 4.0))  # not 1.6: the marker was cut
+    assert fig.axes[0].get_xlim() == (-5.5, 1.0)  # inside the view: as the surface frames it
+    plotting._pyplot().close(fig)
+
+
 def test_a_narrow_log_axis_has_readable_labels_and_step_axes_integer_ticks(tmp_path):
     series = [plotting.Series("a", list(range(21)), [0.5 - 0.012 * i for i in range(21)])]
     fig = plotting.curves_figure(series, xlabel="step", ylabel="loss", log_y=True, integer_x=True)
