@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from d2l_lab.errors import UserError
 from d2l_lab.runs.checkpoint import load_checkpoint
 
 from .conftest import d2l, only_run_dir
@@ -393,6 +394,17 @@ def test_a_crafted_pickle_in_a_checkpoint_is_refused_not_executed(tmp_path):
     assert result.exit_code == 2
     assert "cannot be loaded safely" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not marker.exists()
+
+
+def test_a_legacy_pickle_checkpoint_is_one_error_line_without_torch_s_protocol_warning(tmp_path, recwarn):
+    """A bare pickle of protocol 3-5 (not torch's zip format) made torch warn "Detected pickle
+    protocol 5 in the checkpoint ..." above the refusal."""
+    path = tmp_path / "checkpoint.pt"
+    marker = tmp_path / "pwned"
+    path.write_bytes(pickle.dumps({"step": 1, "task": _CreatesAFile(marker)}, protocol=5))
+    with pytest.raises(UserError, match="cannot be loaded safely"):
+        load_checkpoint(path)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)] and not marker.exists()
 
 
 def test_a_run_config_with_an_object_tag_is_refused_by_every_reader(tmp_path):

@@ -69,7 +69,11 @@ def _canonical(value: Any) -> Any:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's values; a file that is not one of ours is one UserError line. A bare pickle
+    (not torch's zip format) of protocol 3 or more also makes torch warn about its protocol above
+    that line: silenced, since the refusal says all there is to say."""
     import pickle
+    import warnings
 
     import torch
 
@@ -77,7 +81,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no checkpoint at '{path}': the run saved none yet; start it again without --resume")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
         import re
 
