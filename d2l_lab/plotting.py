@@ -21,6 +21,8 @@ SMOOTH_FRACTION = 0.05
 BAND_ALPHA, RAW_ALPHA = 0.2, 0.3
 MARKED_POINTS = 30
 """Curves of at most this many points are drawn with a marker on each."""
+PATH_MARGIN = 0.04
+"""Space kept beyond a trajectory's outermost points, as a fraction of the surface's view."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,14 @@ def curves_figure(series: Sequence[Series], *, xlabel: str, ylabel: str, title: 
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for s in series:
         xs, ys = [float(x) for x in s.xs], [float(y) for y in s.ys]
+        # Few points (per-epoch metrics, short runs) get markers: a line alone hides where they are,
+        # and a curve of one point (a one-epoch embedding run) would not be drawn at all.
+        marker = "o" if len(xs) <= MARKED_POINTS else None
         if s.noisy:
             (raw,) = ax.plot(xs, ys, linewidth=0.8, alpha=RAW_ALPHA, label="_nolegend_")
-            ax.plot(xs, smoothed(ys), color=raw.get_color(), linewidth=1.6, label=s.label)
+            ax.plot(xs, smoothed(ys), color=raw.get_color(), linewidth=1.6, label=s.label, marker=marker,
+                    markersize=3)
         else:
-            # Few points (per-epoch metrics, short runs) get markers: a line alone hides where they are.
-            marker = "o" if len(xs) <= MARKED_POINTS else None
             (raw,) = ax.plot(xs, ys, linewidth=1.6, label=s.label, marker=marker, markersize=3)
         if s.band is not None:
             ax.fill_between(xs, [float(v) for v in s.band[0]], [float(v) for v in s.band[1]],
@@ -103,9 +107,16 @@ def curves_figure(series: Sequence[Series], *, xlabel: str, ylabel: str, title: 
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="major")
-    if any(s.label and s.label not in (title or "") for s in series):  # else the title says it
+    if _needs_legend([s.label for s in series], title):
         ax.legend(fontsize=8)
     return fig
+
+
+def _needs_legend(labels: Sequence[str], title: str | None) -> bool:
+    """A legend unless one curve's label is already in the title: two or more curves need one to be
+    told apart, even when the title names them all (`word2vec, fasttext, glove: loss of 3 runs`)."""
+    labels = [label for label in labels if label]
+    return len(labels) > 1 or any(label not in (title or "") for label in labels)
 
 
 def curve_plot(path: Path, curves: Mapping[str, Curve], *, xlabel: str, ylabel: str, log_y: bool = False,
@@ -181,12 +192,14 @@ def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Seq
 
 
 def _framed(view: tuple[float, float, float, float], points: Sequence[tuple[float, float]]) -> tuple[float, ...]:
-    """The default view widened to show the path, but at most 3x, so a diverging run stays readable."""
+    """The default view widened to show the path with a margin of PATH_MARGIN of the view, so that
+    a point at the edge keeps its whole marker; but at most 3x, so a diverging run stays readable."""
     x1_min, x1_max, x2_min, x2_max = view
     w, h = x1_max - x1_min, x2_max - x2_min
+    pad1, pad2 = PATH_MARGIN * w, PATH_MARGIN * h
     for a, b in points:
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
-        x1_min, x1_max = max(min(x1_min, a), view[0] - w), min(max(x1_max, a), view[1] + w)
-        x2_min, x2_max = max(min(x2_min, b), view[2] - h), min(max(x2_max, b), view[3] + h)
+        x1_min, x1_max = max(min(x1_min, a - pad1), view[0] - w), min(max(x1_max, a + pad1), view[1] + w)
+        x2_min, x2_max = max(min(x2_min, b - pad2), view[2] - h), min(max(x2_max, b + pad2), view[3] + h)
     return x1_min, x1_max, x2_min, x2_max

@@ -133,3 +133,9 @@ def tiny_reference(topic_corpus, tmp_path_factory):
         return made[extra]
 
     return reference
+
+
+def needs_extra(module: str, extra: str):
+    """`module` imported, or the test skipped naming the extra that installs it (the quick tests
+    pass after `pip install ".[dev]"` alone)."""
+    return pytest.importorskip(module, reason=f"the {extra} extra is not installed: pip install 'd2l-lab[{extra}]'")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import needs_extra
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 ROUNDING = 0.005
 """The step benchmark prints milliseconds and ratios to two decimals."""
@@ -71,7 +73,7 @@ def test_gensim_benchmark_trains_what_d2l_run_trains(model) -> None:
 def test_gensim_benchmark_trains_gensims_fasttext() -> None:
     """The peer's side of `--model fasttext`: one epoch of gensim's FastText with our settings runs and
     reports what the table needs."""
-    pytest.importorskip("gensim")
+    needs_extra("gensim", "bench")
     out = _run(str(BENCHMARKS / "word2vec_vs_gensim.py"), "--worker", "gensim", "--model", "fasttext", "--epochs",
                "1", "--workers", "1")
     result = json.loads(out.strip().splitlines()[-1])

@@ -223,6 +223,24 @@ def test_cli_learn_then_apply_round_trips(tmp_path: Path) -> None:
     assert [decode_text(line) for line in lines[:3]] == [" ".join(line.split()) for line in text.splitlines()]
 
 
+def test_cli_learn_help_names_every_compressed_format_it_reads(tmp_path: Path, monkeypatch) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    from d2l_lab.datasets.corpus_files import COMPRESSED
+
+    monkeypatch.setenv("COLUMNS", "400")
+    shown = " ".join(bpe("learn", "--help").stdout.split())
+    assert "(plain, .gz, .bz2 or .xz)" in shown  # it said ".gz or .xz", and read .bz2 too
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    for suffix in COMPRESSED:
+        corpus = tmp_path / f"corpus.txt{suffix}"
+        corpus.write_bytes(compress[suffix](b"low lower lowest\n"))
+        learned = bpe("learn", str(corpus), "--merges", "2", "-o", str(tmp_path / "merges.txt"), "--json")
+        assert learned.exit_code == 0 and json.loads(learned.stdout)["words"] == 3, learned.stderr
+
+
 def test_cli_learn_stops_early_and_reads_ptb(tmp_path: Path) -> None:
     (tmp_path / "c.txt").write_text("ab ab b\n", encoding="utf-8")
     early = bpe("learn", str(tmp_path / "c.txt"), "--merges", "9", "-o", str(tmp_path / "m.txt"))

@@ -68,7 +68,7 @@ def test_every_choice_is_listed_in_help_and_a_value_outside_them_is_refused(monk
         main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        "error: config key 'problem.name' must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
+        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
         "(did you mean 'rosenbrock'?)"]
 
 
@@ -79,7 +79,9 @@ def test_the_drift_check_sees_a_wrong_annotation():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["run", "optim", "--lrr", "3"], "error: No such option: --lrr"),
+    (["run", "optim", "--lrr", "3"], "error: No such option: --lrr (did you mean --lr or --rho?)"),
+    (["run", "optim", "--learning-rate", "3"], "error: No such option: --learning-rate (did you mean --lr?)"),
+    (["run", "word2vec", "--learning_rate", "3"], "error: No such option: --learning_rate (did you mean --lr?)"),
     (["run", "optim", "--lr", "abc"], "error: Invalid value for '--lr'"),
     (["run", "nope"], "error: No such command 'nope'"),
 ])
@@ -138,6 +140,50 @@ def test_embed_similar_answers_the_known_words_and_names_the_unknown_ones(tmp_pa
     result = d2l("embed", "analogy", "--vectors", str(vectors), "cat", "zebra", "yak")
     assert result.exit_code == 2 and "'zebra', 'yak' are not in the vocabulary" in result.stderr
     assert result.stdout == ""
+
+
+def test_embed_takes_a_run_id_prefix_as_runs_show_does(tmp_path):
+    out = tmp_path / "outputs"
+    run = out / "word2vec" / "20261207-071453-0a1b2c3d"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\nword2vec:\n  epochs: 15\n")
+    (run / "summary.json").write_text(json.dumps({"experiment": "word2vec", "status": "completed"}))
+    (run / "vectors.txt").write_text("4 2\nchip 1 0\nintel 0.9 0.1\nbaby 0 1\nchild 0.1 0.9\n")
+    assert d2l("runs", "show", "20261207-071453", "--out", str(out)).exit_code == 0
+    for ref in ("20261207-071453", str(run)):
+        result = d2l("embed", "similar", ref, "chip", "-k", "1", "--out", str(out), "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["chip"][0][0] == "intel"
+    assert d2l("embed", "analogy", "20261207", "chip", "intel", "baby", "--out", str(out)).exit_code == 0
+    missing = d2l("embed", "similar", "20261208", "chip", "--out", str(out))
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: no run or sweep matches '20261208'")
+    a_file = d2l("embed", "similar", str(run / "vectors.txt"), "chip", "--out", str(out))
+    assert a_file.exit_code == 2 and a_file.stderr.strip().endswith(f"give it as --vectors {run / 'vectors.txt'}")
+
+
+def test_a_short_embedding_run_says_once_that_its_vectors_are_undertrained(tmp_path, capsys):
+    from d2l_lab.cli.terminal import Terminal
+
+    summary = {"experiment": "fasttext", "status": "completed", "final": {"epochs": 1.0, "loss": 4.2},
+               "wall_time_s": 0.2, "device": "cpu", "run_dir": str(tmp_path)}
+    Terminal(quiet=False, json=False).show_summary(summary)
+    note = "note: this fasttext run trained 1 of the default 10 epochs: its vectors are undertrained"
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")] == [
+        f"{note} (neighbours mostly noise)"]
+    for quiet, json_ in ((True, False), (False, True)):
+        Terminal(quiet=quiet, json=json_).show_summary(summary)
+        assert "note:" not in capsys.readouterr().err
+    Terminal(quiet=False, json=False).show_summary({**summary, "final": {"epochs": 10.0}})  # the default
+    assert "note:" not in capsys.readouterr().err
+
+    run = tmp_path / "fasttext" / "20261207-071453-0a1b2c3d"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "vectors.txt").write_text("3 2\nchip 1 0\nintel 0.9 0.1\nbaby 0 1\n")
+    answered = d2l("embed", "similar", "2026", "chip", "baby", "-k", "1", "--out", str(tmp_path))
+    assert answered.exit_code == 0 and answered.stdout.startswith("chip: intel")
+    assert answered.stderr.splitlines() == [f"{note} (neighbours mostly noise)"]  # once for all the words
+    assert d2l("embed", "similar", "2026", "chip", "--json", "--out", str(tmp_path)).stderr == ""
 
 
 def test_the_analogy_methods_offered_are_the_ones_implemented():

@@ -205,7 +205,7 @@ def test_interrupted_run_resumed_equals_uninterrupted(corpus_file, tmp_path, mon
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--min-n", "4", "--max-n", "3"], "'min_n' (4) must be <= 'max_n' (3)"),
-    (["--buckets", "0"], "'fasttext.buckets' must be >= 1"),
+    (["--buckets", "0"], "--buckets must be >= 1"),
     (["--set", "fasttext.combine=max"], "must be one of mean, sum"),
 ])
 def test_bad_fasttext_input_is_one_line_exit_2(tmp_path, args, message):

@@ -76,6 +76,20 @@ def test_seeds_of_one_configuration_are_one_mean_curve_over_a_std_band(seeded, t
 
 
 @pytest.mark.slow
+def test_runs_list_of_the_three_seed_sweep_fits_80_columns_and_shows_the_seeds(seeded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = d2l("runs", "list", "--out", str(seeded))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    seeds = {}
+    for row in (line.split() for line in lines if line[:1].isdigit()):
+        seeds.setdefault(row[2], []).append(row[1])  # id, seed, params (algo=...), ...
+    assert {algo: sorted(s) for algo, s in seeds.items()} == {"algo=sgd": ["0", "1", "2"],
+                                                              "algo=adam": ["0", "1", "2"]}
+
+
+@pytest.mark.slow
 def test_the_compare_table_gives_mean_and_std_of_each_configuration(seeded):
     result = d2l("runs", "compare", str(seeded / "sweeps" / "seeds"), "--out", str(seeded))
     assert result.exit_code == 0, result.stderr
@@ -179,6 +193,35 @@ def test_best_rho_is_the_highest_and_mixed_experiments_are_refused_unless_allowe
     mixed = d2l("runs", "compare", str(a), str(g), "--allow-mixed", "-o", plot, "--out", str(tmp_path))
     assert mixed.exit_code == 0, mixed.stderr
     assert "word2vec" in mixed.stdout and "glove" in mixed.stdout and "null" not in mixed.stdout
+
+
+def test_a_mixed_comparison_has_a_legend_even_when_the_title_names_every_curve(tmp_path, monkeypatch):
+    """The labels of runs of three experiments are the experiments' names, which the title also
+    gives: the legend was dropped, leaving three lines nobody could tell apart."""
+    runs = [str(_fake_embedding_run(tmp_path, name, name, EPOCHS, [0.1, 0.2], 0.05))
+            for name in ("word2vec", "fasttext", "glove")]
+    drawn = []
+    monkeypatch.setattr(plotting, "save", lambda fig, path: drawn.append(fig))
+    result = d2l("runs", "compare", *runs, "--allow-mixed", "-o", str(tmp_path / "mixed.png"), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    (ax,) = drawn[0].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["word2vec", "fasttext", "glove"]
+    assert ax.get_title().startswith("word2vec, fasttext, glove: loss of 3 runs")
+    smoothed = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_marker() for line in smoothed] == ["o"] * 3  # few points: marked (one alone shows)
+    alone = compare.figure(compare.grouped(select(runs[:1], tmp_path, EXPERIMENTS), "loss"), "loss",
+                           title="word2vec: loss of 1 run\nlr=0.05")
+    assert alone.axes[0].get_legend() is None  # one curve, named by the title
+
+
+def test_a_trajectory_past_the_view_keeps_a_margin_so_its_markers_are_whole():
+    path = [(-5.0, -2.0), (-4.5, 1.6), (-4.1, -1.3), (-0.7, 0.0)]  # sgd at lr 0.45 on the quadratic
+    fig = plotting.trajectory_figure(lambda x1, x2: 0.1 * x1**2 + 2 * x2**2, path, (-5.5, 1.0, -3.0, 1.0),
+                                     title="t", minimum=(0.0, 0.0))
+    low, high = fig.axes[0].get_ylim()
+    assert (low, high) == (-3.0, pytest.approx(1.6 + plotting.PATH_MARGIN * 4.0))  # not 1.6: the marker was cut
+    assert fig.axes[0].get_xlim() == (-5.5, 1.0)  # inside the view: as the surface frames it
+    plotting._pyplot().close(fig)
 
 
 def test_a_narrow_log_axis_has_readable_labels_and_step_axes_integer_ticks(tmp_path):

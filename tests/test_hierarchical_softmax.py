@@ -289,7 +289,7 @@ def test_hs_config_saves_what_it_uses():
     assert hs["loss"] == "hs" and not {"negatives", "shared_negatives", "negative_group"} & set(hs)
     ns = to_dict(from_dict(Word2VecRunConfig, {}))["word2vec"]
     assert "loss" not in ns and ns["negatives"] == 5  # negative-sampling configs (and hashes) as before
-    with pytest.raises(UserError, match="loss 'hs' does not use word2vec.negatives; drop the setting, or change the loss"):
+    with pytest.raises(UserError, match="loss 'hs' does not use word2vec.negatives; drop word2vec.negatives, or change the loss"):
         from_dict(Word2VecRunConfig, {"word2vec": {"loss": "hs", "negatives": 10}})
     softmax = to_dict(from_dict(Word2VecRunConfig, {"word2vec": {"loss": "softmax"}}))["word2vec"]
     assert softmax["loss"] == "softmax" and not {"negatives", "shared_negatives", "negative_group"} & set(softmax)

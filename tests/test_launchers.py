@@ -25,7 +25,7 @@ import pytest
 from d2l_lab.errors import UserError
 from d2l_lab.runs.launchers import compose_options, parse_slurm_sets, time_minutes
 
-from .conftest import d2l
+from .conftest import d2l, needs_extra
 
 D2L = [sys.executable, "-m", "d2l_lab"]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # Ray >= 2.5x would turn token auth on for a new cluster
@@ -78,7 +78,7 @@ def local_metrics(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def ray_address():
-    pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'd2l-lab[ray]'")
+    needs_extra("ray", "ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, temp], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=ENV)
@@ -94,7 +94,7 @@ def ray_address():
 
 @pytest.fixture
 def slurm_local(tmp_path) -> Path:
-    pytest.importorskip("submitit", reason="the slurm extra is not installed: pip install 'd2l-lab[slurm]'")
+    needs_extra("submitit", "slurm")
     path = tmp_path / "launcher.yaml"
     path.write_text("launcher:\n  name: slurm\n  cluster: local   # submitit's local executor\n  time: 10\n")
     return path
@@ -208,7 +208,7 @@ def test_an_output_root_the_slurm_jobs_do_not_share_is_refused(slurm_local, tmp_
 
 
 def test_an_unreachable_ray_address_is_one_line(tmp_path):
-    pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'd2l-lab[ray]'")
+    needs_extra("ray", "ray")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there

@@ -51,8 +51,8 @@ def test_a_schedule_saves_only_its_own_settings():
     ({"problem.name": "quadratic", "train.epochs": 3}, "problem 'quadratic' does not use train.epochs: it uses steps"),
     ({"problem.examples": 100, "problem.name": "beale"}, "problem 'beale' does not use problem.examples"),
     ({"problem.coefficients": (1.0, 2.0)}, "problem 'airfoil' does not use problem.coefficients"),
-    ({"schedule.factor": 0.5}, "schedule 'constant' does not use schedule.factor; drop the setting, or change "
-                               "the schedule"),
+    ({"schedule.factor": 0.5}, "schedule 'constant' does not use schedule.factor; drop schedule.factor, or "
+                               "change the schedule"),
     ({"schedule.name": "cosine", "schedule.step_size": 10}, "schedule 'cosine' does not use schedule.step_size"),
 ])
 def test_a_setting_the_run_would_ignore_is_refused(flags, message):
@@ -69,6 +69,6 @@ def test_an_ignored_flag_is_one_line_and_exit_2(tmp_path):
     result = d2l("run", "optim", "--steps", "5", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "error: problem 'airfoil' does not use train.steps: it uses batch_size, epochs, eval_every; drop the "
-        "setting, or change the problem"]
+        "error: problem 'airfoil' does not use --steps: it uses batch_size, epochs, eval_every; drop --steps, or "
+        "change the problem"]  # the flag typed, named as typed
     assert not (tmp_path / "optim").exists()

@@ -109,7 +109,7 @@ def test_dumped_config_reads_back_identical(tmp_path, algo, impl):
     ("source", "message"),
     [
         ({"flags": {"optimizer.algo": "sgd", "optimizer.momentum": 0.9}},
-         r"^algo 'sgd' does not use optimizer.momentum: it uses lr, weight_decay; drop the setting"),
+         r"^algo 'sgd' does not use optimizer.momentum: it uses lr, weight_decay; drop optimizer.momentum, or change"),
         ({"sets": ["optimizer.algo=adagrad", "optimizer.beta1=0.8", "optimizer.gamma=0.5"]},
          r"^algo 'adagrad' does not use optimizer.gamma, optimizer.beta1: it uses lr, eps, weight_decay;"),
         ({"preset": "adam", "sets": ["optimizer.rho=0.9"]}, r"^algo 'adam' does not use optimizer.rho"),

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from d2l_lab.errors import UserError
 from d2l_lab.runs.checkpoint import load_checkpoint
 
 from .conftest import d2l, only_run_dir
@@ -128,11 +129,11 @@ BAD_INPUT = [
     (["run", "optim", "--set", "optimizer.algo=" + "x" * 5000], r"got 'x{77}\.\.\.'"),
     (["run", "optim", "--set", "optimizer.algo=a\u2028b"], r"must be one of .* got 'a\\u2028b'"),
     (["run", "optim", "--set", "train.steps=[" + "1," * 3000 + "1]"], r"must be a whole number, got \[1, 1, .{0,80}$"),
-    (["run", "optim", "--seed", str(2**70)], r"'seed' must be a whole number of magnitude below 2\*\*63"),
-    (["run", "optim", "--seed", str(2**40)], r"'seed' must be >= 0 and < 4294967296, got 1099511627776"),
-    (["run", "optim", "--seed", "-1"], r"'seed' must be >= 0 and < 4294967296"),
+    (["run", "optim", "--seed", str(2**70)], r"--seed must be a whole number of magnitude below 2\*\*63"),
+    (["run", "optim", "--seed", str(2**40)], r"--seed must be >= 0 and < 4294967296, got 1099511627776"),
+    (["run", "optim", "--seed", "-1"], r"--seed must be >= 0 and < 4294967296"),
     (["run", "optim", "--set", f"seed={2**64}"], r"'seed' must be a whole number of magnitude below 2\*\*63"),
-    (["run", "word2vec", "--seed", str(2**32)], r"'seed' must be >= 0 and < 4294967296"),
+    (["run", "word2vec", "--seed", str(2**32)], r"--seed must be >= 0 and < 4294967296"),
     (["sweep", "optim", "--grid", f"seed=1,{2**64}"], r"grid point seed=18446744073709551616: .*below 2\*\*63"),
     (["sweep", "optim", "--grid", f"seed=1,{2**33}"], r"grid point seed=8589934592: .*< 4294967296"),
     (["run", "optim", *TINY, "--name", "abc\n"], r"run name 'abc\\n' is not allowed"),
@@ -204,9 +205,9 @@ BAD_INPUT = [
     (["run", "optim", "--preset", "a\nb"], r"unknown preset 'a\\nb'"),
     (["run", "optim", "--set", ".=1"], r"unknown config key ''"),
     (["run", "optim", "--set", "a.b.c.d=1"], r"unknown config key 'a'"),
-    (["run", "optim", "--lr", "nan"], r"'optimizer.lr' must be a finite number, got nan"),
-    (["run", "optim", "--lr", "1e-400"], r"'optimizer.lr' must be > 0, got 0.0"),
-    (["run", "optim", "--steps", "9" * 30], r"'train.steps' must be a whole number of magnitude below 2\*\*63"),
+    (["run", "optim", "--lr", "nan"], r"--lr must be a finite number, got nan"),
+    (["run", "optim", "--lr", "1e-400"], r"--lr must be > 0, got 0.0"),
+    (["run", "optim", "--steps", "9" * 30], r"--steps must be a whole number of magnitude below 2\*\*63"),
     (["sweep", "optim", "--grid", "=1,2"], r"--grid expects key=v1,v2"),
     (["data", "fetch", "x\ny"], r"unknown vectors 'x\\ny'"),
     # runs
@@ -393,6 +394,17 @@ def test_a_crafted_pickle_in_a_checkpoint_is_refused_not_executed(tmp_path):
     assert result.exit_code == 2
     assert "cannot be loaded safely" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not marker.exists()
+
+
+def test_a_legacy_pickle_checkpoint_is_one_error_line_without_torch_s_protocol_warning(tmp_path, recwarn):
+    """A bare pickle of protocol 3-5 (not torch's zip format) made torch warn "Detected pickle
+    protocol 5 in the checkpoint ..." above the refusal."""
+    path = tmp_path / "checkpoint.pt"
+    marker = tmp_path / "pwned"
+    path.write_bytes(pickle.dumps({"step": 1, "task": _CreatesAFile(marker)}, protocol=5))
+    with pytest.raises(UserError, match=r"cannot be loaded safely \(Unsupported [^)]*\); it is corrupt"):
+        load_checkpoint(path)  # what is wrong, not torch's "you have two options" to load it unsafely
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)] and not marker.exists()
 
 
 def test_a_run_config_with_an_object_tag_is_refused_by_every_reader(tmp_path):

@@ -171,14 +171,16 @@ def test_schedules_and_implementations_run(tmp_path, impl, schedule):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--algo", "adamm"], "must be one of .*did you mean 'adam'"),
+        (["--algo", "adamm"], "--algo must be one of .*did you mean 'adam'"),  # the flag typed, not its key
         (["--algo", "sgd", "--momentum", "0.9"],
-         "algo 'sgd' does not use optimizer.momentum: it uses lr, weight_decay"),
-        (["--preset", "adam", "--gamma", "0.9"], "algo 'adam' does not use optimizer.gamma: it uses lr, beta1, beta2"),
+         "algo 'sgd' does not use --momentum: it uses lr, weight_decay; drop --momentum, or change the algo"),
+        (["--set", "optimizer.algo=sgd", "--set", "optimizer.momentum=0.9"],
+         "algo 'sgd' does not use optimizer.momentum: it uses lr, weight_decay; drop optimizer.momentum, or"),
+        (["--preset", "adam", "--gamma", "0.9"], "algo 'adam' does not use --gamma: it uses lr, beta1, beta2"),
         (["--algo", "lion", "--impl", "torch"], "algo 'lion' has no torch.optim twin: use --impl scratch"),
-        (["--lr", "-0.1"], "'optimizer.lr' must be > 0"),
-        (["--momentum", "1"], "'optimizer.momentum' must be >= 0 and < 1"),
-        (["--batch-size", "0"], "'train.batch_size' must be >= 1"),
+        (["--lr", "-0.1"], "--lr must be > 0"),
+        (["--momentum", "1"], "--momentum must be >= 0 and < 1"),
+        (["--batch-size", "0"], "--batch-size must be >= 1"),
         (["--set", "optimizer.betta1=0.8"], "did you mean 'optimizer.beta1'"),
         (["--device", "cuda:7"], "CUDA is not available|only .* CUDA device"),
         (["--preset", "nope"], "unknown preset 'nope'"),

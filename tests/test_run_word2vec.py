@@ -14,7 +14,7 @@ from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.embeddings.word2vec.objectives import OBJECTIVES
 from d2l_lab.runs.metrics import read_metrics
 
-from .conftest import d2l, only_run_dir, run_on_corpus, write_topic_corpus
+from .conftest import d2l, needs_extra, only_run_dir, run_on_corpus, write_topic_corpus
 from .doc_pages import assert_quoted, table_rows
 
 TINY = ["--epochs", "3", "--min-count", "2", "--subsample", "0", "--dim", "16", "--batch-size", "512", "--device", "cpu", "--quiet"]
@@ -58,7 +58,7 @@ def test_embed_similar_matches_cosines_of_the_saved_vectors(corpus, tmp_path):
     for word, score in hits:
         expected = unit[vectors.index["cat3"]] @ unit[vectors.index[word]]
         assert score == pytest.approx(float(expected), abs=1e-5)
-    gensim = pytest.importorskip("gensim")
+    gensim = needs_extra("gensim", "bench")
     keyed = gensim.models.KeyedVectors.load_word2vec_format(str(run / "vectors.txt"))
     assert [w for w, _ in keyed.most_similar("cat3", topn=4)] == [w for w, _ in hits]
 
@@ -110,7 +110,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(corpus, tmp_path):
     [
         (["--corpus", "missing.txt"], "does not exist"),
         (["--model", "glove"], "must be one of skipgram, cbow"),
-        (["--window", "0"], "'word2vec.window' must be >= 1"),
+        (["--window", "0"], "--window must be >= 1"),
         pytest.param(["--min-count", "1000000"], "lower --min-count", marks=pytest.mark.slow),  # reads PTB
     ],
 )

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from d2l_lab.runs.verify import VOLATILE_COLUMNS, first_difference
 
@@ -43,8 +44,69 @@ def test_list_shows_key_hyperparameters_final_metric_and_status(root):
     assert runs["sgd"]["final"]["loss"] > 0 and runs["sgd"]["age_s"] >= 0
     table = d2l("runs", "list", "--out", str(root), "--status", "completed")
     assert table.exit_code == 0
-    assert runs["sgd"]["id"] in table.stdout and "algo=momentum" in table.stdout and "loss=" in table.stdout
+    assert runs["sgd"]["id"] in table.stdout and "algo=momentum" in table.stdout
+    assert table.stdout.splitlines()[1].split() == ["id", "seed", "params", "loss", "status", "age"]
     assert json.loads(d2l("runs", "list", "--out", str(root), "--status", "diverged", "--json").stdout) == []
+
+
+def _fake_run(out, experiment, name, seed, config, final):
+    run = out / experiment / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"seed": seed, **config}, sort_keys=False))
+    (run / "summary.json").write_text(json.dumps({"experiment": experiment, "status": "completed", "seed": seed,
+                                                  "started_at": "2026-12-07T10:00:00+0000", "final": final}))
+
+
+def test_list_fits_80_columns_shows_seeds_leaves_unused_settings_out_and_an_embedding_s_rho(tmp_path,
+                                                                                           monkeypatch):
+    """One line per run on an 80-column terminal, a table per experiment and problem or corpus; the
+    seeds of one configuration told apart; the quadratic's batch size (unused: null) and PTB's
+    corpus (null) not shown as `batch-size=`; an embedding run's WordSim-353 rho, not its loss."""
+    def surface(algo, lr):
+        return {"problem": {"name": "quadratic"}, "optimizer": {"algo": algo, "impl": "scratch", "lr": lr},
+                "train": {"batch_size": None}}
+
+    for seed in (0, 1, 2):
+        _fake_run(tmp_path, "optim", f"20261207-10000{seed}-0000000{seed}", seed, surface("sgd", 0.4), {"loss": 1.1})
+    _fake_run(tmp_path, "optim", "20261207-100003-00000003", 0, surface("momentum", 0.04), {"loss": 0.5})
+    airfoil = {"problem": {"name": "airfoil"}, "optimizer": {"algo": "adam", "impl": "scratch", "lr": 0.01},
+               "train": {"batch_size": 10}}
+    _fake_run(tmp_path, "optim", "20261207-100004-00000004", 0, airfoil, {"loss": 0.2436})
+    ptb = {"corpus": None, "word2vec": {"model": "skipgram", "dim": 100, "window": 5}}
+    _fake_run(tmp_path, "word2vec", "20261207-100005-00000005", 0, ptb, {"loss": 2.5, "wordsim353_rho": 0.3812})
+    monkeypatch.setenv("COLUMNS", "80")
+    result = d2l("runs", "list", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert [lines[i] for i in (0, 7, 11)] == ["optim: problem=quadratic impl=scratch",
+                                              "optim: problem=airfoil algo=adam impl=scratch lr=0.01 batch-size=10",
+                                              "word2vec: model=skipgram dim=100 window=5"]
+    assert lines[1].split() == ["id", "seed", "params", "loss", "status", "age"]
+    rows = [line.split() for line in lines if line.startswith("20261207")]
+    assert [row[1:4] for row in rows[:4]] == [["0", "algo=sgd", "lr=0.4"], ["1", "algo=sgd", "lr=0.4"],
+                                              ["2", "algo=sgd", "lr=0.4"], ["0", "algo=momentum", "lr=0.04"]]
+    assert lines[12].split() == ["id", "seed", "wordsim353_rho", "status", "age"] and rows[-1][2] == "0.3812"
+
+
+def test_report_labels_by_what_differs_and_equal_values_of_seeds_have_no_plus_minus_zero(tmp_path):
+    """Adam's beta1 is a setting the SGD run does not use, not a difference; the seeds' equal step
+    counts are `300 (n=2)`, not `300 ± 0 (n=2)`; `+1` says what it counts."""
+    from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.runs import report
+    from d2l_lab.runs.catalog import select
+
+    adam = {"optimizer": {"algo": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999}}
+    for seed, loss in ((0, 0.24), (1, 0.26)):
+        _fake_run(tmp_path, "optim", f"20261207-10000{seed}-0000000{seed}", seed, adam, {"loss": loss, "steps": 300})
+    _fake_run(tmp_path, "optim", "20261207-100002-00000002", 0, {"optimizer": {"algo": "sgd", "lr": 0.05}},
+              {"loss": 0.3, "steps": 300})
+    runs = [str(path) for path in sorted((tmp_path / "optim").iterdir())]
+    columns, rows = report.table(select(runs, tmp_path, catalog_experiments()))
+    cells = [dict(zip(columns, row)) for row in rows]
+    assert [c["label"] for c in cells] == ["algo=adam, lr=0.01", "algo=sgd, lr=0.05"]
+    assert [c["steps"] for c in cells] == ["300 (n=2)", "300"] and cells[0]["loss"] == "0.250 ± 0.014 (n=2)"
+    assert cells[0]["run"] == "20261207-100000-00000000 +1 more seed"
 
 
 def test_show_by_id_prefix_or_path(root):

@@ -7,6 +7,8 @@ import pytest
 from d2l_lab.embeddings.subwords import SubwordScheme, SubwordVectors, char_ngrams, fnv1a_hashes
 from d2l_lab.errors import UserError
 
+from .conftest import needs_extra
+
 
 def fasttext_hash(text: str) -> int:
     """fastText's `Dictionary::hash`, written out: h ^= uint32_t(int8_t(byte)); h *= 16777619."""
@@ -68,7 +70,7 @@ def test_vocabulary_table_lists_each_words_own_row_then_its_ngram_rows():
 
 
 def test_hashing_agrees_with_gensim_fasttext():
-    fasttext = pytest.importorskip("gensim.models.fasttext")
+    fasttext = needs_extra("gensim.models.fasttext", "bench")
     scheme = SubwordScheme(0, 2_000_000, 3, 6)
     for word in ["where", "naïveté", "microprocessors", "x"]:
         assert sorted(scheme.ngram_ids(word)) == sorted(fasttext.ft_ngram_hashes(word, 3, 6, 2_000_000))

@@ -66,7 +66,33 @@ def _git(*args: str, cwd: Path) -> None:
                    capture_output=True)
 
 
-@pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True).returncode != 0, reason="no git")
+NO_GIT = pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True).returncode != 0, reason="no git")
+
+
+def _checkout(path: Path, module: str = "x = 1\n") -> Path:
+    """A d2l-lab checkout at `path` (the package and a preset), one commit."""
+    (path / "d2l_lab").mkdir(parents=True)
+    (path / "d2l_lab" / "__init__.py").write_text("")
+    (path / "d2l_lab" / "module.py").write_text(module)
+    (path / "configs" / "optim").mkdir(parents=True)
+    (path / "configs" / "optim" / "sgd.yaml").write_text("optimizer: {algo: sgd}\n")
+    _git("init", "-q", cwd=path)
+    _git("add", ".", cwd=path)
+    _git("commit", "-q", "-m", "x", cwd=path)
+    return path
+
+
+def _installed(site: Path, module: str = "x = 1\n") -> Path:
+    """The package as `pip install .` puts it in site-packages: the presets inside, as d2l_lab/configs."""
+    package = site / "d2l_lab"
+    (package / "configs" / "optim").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "module.py").write_text(module)
+    (package / "configs" / "optim" / "sgd.yaml").write_text("optimizer: {algo: sgd}\n")
+    return package
+
+
+@NO_GIT
 def test_git_commit_ignores_a_repository_that_merely_contains_the_installed_package(tmp_path, monkeypatch):
     import d2l_lab
     from d2l_lab.runs import environment
@@ -78,22 +104,53 @@ def test_git_commit_ignores_a_repository_that_merely_contains_the_installed_pack
     _git("init", "-q", cwd=outer)
     _git("commit", "-q", "--allow-empty", "-m", "x", cwd=outer)
     monkeypatch.setattr(d2l_lab, "__file__", str(package / "__init__.py"))
-    assert environment.git_commit() is None
+    monkeypatch.chdir(outer)
+    assert environment.commit_fields() == {"git_commit": None, "git_commit_reason": environment.NOT_A_CHECKOUT}
+    assert environment.NOT_A_CHECKOUT.startswith("installed package, not a checkout")
 
 
-@pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True).returncode != 0, reason="no git")
+@NO_GIT
 def test_git_commit_reads_a_checkout_whose_top_level_holds_the_package(tmp_path, monkeypatch):
     import d2l_lab
     from d2l_lab.runs import environment
 
-    checkout = tmp_path / "d2l-lab"
-    (checkout / "d2l_lab").mkdir(parents=True)
-    (checkout / "d2l_lab" / "__init__.py").write_text("")
-    _git("init", "-q", cwd=checkout)
-    _git("commit", "-q", "--allow-empty", "-m", "x", cwd=checkout)
+    checkout = _checkout(tmp_path / "d2l-lab")
     monkeypatch.setattr(d2l_lab, "__file__", str(checkout / "d2l_lab" / "__init__.py"))
-    commit = environment.git_commit()
-    assert commit is not None and len(commit) == 40
+    monkeypatch.chdir(tmp_path)
+    fields = environment.commit_fields()
+    assert list(fields) == ["git_commit"] and len(fields["git_commit"]) == 40
+
+
+@NO_GIT
+def test_an_installed_package_has_the_commit_of_the_checkout_it_was_installed_from(tmp_path, monkeypatch):
+    """`pip install .` from a clone, then `d2l run` in the clone: the README's set-up recorded null."""
+    import d2l_lab
+    from d2l_lab.runs import environment
+
+    checkout = _checkout(tmp_path / "d2l-lab")
+    package = _installed(tmp_path / "site-packages")
+    monkeypatch.setattr(d2l_lab, "__file__", str(package / "__init__.py"))
+    monkeypatch.chdir(checkout / "configs")  # anywhere in the clone
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
+    assert environment.commit_fields() == {"git_commit": head}
+    (package / "module.py").write_text("x = 2\n")  # installed from another commit, or with changes
+    fields = environment.commit_fields()
+    assert fields["git_commit"] is None and fields["git_commit_reason"].startswith(
+        f"the installed package differs from the checkout {checkout.resolve()} at {head[:12]}: reinstall it")
+    (package / "module.py").write_text("x = 1\n")
+    (package / "extra.py").write_text("")  # a module the commit does not have
+    assert environment.commit_fields()["git_commit"] is None
+
+
+def test_without_git_the_commit_is_null_and_says_why(monkeypatch):
+    from d2l_lab.runs import environment
+
+    def no_git(*args):
+        raise FileNotFoundError(2, "No such file or directory: 'git'")
+
+    monkeypatch.setattr(environment, "_git", no_git)
+    assert environment.commit_fields() == {"git_commit": None,
+                                           "git_commit_reason": "git could not be run (FileNotFoundError)"}
 
 
 def test_a_relative_corpus_is_saved_absolute(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from d2l_lab.embeddings import vector_formats
 from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.embeddings.vectors import WordVectors
 
-from .conftest import d2l
+from .conftest import d2l, needs_extra
 
 NFC, NFD = "café", unicodedata.normalize("NFD", "café")
 
@@ -66,7 +66,7 @@ def test_gensim_style_binary_with_phrase_keys_round_trips_exactly(tmp_path):
 @pytest.mark.slow
 def test_gensim_s_own_binary_output_with_a_phrase_key_round_trips(tmp_path):
     """gensim writes such a file but cannot read it back (UnicodeDecodeError, or words out of step)."""
-    gensim_models = pytest.importorskip("gensim.models")
+    gensim_models = needs_extra("gensim.models", "bench")
     rng = np.random.default_rng(7)
     words = ["new", "new york", "york", "new york city", "san francisco", "city"]
     kv = gensim_models.KeyedVectors(25)

@@ -17,6 +17,8 @@ from d2l_lab.embeddings.vector_formats import load_vectors, save_word2vec_text
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
 
+from .conftest import needs_extra
+
 V, DIM = 2000, 50
 
 
@@ -221,7 +223,7 @@ def test_bad_arguments_raise_user_errors(files):
 @pytest.mark.slow
 def test_agrees_with_gensim(tmp_path, generated):
     """Optional cross-check against the reference implementation (never needed by the package)."""
-    gensim_models = pytest.importorskip("gensim.models")
+    gensim_models = needs_extra("gensim.models", "bench")
     kv = gensim_models.KeyedVectors(DIM)
     kv.add_vectors(generated.words, generated.matrix)
     kv.save_word2vec_format(str(tmp_path / "g.bin"), binary=True)

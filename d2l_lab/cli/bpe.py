@@ -16,6 +16,7 @@ import typer
 
 from d2l_lab.cli import output
 from d2l_lab.cli.common import cli_errors
+from d2l_lab.datasets.corpus_files import FORMATS
 from d2l_lab.embeddings.bpe import EOW, Segmenter, learn_merges, load_merges, save_merges, symbol_vocabulary
 from d2l_lab.errors import UserError
 from d2l_lab.files import atomic_write_text
@@ -40,7 +41,7 @@ def _unwritable(path: Path, exc: OSError) -> UserError:
 @app.command()
 def learn(
     corpus: Annotated[str, typer.Argument(
-        help="whitespace-tokenised text file (plain, .gz or .xz), or 'ptb' for the bundled Penn Treebank "
+        help=f"whitespace-tokenised text file ({FORMATS}), or 'ptb' for the bundled Penn Treebank "
              "train split (a file named ptb: ./ptb)", show_default=False)],
     merges: Annotated[int, typer.Option("--merges", help="number of merges to learn, >= 1",
                                         show_default=False)],

@@ -20,7 +20,7 @@ import typer
 from d2l_lab import exit_codes
 from d2l_lab.cli import output
 from d2l_lab.cli.completion import complete_preset, complete_resume
-from d2l_lab.errors import UserError
+from d2l_lab.errors import ConfigKeyError, UserError
 
 Preset = Annotated[Optional[str], typer.Option(help="preset from configs/<experiment>/NAME.yaml", show_default=False,
                                                 autocompletion=complete_preset)]
@@ -176,10 +176,22 @@ class RunRequest:
     print_config: bool
 
 
+def _compose_as_typed(config_class: type, experiment: str, request: RunRequest, flags: Mapping[str, Any]) -> Any:
+    """`config.loading.compose`, whose refusals name a key set by a flag as that flag (`--algo`)."""
+    from d2l_lab.config.keys import short_name
+    from d2l_lab.config.loading import compose
+
+    try:
+        return compose(config_class, experiment, preset=request.preset, config_file=request.config_file,
+                       flags=flags, sets=request.sets or ())
+    except ConfigKeyError as exc:
+        raise exc.naming({key: f"--{short_name(key)}" for key, value in flags.items() if value is not None}) from None
+
+
 def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any]) -> None:
     """Compose the config, then print it, dry-run it, resume or start a run; exit with its code."""
     from d2l_lab.cli.terminal import terminal
-    from d2l_lab.config.loading import compose, dump_yaml
+    from d2l_lab.config.loading import dump_yaml
     from d2l_lab.config.schema import to_dict
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs.runner import RunOptions, execute, resume
@@ -195,8 +207,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
                 result = resume(experiment, spec.config_class, request.resume, spec.build_task(),
                                 should_stop=should_stop, subscribers=[shown])
             raise typer.Exit(result.exit_code)
-        config = compose(spec.config_class, experiment, preset=request.preset, config_file=request.config_file,
-                         flags=flags, sets=request.sets or ())
+        config = _compose_as_typed(spec.config_class, experiment, request, flags)
         if request.print_config:
             if request.json:
                 output.write_json(to_dict(config))

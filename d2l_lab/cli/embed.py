@@ -1,7 +1,8 @@
 """`d2l embed similar|analogy|eval`: query word vectors from a run directory or any vectors file.
 
-The first positional argument is a run directory unless `--vectors FILE` is given, so both
-`d2l embed similar RUN chip` and `d2l embed similar --vectors glove.txt chip` read naturally.
+The first positional argument is a run unless `--vectors FILE` is given, so both
+`d2l embed similar RUN chip` and `d2l embed similar --vectors glove.txt chip` read naturally; a
+run is named as `d2l runs show` names it (an id prefix under --out, or a path).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 
 from d2l_lab.cli import output
-from d2l_lab.cli.common import cli_errors
+from d2l_lab.cli.common import OutRoot, cli_errors
 from d2l_lab.errors import UserError
 
 app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
@@ -28,41 +29,67 @@ Method = Annotated[Literal["3cosadd", "3cosmul"], typer.Option(
     "--method", help="analogy scoring: 3cosadd (b - a + c) or 3cosmul (Levy & Goldberg)")]
 
 
-def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None) -> tuple[Any, list[str]]:
-    """Split `[RUN_DIR] WORD...` and load the vectors; `words` is how many words must follow."""
+def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: int | None,
+          out: Path) -> tuple[Any, list[str], Any]:
+    """Split `[RUN] WORD...` and load the vectors; `words` is how many words must follow. Also
+    returns the run they come from (its `RunRecord`; None with --vectors)."""
     if vectors_file is None:
         if not args:
-            raise UserError("give a run directory (or --vectors FILE) first")
+            raise UserError("give a run (id prefix or directory) or --vectors FILE first")
         source, args = args[0], args[1:]
     if words is not None and len(args) != words:
         raise UserError(f"expected {words} word(s) after the vectors source, got {len(args)}: {' '.join(args) or '-'}")
     if vectors_file is not None:
         from d2l_lab.embeddings.vector_formats import load_vectors
 
-        return load_vectors(vectors_file, limit=limit, warn=output.warn), args
+        return load_vectors(vectors_file, limit=limit, warn=output.warn), args, None
     from d2l_lab.embeddings.run_vectors import load_run_vectors
 
-    return load_run_vectors(source, limit=limit, warn=output.warn), args
+    run = _find_run(source, out)
+    return load_run_vectors(run.path, limit=limit, warn=output.warn), args, run
 
 
-def _emit(result: Any, as_json: bool, lines: list[str]) -> None:
+def _find_run(source: str, out: Path) -> Any:
+    """The run `source` names, found as `d2l runs show` finds it (`runs.catalog.find_run`); a
+    directory that holds the vectors is read as it is, and a file is a mistaken --vectors."""
+    from d2l_lab.embeddings.run_vectors import VECTORS_NAME
+    from d2l_lab.experiments.registry import catalog_experiments
+    from d2l_lab.runs.catalog import find_run, record
+
+    path = Path(source)
+    if (path / VECTORS_NAME).is_file():
+        return record(path, catalog_experiments())
+    if path.is_file():
+        raise UserError(f"'{source}' is a file, not a run: give it as --vectors {source}")
+    return find_run(source, out, catalog_experiments())
+
+
+def _emit(result: Any, as_json: bool, lines: list[str], run: Any = None) -> None:
+    """The answers; below them, on stderr, one line when they come from an undertrained run."""
     if as_json:
         output.write_json(result)
-    else:
-        output.write_line("\n".join(lines))
+        return
+    output.write_line("\n".join(lines))
+    if run is not None:
+        from d2l_lab.cli.terminal import undertrained_note
+
+        if (note := undertrained_note(run.summary)) is not None:
+            output.note(note)
 
 
 @app.command()
 def similar(
-    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] WORD...", help="run directory, then query words")],
+    args: Annotated[list[str], typer.Argument(metavar="[RUN] WORD...", help="run id prefix or directory, then "
+                                                                          "query words")],
     k: Annotated[int, typer.Option("-k", help="neighbours per word", min=1)] = 5,
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Nearest neighbours by cosine similarity."""
     with cli_errors():
-        vecs, words = _load(args, vectors, limit, None)
+        vecs, words, run = _load(args, vectors, limit, None, out)
         if not words:
             raise UserError("give at least one query word")
         unknown = _unknown_words(vecs, words)
@@ -73,7 +100,7 @@ def similar(
         _check_candidates(vecs, [word for word in words if word not in unknown][:1])  # each query on its own
         result = {word: vecs.most_similar(word, k=k) for word in words if word not in unknown}
         lines = [f"{word}: " + ", ".join(f"{w} ({s:.3f})" for w, s in hits) for word, hits in result.items()]
-        _emit({w: [[n, s] for n, s in hits] for w, hits in result.items()}, json, lines)
+        _emit({w: [[n, s] for n, s in hits] for w, hits in result.items()}, json, lines, run)
 
 
 def _unknown_words(vecs: Any, words: list[str]) -> dict[str, str]:
@@ -108,38 +135,41 @@ def _not_in_vocabulary(unknown: dict[str, str]) -> UserError:
 
 @app.command()
 def analogy(
-    args: Annotated[list[str], typer.Argument(metavar="[RUN_DIR] A B C", help="a is to b as c is to ?")],
+    args: Annotated[list[str], typer.Argument(metavar="[RUN] A B C", help="run id prefix or directory, then "
+                                                                         "a is to b as c is to ?")],
     k: Annotated[int, typer.Option("-k", help="answers to show", min=1)] = 1,
     method: Method = "3cosadd",
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Solve a : b :: c : ? (the book's `get_analogy`: man woman son -> daughter)."""
     with cli_errors():
-        vecs, (a, b, c) = _load(args, vectors, limit, 3)
+        vecs, (a, b, c), run = _load(args, vectors, limit, 3, out)
         unknown = _unknown_words(vecs, [a, b, c])
         if unknown:  # one query: it fails whole, naming every word it lacks
             raise _not_in_vocabulary(unknown)
         _check_candidates(vecs, [a, b, c])
         answers = vecs.analogy(a, b, c, k=k, method=method)
         lines = [f"{a} : {b} :: {c} : {w}  ({s:.3f})" for w, s in answers]
-        _emit({"query": [a, b, c], "method": method, "answers": [[w, s] for w, s in answers]}, json, lines)
+        _emit({"query": [a, b, c], "method": method, "answers": [[w, s] for w, s in answers]}, json, lines, run)
 
 
 @app.command(name="eval")
 def evaluate(
-    args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN_DIR]", help="run directory")] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN]", help="run id prefix or directory")] = None,
     restrict_vocab: Annotated[int, typer.Option(help="analogy candidates: the N most frequent words", min=1)] = 30000,
     method: Method = "3cosadd",
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
+    out: OutRoot = Path("outputs"),
 ) -> None:
     """Score the vectors on every bundled evaluation set: Spearman rho on the word-similarity sets
     (WordSim-353, SimLex-999), accuracy on the analogies (Google), with out-of-vocabulary counts."""
     with cli_errors():
-        vecs, _ = _load(list(args or []), vectors, limit, 0)
+        vecs, _, _ = _load(list(args or []), vectors, limit, 0, out)
         from d2l_lab.embeddings.standard_eval import evaluate_standard
 
         result = evaluate_standard(vecs, restrict_vocab=restrict_vocab, method=method)

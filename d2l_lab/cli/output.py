@@ -25,6 +25,10 @@ from d2l_lab import exit_codes
 
 MIN_TABLE_WIDTH = 140
 """Tables are at least this wide even when piped (rich assumes 80), so run ids are not folded."""
+GAP = 2
+"""Spaces between the columns of a table printed with `fit` (no rules between columns)."""
+FIT_MIN = 12
+"""The fewest characters a `fit` column is cut to; a terminal narrower than that wraps."""
 
 
 def write_line(text: str = "") -> None:
@@ -100,19 +104,36 @@ def _one_line(message: str) -> str:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
-                show_header: bool = True) -> None:
-    """A plain table on stdout; `show_header=False` for key/value tables such as a run's summary."""
+                show_header: bool = True, fit: str | None = None) -> None:
+    """A plain table on stdout; `show_header=False` for key/value tables such as a run's summary.
+
+    `fit`: the column cut short (`…`) so that each row stays one line of the terminal (`COLUMNS`,
+    80 when piped); the other columns are never cut, so a terminal too narrow for them wraps."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_edge=False, pad_edge=False, show_header=show_header)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    if fit is not None:  # the title is a line of its own, wrapped at the terminal's width
+        table = Table(box=None, pad_edge=False, show_header=show_header, header_style="bold")
+        kept = sum(_widest(c, rows, i) + GAP for i, c in enumerate(columns) if c != fit)
+        width = max(Console().width, kept + FIT_MIN)
+        for column in columns:
+            table.add_column(column, no_wrap=True, overflow="ellipsis",
+                             max_width=width - kept if column == fit else None)
+    else:
+        table = Table(title=title, show_edge=False, pad_edge=False, show_header=show_header)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        width = max(Console().width, MIN_TABLE_WIDTH)
     for row in rows:
         table.add_row(*row)
-    console = Console(width=max(Console().width, MIN_TABLE_WIDTH))
+    console = Console(width=width)
     console.on_broken_pipe = _broken_pipe  # rich would exit 1 itself; a reader that stopped is not an error
-    _guarded(lambda stream: (console.print(table), stream.flush()))
+    heading = [title] if fit is not None and title else []
+    _guarded(lambda stream: (console.print(*heading, table, markup=False, highlight=False), stream.flush()))
+
+
+def _widest(column: str, rows: Sequence[Sequence[str]], index: int) -> int:
+    return max([len(column), *(len(row[index]) for row in rows)])
 
 
 def _broken_pipe() -> None:

@@ -36,11 +36,13 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: a JSON array of the "
                                                       "runs")] = False,
 ) -> None:
-    """A table of runs, oldest first: id, experiment, key hyper-parameters, final metric, status, age."""
+    """The runs, oldest first, a table per experiment and problem or corpus: id, seed, what tells
+    the runs apart (what they share is in the table's title), final metric (an embedding's rho
+    where it was scored, else the loss), status, age. One line per run, cut to fit the terminal
+    (--json: everything)."""
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.runs.catalog import STATUSES, key_params, scan
-    from d2l_lab.runs.compare import cell
 
     with cli_errors():
         if experiment is not None:
@@ -52,7 +54,8 @@ def list_(
         runs = [r for r in scanned if status in (None, r.status)]
         now = time.time()  # wall time, as started_at is; a clock set back since gives age 0, never negative
         entries = [{"id": r.id, "experiment": r.experiment, "run_dir": str(r.path), "status": r.status,
-                    "params": key_params(r), "final": dict(r.final), "wall_time_s": r.summary.get("wall_time_s"),
+                    "seed": r.summary.get("seed"), "params": key_params(r), "final": dict(r.final),
+                    "wall_time_s": r.summary.get("wall_time_s"),
                     "started_at": r.summary.get("started_at"), "age_s": max(0.0, round(now - r.started(), 1))}
                    for r in runs]
     if json:
@@ -61,9 +64,46 @@ def list_(
     if not entries:
         output.note(f"no runs under '{out}'")
         return
-    output.print_table(["id", "experiment", "params", "final", "status", "age"],
-                 [[e["id"], e["experiment"], " ".join(f"{k}={cell(v, 4)}" for k, v in e["params"].items()),
-                   _headline(e["final"]), e["status"], _age(e["age_s"])] for e in entries])
+    tables: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in entries:  # by experiment and first key setting (optim's problem, an embedding's corpus)
+        tables.setdefault((e["experiment"], repr(next(iter(e["params"].items()), None))), []).append(e)
+    for i, ((name, _), members) in enumerate(tables.items()):
+        if i:
+            output.write_line()
+        _print_runs(name, members)
+
+
+def _print_runs(experiment: str, entries: list[dict[str, Any]]) -> None:
+    """One experiment's runs as a table that fits the terminal: the key settings they all share go
+    in its title, the rest in `params`; a setting a run does not use (the quadratic's batch size,
+    PTB's corpus path) is left out rather than shown empty."""
+    from d2l_lab.runs.compare import cell
+
+    params = [{k: v for k, v in e["params"].items() if v is not None} for e in entries]
+    shared = {k: v for k, v in params[0].items() if all(k in p and p[k] == v for p in params)}
+    differing = [" ".join(f"{k}={cell(v, 4)}" for k, v in p.items() if k not in shared) for p in params]
+    metric = _headline_metric([e["final"] for e in entries])
+    finals = [cell(_number(e["final"].get(metric)), 4) if metric else _headline(e["final"]) for e in entries]
+    columns = ["id", "seed", *(["params"] if any(differing) else []), metric or "final", "status", "age"]
+    rows = [[e["id"], cell(e["seed"]), *([d] if any(differing) else []), f, e["status"], _age(e["age_s"])]
+            for e, d, f in zip(entries, differing, finals)]
+    title = " ".join([f"{experiment}:", *(f"{k}={cell(v, 4)}" for k, v in shared.items())])
+    output.print_table(columns, rows, title=title, fit="params")
+
+
+def _headline_metric(finals: list[dict[str, Any]]) -> str | None:
+    """The final metric `runs list` shows for a table of runs: an embedding's first evaluation
+    score that any of them has (its quality; its loss says little), else the loss."""
+    from d2l_lab.embeddings.eval_sets import EVAL_SETS
+
+    for metric in (*(s.metric for s in EVAL_SETS), "loss"):
+        if any(_number(f.get(metric)) is not None for f in finals):
+            return metric
+    return None
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @app.command()

@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -94,6 +94,8 @@ class Terminal:
                      ["run dir", summary["run_dir"]]]
             output.print_table(["key", "value"], rows, title=f"{summary['experiment']} run: {summary['status']}",
                                show_header=False)
+            if summary["status"] == "completed" and (note := undertrained_note(summary)) is not None:
+                output.note(note)
 
     def stopping(self) -> None:
         """Ctrl-C was pressed: say so at once (this runs in the signal handler)."""
@@ -231,6 +233,18 @@ def terminal(*, quiet: bool, json: bool) -> Iterator[Terminal]:
         yield shown
     finally:
         shown.close()
+
+
+def undertrained_note(summary: Mapping[str, Any]) -> str | None:
+    """`runs.overview.undertrained` of a run's summary.json (None for an unknown experiment): said
+    after a run's summary table and after `d2l embed similar|analogy` answers from its vectors."""
+    from d2l_lab.experiments.registry import EXPERIMENTS
+    from d2l_lab.runs.overview import undertrained
+
+    name = summary.get("experiment")
+    if name not in EXPERIMENTS:
+        return None
+    return undertrained(EXPERIMENTS[name].config_class, name, (summary.get("final") or {}).get("epochs"))
 
 
 def _short(value: Any) -> str:

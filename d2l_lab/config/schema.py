@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from d2l_lab.config.keys import all_keys, short_name
-from d2l_lab.errors import UserError
+from d2l_lab.errors import ConfigKeyError, UserError
 
 T = TypeVar("T")
 STATED_DEFAULT = "the default stated above"
@@ -139,14 +139,18 @@ def log_section() -> Any:
 
 def refuse_unused(config: Any, section: str, unused: Iterable[str], chosen: str, uses: Sequence[str]) -> None:
     """One line when a field that the config's current choice never reads was given anyway (set
-    to anything but its default): it would otherwise be silently ignored."""
+    to anything but its default): it would otherwise be silently ignored. It names what to drop."""
     fields = {f.name: f for f in dataclasses.fields(config)}
     given = [name for name in unused if getattr(config, name) != default_of(fields[name])]
     if given:
-        keys = ", ".join(f"{section}.{name}" for name in given)
         using = f": it uses {', '.join(uses)}" if uses else ""
-        raise UserError(f"{chosen} does not use {keys}{using}; drop the setting, or change the "
-                        f"{chosen.split()[0]}")
+        raise ConfigKeyError([f"{chosen} does not use ", f"{using}; drop ", f", or change the {chosen.split()[0]}"],
+                             [f"{section}.{name}" for name in given])
+
+
+def _bad(key: str, problem: str) -> ConfigKeyError:
+    """`config key 'KEY' PROBLEM`; the CLI names the flag instead where a flag set the key."""
+    return ConfigKeyError(["", f" {problem}"], [key], form="config key '{}'")
 
 
 def fill_defaults(config: T, defaults: Mapping[str, Any]) -> T:
@@ -206,11 +210,11 @@ def _convert(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
         return _convert(value, non_none[0], field, key)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise UserError(f"config key '{key}' must be a list, got {_echo(value)}")
+            raise _bad(key, f"must be a list, got {_echo(value)}")
         item_type = args[0]
         if len(args) != 2 or args[1] is not Ellipsis:
             if len(value) != len(args):
-                raise UserError(f"config key '{key}' must have {len(args)} items, got {len(value)}")
+                raise _bad(key, f"must have {len(args)} items, got {len(value)}")
         return tuple(_scalar(v, item_type, field, key) for v in value)
     return _scalar(value, hint, field, key)
 
@@ -225,7 +229,7 @@ def _null(hint: Any, field: dataclasses.Field, key: str) -> None:
     default = default_of(field)
     shown = "" if dataclasses.is_dataclass(default) else \
         f" (the default is {clip(list(default) if isinstance(default, tuple) else default, 40)})"
-    raise UserError(f"config key '{key}' needs a value, got null{shown}: give one, or leave the key out")
+    raise _bad(key, f"needs a value, got null{shown}: give one, or leave the key out")
 
 
 def _not_decimal(value: Any, key: str) -> None:
@@ -235,7 +239,7 @@ def _not_decimal(value: Any, key: str) -> None:
         return
     text = value.strip().replace("_", "")
     if re.fullmatch(r"[-+]?[0-9]{100,}", text):  # decimal, but more digits than YAML converts
-        raise UserError(f"config key '{key}' must be a number of magnitude below 2**63, got {_echo(value)}")
+        raise _bad(key, f"must be a number of magnitude below 2**63, got {_echo(value)}")
     form = next((form for pattern, form in _NOT_DECIMAL if pattern.fullmatch(text)), None)
     if form is None:
         return
@@ -250,7 +254,7 @@ def _not_decimal(value: Any, key: str) -> None:
         fix = f"that is {read}): write {read}" + (f", or {decimal} without the leading 0" if decimal != read else "")
     else:
         fix = f"{fix})"
-    raise UserError(f"config key '{key}' must be a decimal number, got {_echo(value)} ({form}, {fix}")
+    raise _bad(key, f"must be a decimal number, got {_echo(value)} ({form}, {fix}")
 
 
 def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
@@ -259,34 +263,32 @@ def _scalar(value: Any, hint: Any, field: dataclasses.Field, key: str) -> Any:
         _not_decimal(value, key)
     if hint is bool:
         if not isinstance(value, bool):
-            raise UserError(f"config key '{key}' must be true or false, got {_echo(value)}")
+            raise _bad(key, f"must be true or false, got {_echo(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"config key '{key}' must be a whole number, got {_echo(value)}")
+            raise _bad(key, f"must be a whole number, got {_echo(value)}")
         if abs(value) >= 2**63:  # beyond what numpy, torch and the file formats hold
-            raise UserError(f"config key '{key}' must be a whole number of magnitude below 2**63, got {_echo(value)}")
+            raise _bad(key, f"must be a whole number of magnitude below 2**63, got {_echo(value)}")
         _check_range(value, meta, key)
         return value
     if hint is float:
         if isinstance(value, str) and _YAML11_FLOAT.match(value):
             value = float(value)  # PyYAML reads `1e-3` (no dot) as a string; users mean a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"config key '{key}' must be a number, got {_echo(value)}")
+            raise _bad(key, f"must be a number, got {_echo(value)}")
         if not (abs(value) < 2**1024 and math.isfinite(value)):  # a 400-digit int is beyond every float too
-            raise UserError(f"config key '{key}' must be a finite number, got {_echo(value)}")
+            raise _bad(key, f"must be a finite number, got {_echo(value)}")
         _check_range(float(value), meta, key)
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise UserError(f"config key '{key}' must be a string, got {_echo(value)}")
+            raise _bad(key, f"must be a string, got {_echo(value)}")
         choices = meta.get("choices")
         if choices and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1)
             hint_text = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(
-                f"config key '{key}' must be one of {', '.join(choices)}; got {_echo(value)}{hint_text}"
-            )
+            raise _bad(key, f"must be one of {', '.join(choices)}; got {_echo(value)}{hint_text}")
         return value
     raise TypeError(f"unsupported config type {hint!r} for '{key}'")
 
@@ -303,7 +305,7 @@ def _check_range(value: float, meta: Mapping[str, Any], key: str) -> None:
     for name, (_, ok) in _BOUNDS.items():
         bound = meta.get(name)
         if bound is not None and not ok(value, bound):
-            raise UserError(f"config key '{key}' must be {_describe_range(meta)}, got {_echo(value)}")
+            raise _bad(key, f"must be {_describe_range(meta)}, got {_echo(value)}")
 
 
 def _describe_range(meta: Mapping[str, Any]) -> str:

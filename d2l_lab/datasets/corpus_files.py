@@ -19,8 +19,12 @@ from typing import IO
 
 from d2l_lab.errors import UserError
 
-_FIX = "give a UTF-8 text file (plain, .gz, .bz2 or .xz) with one whitespace-tokenised sentence per line"
-_DIR_FIX = "give a directory of UTF-8 text files (plain, .gz, .bz2 or .xz), or one such file"
+COMPRESSED = (".gz", ".bz2", ".xz")
+"""The compressed files a corpus may be, by suffix (`corpus` has a decompressor for each)."""
+FORMATS = f"plain, {', '.join(COMPRESSED[:-1])} or {COMPRESSED[-1]}"
+"""What help and messages say a corpus file may be."""
+_FIX = f"give a UTF-8 text file ({FORMATS}) with one whitespace-tokenised sentence per line"
+_DIR_FIX = f"give a directory of UTF-8 text files ({FORMATS}), or one such file"
 
 
 class CorpusChanged(UserError):

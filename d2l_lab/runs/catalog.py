@@ -92,7 +92,7 @@ def is_run_dir(path: Path) -> bool:
 _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
     "experiment": (str,), "run_dir": (str,), "status": (str,), "final": (dict,), "wall_time_s": (int, float),
     "device": (str,), "seed": (int,), "config_hash": (str, type(None)), "data_checksum": (str, type(None)),
-    "notes": (dict,), "versions": (dict,), "git_commit": (str, type(None)), "started_at": (str,),
+    "notes": (dict,), "versions": (dict,), "git_commit": (str, type(None)), "git_commit_reason": (str,), "started_at": (str,),
     "finished_at": (str,), "diverged_at_step": (int,), "steps_done": (int,), "total_steps": (int,),
 }
 """The fields of summary.json that readers rely on, and their JSON types."""

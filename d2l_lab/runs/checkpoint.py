@@ -69,7 +69,11 @@ def _canonical(value: Any) -> Any:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's values; a file that is not one of ours is one UserError line. A bare pickle
+    (not torch's zip format) of protocol 3 or more also makes torch warn about its protocol above
+    that line: silenced, since the refusal says all there is to say."""
     import pickle
+    import warnings
 
     import torch
 
@@ -77,16 +81,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no checkpoint at '{path}': the run saved none yet; start it again without --resume")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        import re
-
         from d2l_lab.config.schema import clip
 
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        first = re.sub(r"\x1b\[[0-9;]*m", "", first)  # torch bolds part of its message
-        raise UserError(f"checkpoint '{path}' cannot be loaded safely ({clip(first, 160)}); "
+        raise UserError(f"checkpoint '{path}' cannot be loaded safely ({clip(_reason(exc), 160)}); "
                         "it is corrupt or not ours") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The line of torch's refusal that says what is wrong (`Unsupported global: GLOBAL getattr
+    ...`), not its first, which offers ways to load the file unsafely."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        _, marker, found = line.partition("WeightsUnpickler error:")
+        if marker and (found.strip() or i + 1 < len(lines)):  # the reason follows, on this line or the next
+            return (found.strip() or lines[i + 1]).split(". ")[0]
+    return lines[0] if lines else type(exc).__name__
 
 
 def seed_rngs(seed: int) -> None:

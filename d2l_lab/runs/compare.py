@@ -172,7 +172,9 @@ def _texts(selected: Sequence[Selected]) -> list[str]:
     """What tells runs of one experiment apart: the swept values, else the differing config keys."""
     configs = [_flat_config(s) for s in selected]
     keys = list(dict.fromkeys(k for c in configs for k in c if _tells_apart(k)))
-    differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    # A key only some runs have (Adam's beta1 beside SGD runs) is a setting the others do not use,
+    # not a difference: what tells those runs apart (the algorithm) is in the label already.
+    differing = [k for k in keys if len({repr(c[k]) for c in configs if k in c}) > 1]
     priority = list(selected[0].run.key_params) if selected else []
     differing.sort(key=lambda k: priority.index(k) if k in priority else len(priority))
     points = [s.point for s in selected]
@@ -298,8 +300,10 @@ def _final(c: Curve, metric: str) -> Any:
 
 
 def run_ids(runs: Sequence[Selected]) -> str:
-    """A run's id; a group's first id and how many more."""
-    return runs[0].run.id + (f" +{len(runs) - 1}" if len(runs) > 1 else "")
+    """A run's id; a group's first id and how many runs of other seeds it holds besides
+    (`+2 more seeds`: a bare `+2` said nothing)."""
+    more = len(runs) - 1
+    return runs[0].run.id + (f" +{more} more seed{'s' if more > 1 else ''}" if more else "")
 
 
 def statuses(runs: Sequence[Selected]) -> str:
@@ -315,12 +319,13 @@ def statuses(runs: Sequence[Selected]) -> str:
 def spread(values: Sequence[Any], digits: int = 6) -> str:
     """One value as a cell; several as `mean ± std (n=K)` over those that are numbers, both to the
     std's second significant digit (a diverged seed's inf or nan counts in n and makes the mean inf
-    or nan, as it should)."""
-    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    or nan, as it should); several equal ones as `value (n=K)`, since `± 0` says nothing."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(values) == 1 or not numbers:
         return cell(values[0] if values else None, digits)
-    if len(numbers) == 1:
-        return f"{cell(numbers[0], digits)} (n=1)"
+    if len(set(numbers)) == 1:
+        return f"{cell(numbers[0], digits)} (n={len(numbers)})"
+    numbers = [float(v) for v in numbers]
     mean, std = mean_std(numbers)
     if not (math.isfinite(std) and std > 0):
         return f"{cell(mean, digits)} ± {cell(std, 2)} (n={len(numbers)})"

@@ -67,6 +67,17 @@ def differences(config_class: type, experiment: str, config: dict[str, Any],
     return against, found
 
 
+def undertrained(config_class: type, experiment: str, epochs: Any) -> str | None:
+    """One line when an embedding run trained fewer epochs than its experiment's default (`epochs`:
+    summary.json's `final.epochs`): its nearest neighbours are then mostly noise (a one-epoch
+    fastText run's `energetic (1.000)`), and nothing else would tell a learner why."""
+    default = (_defaults(config_class, experiment, None, {}) or {}).get(f"{experiment.replace('-', '_')}.epochs")
+    if not isinstance(default, int) or not isinstance(epochs, (int, float)) or epochs >= default:
+        return None
+    return (f"note: this {experiment} run trained {epochs:g} of the default {default} epochs: its vectors are "
+            "undertrained (neighbours mostly noise)")
+
+
 def reproduce_command(experiment: str, run_dir: str) -> str:
     """The command that re-runs exactly this config into a new run directory."""
     return f"d2l run {experiment} --config {shlex.quote(str(run_dir))}/config.yaml"

@@ -328,7 +328,7 @@ def _ended_diverged(final: dict[str, Any], start_loss: float | None) -> bool:
 
 
 def _base_summary(experiment: str, config: Any, task: Task, device: Any, run_dir: Path) -> dict[str, Any]:
-    from d2l_lab.runs.environment import git_commit, versions
+    from d2l_lab.runs.environment import commit_fields, versions
 
     return {
         "experiment": experiment,
@@ -342,7 +342,7 @@ def _base_summary(experiment: str, config: Any, task: Task, device: Any, run_dir
         "data_checksum": task.data_checksum,
         "notes": {},
         "versions": versions(),
-        "git_commit": git_commit(),
+        **commit_fields(),  # git_commit, and git_commit_reason when it is null
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
