@@ -27,6 +27,8 @@ from d2l_lab.runs.launchers import compose_options, parse_slurm_sets, time_minut
 
 from .conftest import d2l, needs_extra
 
+pytestmark = pytest.mark.xdist_group("launchers")  # one Ray cluster: its tests share a test process
+
 D2L = [sys.executable, "-m", "d2l_lab"]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # Ray >= 2.5x would turn token auth on for a new cluster
 SIX = ("--grid", "algo=sgd,momentum", "--grid", "lr=0.1,0.2,0.3", "--set", "problem.name=quadratic",
