@@ -148,7 +148,7 @@ def test_ctrl_c_stops_the_ray_points_at_a_checkpoint_and_exits_130(ray_address, 
                "--quiet", "--launcher", "ray", "--address", ray_address]
     sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     deadline = time.monotonic() + 300
-    while len(list(tmp_path.glob("optim/*/metrics.csv"))) < 2:
+    while len(list(tmp_path.glob("optim/*/summary.json"))) < 2:  # both points are in their loops
         assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()
         time.sleep(0.1)
     sweep.send_signal(signal.SIGINT)
@@ -173,14 +173,14 @@ def test_an_output_root_the_ray_workers_do_not_share_is_refused(ray_address, tmp
 
 
 @pytest.mark.slow
-def test_a_grid_of_200_points_finishes_on_ray(ray_address, tmp_path):
-    rates = ",".join(f"{0.001 * i:.3f}" for i in range(1, 201))
+def test_a_grid_of_100_points_finishes_on_ray(ray_address, tmp_path):
+    rates = ",".join(f"{0.001 * i:.3f}" for i in range(1, 101))
     done = _sweep(tmp_path, ("--grid", f"lr={rates}", "--set", "problem.name=quadratic", "--set", "train.steps=2"),
                   "--launcher", "ray", "--address", ray_address)
     assert done.returncode == 0, done.stderr
     rows = _table(tmp_path)
-    assert len(rows) == 200 and {r["status"] for r in rows} == {"completed"}
-    assert len({r["run_dir"] for r in rows}) == 200
+    assert len(rows) == 100 and {r["status"] for r in rows} == {"completed"}
+    assert len({r["run_dir"] for r in rows}) == 100
 
 
 @pytest.mark.slow

@@ -191,8 +191,9 @@ def test_ctrl_c_mid_epoch_stops_within_a_second_and_resumes_to_the_same_bytes(co
     said = next(when for when, line in lines if line.startswith("stopping after the current step..."))
     saved = next(when for when, line in lines if "interrupted: state saved; continue with --resume" in line)
     # Said at once; the part in progress finished and the checkpoint saved well within a second; the
-    # process gone soon after (most of that is torch's own exit, ~1 s on a busy 2-core machine).
-    assert said - signalled < 0.5 and saved - signalled < 1.0 and ended - signalled < 2.5, (signalled, log)
+    # process gone soon after (most of that is torch's own exit: ~1 s on a busy 2-core machine, 2.5 s
+    # seen under a load of 6).
+    assert said - signalled < 0.5 and saved - signalled < 1.0 and ended - signalled < 4.0, (signalled, log)
     cut = only_run_dir(tmp_path / "cut" / experiment)
     summary = json.loads((cut / "summary.json").read_text())
     total, done = summary["total_steps"], summary["steps_done"]
