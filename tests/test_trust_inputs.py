@@ -4,6 +4,7 @@ Unicode forms, what a corpus directory skips, numbers that are not decimal, and 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -20,7 +21,7 @@ from d2l_lab.embeddings import encoded_corpus
 from d2l_lab.errors import UserError
 from d2l_lab.experiments.embedding_task import read_corpus
 
-from .conftest import d2l
+from .conftest import d2l, only_run_dir
 
 TEXT = "".join(f"the cat sat on the mat w{i % 7} and the dog w{i % 5}\n" for i in range(300))
 LATE = "late words arrive while the corpus is read\n" * 40
@@ -200,6 +201,26 @@ def test_a_corpus_directory_says_in_one_warning_what_it_skipped(tmp_path):
     assert len(warnings) == 1, result.stderr
     assert all(part in warnings[0] for part in (str(folder), "2 subdirectories", "1 pipe or device",
                                                 "1 broken link")), warnings[0]
+
+
+
+def test_a_resume_says_what_the_corpus_directory_skips_as_the_start_did(tmp_path):
+    """Before: the start warned, the resume of the same run on the same directory said nothing."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT)
+    (folder / "sub").mkdir()
+    result = d2l("run", "word2vec", "--corpus", str(folder), "--min-count", "1", "--epochs", "1", "--dim", "8",
+                 "--quiet", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    run = only_run_dir(tmp_path / "out" / "word2vec")
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))  # stopped after its last step
+    resumed = d2l("run", "word2vec", "--resume", str(run), "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    warnings = [line for line in resumed.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "1 subdirectory" in warnings[0], resumed.stderr
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
 # -- 5. the classes nobody listed -------------------------------------------------------------------------

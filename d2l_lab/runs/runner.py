@@ -101,8 +101,6 @@ def execute(experiment: str, config: Any, build_task: BuildTask, options: RunOpt
     device = resolve_device(config.device)
     seed_rngs(config.seed)
     task = _build(build_task, config, device, subscribers)
-    for message in task.warnings():
-        publish(subscribers, Warned(message))
     if options.dry_run:
         publish(subscribers, DryRunChecked(str(device), task.total_steps))
         return RunResult(exit_codes.OK, None, None)
@@ -172,7 +170,7 @@ def _build(build_task: BuildTask, config: Any, device: Any, subscribers: Sequenc
     except MemoryError as exc:  # numpy's "Unable to allocate 745. GiB for an array ..."
         raise UserError(f"not enough memory to set up this run ({clip(str(exc), 120)}): lower the sizes in "
                         "the config (dim, vocabulary via min_count, batch size)") from None
-    for message in take_warnings():
+    for message in [*take_warnings(), *task.warnings()]:  # a resume hears them as the start did
         publish(subscribers, Warned(message))
     return task
 
