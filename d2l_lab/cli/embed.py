@@ -13,7 +13,6 @@ import typer
 
 from d2l_lab.cli import output
 from d2l_lab.cli.common import cli_errors
-from d2l_lab.cli.terminal import reading_bar
 from d2l_lab.errors import UserError
 
 app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
@@ -37,6 +36,8 @@ def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: 
         source, args = args[0], args[1:]
     if words is not None and len(args) != words:
         raise UserError(f"expected {words} word(s) after the vectors source, got {len(args)}: {' '.join(args) or '-'}")
+    from d2l_lab.cli.terminal import reading_bar
+
     with reading_bar("reading vectors") as progress:
         if vectors_file is not None:
             from d2l_lab.embeddings.vector_cache import load_vectors_cached
