@@ -107,11 +107,10 @@ def _from_entry(entry: dict[str, Any], path: Path, limit: int | None,
                 warn: Callable[[str], None] | None) -> WordVectors:
     """The vectors of a checked entry, the first `limit` words when given, with the warning the
     text gives for the rows it reads."""
-    count = entry["count"] if limit is None else min(limit, entry["count"])
-    # A limit the file fills stops the text at its last word: repeats after that go unread.
-    read = entry["repeats"] if limit is None or limit > entry["count"] else entry["repeats"][entry["repeats"] < limit]
-    repeats = len(read)
-    notes = repeat_warnings(source_label(path, entry["format"]), repeats, entry["first_repeat"])
+    count, repeats = entry["count"], entry["repeats"]
+    if limit is not None and limit <= count:  # the text stops at the limit's last word, before any later repeat
+        count, repeats = limit, repeats[repeats < limit]
+    notes = repeat_warnings(source_label(path, entry["format"]), len(repeats), entry["first_repeat"])
     return _answer(notes, warn, entry["words"][:count], entry["matrix"][:count])
 
 
