@@ -1,5 +1,5 @@
 """Where d2l-lab keeps what it can rebuild or re-download: co-occurrence counts, encoded corpora,
-fetched vectors.
+fetched vectors, binary copies of large vector files.
 
 The cache is an optimisation: when the configured directory cannot be used (`D2L_LAB_CACHE` names
 a file, or a directory that refuses writes), `default_cache_dir` falls back to a temporary
@@ -40,13 +40,20 @@ def configured_cache_dir() -> Path | None:
 _NO_HOME = "directory is not configured (HOME is unset, empty or relative, and D2L_LAB_CACHE is unset)"
 
 
+def lasting_cache_dir() -> tuple[Path | None, str | None]:
+    """(the configured cache directory, None) when it can be used, else (None, why not): for a
+    cache worth writing only where it lasts, which `default_cache_dir`'s fallback does not."""
+    configured = configured_cache_dir()
+    problem = _NO_HOME if configured is None else cache_problem(configured)
+    return (configured, None) if problem is None else (None, problem)
+
+
 def default_cache_dir() -> Path:
     """The configured cache directory, or (once warned) a throw-away one when it is unusable."""
     global _fallback
-    configured = configured_cache_dir()
-    problem = _NO_HOME if configured is None else cache_problem(configured)
-    if problem is None and configured is not None:
-        return configured
+    usable, problem = lasting_cache_dir()
+    if usable is not None:
+        return usable
     if _fallback is None:
         _fallback = Path(tempfile.mkdtemp(prefix="d2l-lab-nocache-"))
         atexit.register(shutil.rmtree, _fallback, ignore_errors=True)
@@ -56,11 +63,10 @@ def default_cache_dir() -> Path:
 
 def require_cache_dir(why: str) -> Path:
     """The configured cache directory, or one UserError line when it cannot be used."""
-    configured = configured_cache_dir()
-    problem = _NO_HOME if configured is None else cache_problem(configured)
-    if problem is not None or configured is None:
+    usable, problem = lasting_cache_dir()
+    if usable is None:
         raise UserError(f"{why} needs a cache, but {problem}: set D2L_LAB_CACHE to a writable directory")
-    return configured
+    return usable
 
 
 def cache_problem(path: Path) -> str | None:

@@ -103,3 +103,23 @@ def test_losses_benchmark_times_every_loss_against_negative_sampling() -> None:
     assert [(r[0], r[1]) for r in rows] == [("cbow", "ns"), ("cbow", "hs"), ("cbow", "softmax")]
     assert float(rows[0][4]) == 1.0 and all(float(r[3]) > 0 for r in rows)
     assert float(rows[2][4]) > float(rows[0][4])  # scoring every word costs more than K + 1 of them
+
+
+def test_startup_benchmark_times_every_command_against_its_limit() -> None:
+    """At a tiny vector file: every row of the table is there, with positive times, and each limit
+    is the one the issue sets, in the numbers the table prints."""
+    out = _run(str(BENCHMARKS / "startup.py"), "--repeats", "1", "--words", "2000", "--dim", "8")
+    cells = {row[0]: row[1:] for line in out.splitlines()[3:]
+             for row in [[cell.strip() for cell in line.strip("|").split("|")]]}
+    seconds = {command: float(row[0]) for command, row in cells.items()}
+    assert list(seconds)[:5] == ["python -c 'import torch'", "d2l run optim --algo adam --lr 0.01", "d2l --help",
+                                 "d2l runs list", "d2l embed similar RUN chip"]
+    assert len(seconds) in (7, 8)  # 8 with gensim's row
+    assert all(float(row[0]) > 0 and float(row[1]) > 0 for row in cells.values())
+    limits = {command: float(row[2]) for command, row in cells.items() if row[2]}
+    torch_s = seconds["python -c 'import torch'"]
+    assert abs(limits["d2l run optim --algo adam --lr 0.01"] - (torch_s + 1.0)) <= 2 * ROUNDING
+    assert limits["d2l --help"] == limits["d2l runs list"] == 1.0
+    assert limits["d2l embed similar --vectors F chip: next"] == 1.5
+    assert all(row[-1] == ("yes" if seconds[c] <= limits[c] else "NO") for c, row in cells.items()
+               if row[2] and abs(seconds[c] - limits[c]) > ROUNDING)

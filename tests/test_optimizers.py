@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -317,3 +319,31 @@ def test_differentiable_steps_pass_gradcheck(optimizer_cls):
     generator = torch.Generator().manual_seed(0)
     inputs = [torch.randn(3, generator=generator, dtype=F64, requires_grad=True) for _ in range(2)]
     assert torch.autograd.gradcheck(three_steps, inputs)
+
+
+DYNAMO_CHECK = """
+import sys, torch
+from d2l_lab.optimizers import OptimizerConfig, ScheduleConfig, build_optimizer, build_scheduler
+x = torch.ones(3, requires_grad=True)
+optimizer = build_optimizer([x], OptimizerConfig(algo="adam", lr=0.1))
+scheduler = build_scheduler(optimizer, ScheduleConfig(name="cosine"), 10)
+for _ in range(2):
+    optimizer.zero_grad()
+    (x ** 2).sum().backward()
+    optimizer.step()
+    scheduler.step()
+optimizer.load_state_dict(optimizer.state_dict())
+print("torch._dynamo" in sys.modules)
+import torch._dynamo
+optimizer.zero_grad()
+optimizer.load_state_dict(optimizer.state_dict())
+print(x.grad is None)
+"""
+
+
+def test_our_optimizers_leave_torch_dynamo_unloaded():
+    """torch.optim.Optimizer's add_param_group, zero_grad, state_dict and load_state_dict import
+    torch._dynamo on their first call, about a second of every `d2l run optim`; ours call them
+    without that wrapper until something else has loaded dynamo, and through it from then on."""
+    done = subprocess.run([sys.executable, "-c", DYNAMO_CHECK], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from d2l_lab.embeddings import vector_binary, vector_rows
+from d2l_lab.embeddings import vector_binary, vector_formats, vector_rows
 from d2l_lab.embeddings.vector_formats import load_vectors, save_word2vec_text
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
@@ -153,6 +153,7 @@ def test_loading_peaks_near_twice_the_matrix_size(tmp_path, monkeypatch, fmt):
     # Scale chunks and read buffers down to this small file, as they are to a 400k-word one.
     monkeypatch.setattr(vector_rows, "_CHUNK_VALUES", 1 << 15)
     monkeypatch.setattr(vector_binary, "_READ_BYTES", 1 << 14)
+    monkeypatch.setattr(vector_formats, "_BLOCK_BYTES", 1 << 14)
     tracemalloc.start()
     try:
         load_vectors(path)

@@ -39,14 +39,17 @@ def _load(args: list[str], vectors_file: Path | None, limit: int | None, words: 
         source, args = args[0], args[1:]
     if words is not None and len(args) != words:
         raise UserError(f"expected {words} word(s) after the vectors source, got {len(args)}: {' '.join(args) or '-'}")
-    if vectors_file is not None:
-        from d2l_lab.embeddings.vector_formats import load_vectors
+    from d2l_lab.cli.terminal import reading_bar
 
-        return load_vectors(vectors_file, limit=limit, warn=output.warn), args, None
-    from d2l_lab.embeddings.run_vectors import load_run_vectors
+    with reading_bar("reading vectors") as progress:
+        if vectors_file is not None:
+            from d2l_lab.embeddings.vector_cache import load_vectors_cached
 
-    run = _find_run(source, out)
-    return load_run_vectors(run.path, limit=limit, warn=output.warn), args, run
+            return load_vectors_cached(vectors_file, limit=limit, warn=output.warn, progress=progress), args, None
+        from d2l_lab.embeddings.run_vectors import load_run_vectors
+
+        run = _find_run(source, out)
+        return load_run_vectors(run.path, limit=limit, warn=output.warn, progress=progress), args, run
 
 
 def _find_run(source: str, out: Path) -> Any:

@@ -1,4 +1,4 @@
-"""What a person sees while something runs: a subscriber to the run loop's events, and a download bar.
+"""What a person sees while something runs: a subscriber to the run loop's events, and bars for bytes.
 
 Progress on stderr: on a terminal a bar that advances with every run-loop step (an embedding
 run's steps are parts of an epoch, so it moves within an epoch and shows the epoch, words/s, lr,
@@ -267,9 +267,32 @@ def download_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int | 
         yield lambda received, total: bar.update(task, completed=received, total=total)
 
 
+@contextmanager
+def reading_bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A file's reading progress (bytes read, of how many) as a rich bar on a terminal, drawn from
+    its first update, so a read that gives none (a cached copy's) shows nothing; None (no bar)
+    when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    shown: list[Any] = []  # the display and its task, once there is progress to show
+
+    def update(done: int, total: int | None) -> None:
+        if not shown:
+            shown.extend([bar := _bytes_progress(), bar.add_task(label, total=total)])
+            bar.start()
+        shown[0].update(shown[1], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if shown:
+            shown[0].stop()
+
+
 def _bytes_progress() -> Any:
-    """A rich progress display on stderr for bytes (size, speed), gone when it stops: downloads
-    and corpus reading."""
+    """A rich progress display on stderr for bytes (size, speed), gone when it stops: downloads,
+    corpus and vector files read."""
     from rich.console import Console
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 

@@ -10,15 +10,23 @@ config shares it (`lr` is `optimizer.lr` for optim; a bare `name` is ambiguous).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """`typing.get_type_hints(cls)`, evaluated once per class: it evaluates every annotation string
+    on each call, and building the CLI asks for the hints of a config class some 300 times."""
+    return typing.get_type_hints(cls)
+
+
 def all_keys(cls: type, prefix: str = "") -> list[str]:
     """Every dotted key the config accepts, for suggestions and documentation."""
     keys = []
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     for f in dataclasses.fields(cls):
         if dataclasses.is_dataclass(hints[f.name]):
             keys.extend(all_keys(hints[f.name], prefix + f.name + "."))
@@ -62,7 +70,7 @@ def field_at(config_class: type, key: str) -> tuple[dataclasses.Field, Any]:
     field, hint = None, None
     for part in key.split("."):
         field = {f.name: f for f in dataclasses.fields(cls)}[part]
-        hint = cls = typing.get_type_hints(cls)[part]
+        hint = cls = type_hints(cls)[part]
     assert field is not None
     return field, value_type(hint)
 

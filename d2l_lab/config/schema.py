@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from d2l_lab.config.keys import all_keys, short_name
+from d2l_lab.config.keys import all_keys, short_name, type_hints
 from d2l_lab.errors import ConfigKeyError, UserError
 
 T = TypeVar("T")
@@ -172,7 +172,7 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
             "check the YAML indentation"
         )
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     for key in data:
         if key not in fields:
             raise UserError(_unknown_key_message(cls, prefix, clip(key)))

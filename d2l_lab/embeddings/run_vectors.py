@@ -6,25 +6,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from d2l_lab.embeddings.vector_formats import load_vectors
+from d2l_lab.embeddings.vector_cache import load_vectors_cached
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
+
+if TYPE_CHECKING:
+    from d2l_lab.datasets.fetch import Progress
 
 VECTORS_NAME = "vectors.txt"
 SUBWORDS_NAME = "subwords.npz"
 
 
-def load_run_vectors(run_dir: str | Path, limit: int | None = None,
-                     warn: Callable[[str], None] | None = None) -> WordVectors:
+def load_run_vectors(run_dir: str | Path, limit: int | None = None, warn: Callable[[str], None] | None = None,
+                     progress: Progress | None = None) -> WordVectors:
     """The vectors a word2vec/GloVe/fastText run saved; for fastText, unknown words are embedded
-    from their character n-grams. `warn` is `load_vectors`'s."""
+    from their character n-grams. `warn` and `progress` are `load_vectors`'s."""
     run_dir = Path(run_dir)
     path = run_dir / VECTORS_NAME
     if not path.is_file():
         what = "does not exist" if not run_dir.exists() else f"has no {VECTORS_NAME}"
         raise UserError(f"run directory '{run_dir}' {what}: give an embedding run directory, or --vectors FILE")
-    vectors = load_vectors(path, limit=limit, warn=warn)
+    vectors = load_vectors_cached(path, limit=limit, warn=warn, progress=progress)
     if (run_dir / SUBWORDS_NAME).is_file():
         from d2l_lab.embeddings.subwords import SubwordVectors
 

@@ -55,6 +55,16 @@ def word_fault(raw: bytes) -> str:
     return f"the word holds a control character, {ascii(bad.group())[1:-1]} ({clip(ascii(word[:100]), 60)})"
 
 
+def repeat_warnings(source: str, repeats: int, first_repeat: str) -> list[str]:
+    """One line for all repeated words (none without any): a file with repeats is suspect, but
+    still answers. `first_repeat` names the first one, as `'word' at line 12`."""
+    if not repeats:
+        return []
+    rows = "1 row repeats a word" if repeats == 1 else f"{repeats:,} rows repeat a word"
+    return [f"{source}: {rows} read before (first {first_repeat}; the two Unicode forms of a word count as one): "
+            "each word keeps its first row, as gensim does"]
+
+
 class Rows:
     """Collects vectors: one block when the final count is known, else fixed-size chunks joined
     once at the end (memory peaks near twice the result).
@@ -75,7 +85,9 @@ class Rows:
         self.used = 0
         self.words: list[str] = []
         self.seen: set[str] = set()
-        self.repeats = 0
+        self.repeats_after: list[int] = []
+        """For each repeated row, how many words were kept before it: a cached copy of the whole
+        file (`vector_cache`) tells from it which repeats a limit would have read."""
         self.first_repeat = ""
 
     @property
@@ -89,8 +101,7 @@ class Rows:
             raise UserError(f"{self.source}, {self.unit} {number:,}: the vector of '{clip(word, 40)}' holds {bad}, "
                             "not a finite float32; re-export the vectors (a diverged training writes such values)")
         if word in self.seen:
-            self.repeats += 1
-            self.first_repeat = self.first_repeat or f"'{clip(word, 40)}' at {self.unit} {number:,}"
+            self._repeat(word, number)
             return
         if self.used == len(self.blocks[-1]):
             self.blocks.append(self._allocate(self.chunk_rows))
@@ -100,14 +111,35 @@ class Rows:
         self.words.append(word)
         self.seen.add(word)
 
+    def add_many(self, words: list[str], matrix: np.ndarray, numbers: list[int]) -> None:
+        """`add` for a block of rows whose values the caller has checked finite, until the limit:
+        the text reader's common case, with one copy of the block instead of one per row."""
+        kept: list[int] = []
+        for i, word in enumerate(words):
+            if self.limit is not None and len(self.words) >= self.limit:
+                break
+            if word in self.seen:
+                self._repeat(word, numbers[i])
+                continue
+            self.words.append(word)
+            self.seen.add(word)
+            kept.append(i)
+        rest = matrix if len(kept) == len(matrix) else matrix[kept]
+        while len(rest):
+            if self.used == len(self.blocks[-1]):
+                self.blocks.append(self._allocate(self.chunk_rows))
+                self.used = 0
+            take = min(len(rest), len(self.blocks[-1]) - self.used)
+            self.blocks[-1][self.used:self.used + take] = rest[:take]
+            self.used += take
+            rest = rest[take:]
+
+    def _repeat(self, word: str, number: int) -> None:
+        self.repeats_after.append(len(self.words))
+        self.first_repeat = self.first_repeat or f"'{clip(word, 40)}' at {self.unit} {number:,}"
+
     def warnings(self) -> list[str]:
-        """One line for all repeated words: a file with repeats is suspect, but still answers."""
-        if not self.repeats:
-            return []
-        rows = "1 row repeats a word" if self.repeats == 1 else f"{self.repeats:,} rows repeat a word"
-        message = (f"{self.source}: {rows} read before (first {self.first_repeat}; the two Unicode forms of a "
-                   "word count as one): each word keeps its first row, as gensim does")
-        return [message]
+        return repeat_warnings(self.source, len(self.repeats_after), self.first_repeat)
 
     def result(self) -> tuple[list[str], np.ndarray]:
         """The words and their vectors in one exact-size array, so no unused rows stay allocated."""

@@ -18,10 +18,22 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 COSMUL_EPS = 1e-3  # Levy & Goldberg (2014): keeps 3CosMul finite when cos(x, a) is -1
 
 
+_ROWS_AT_ONCE = 4096
+"""Rows of a large matrix normalised at a time: each row's norm and quotient come out the same, and
+the temporaries stay small (whole, a 400k x 300 matrix needs another 480 MB for its squares)."""
+
+
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero instead of becoming NaN."""
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return matrix / np.maximum(norms, np.finfo(np.float32).tiny)
+    if matrix.ndim != 2 or len(matrix) <= _ROWS_AT_ONCE:
+        norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+        return matrix / np.maximum(norms, np.finfo(np.float32).tiny)
+    first = normalize_rows(matrix[:_ROWS_AT_ONCE])
+    unit = np.empty(matrix.shape, dtype=first.dtype)
+    unit[:_ROWS_AT_ONCE] = first
+    for start in range(_ROWS_AT_ONCE, len(matrix), _ROWS_AT_ONCE):
+        unit[start:start + _ROWS_AT_ONCE] = normalize_rows(matrix[start:start + _ROWS_AT_ONCE])
+    return unit
 
 
 def check_analogy_method(method: str) -> None:
@@ -72,7 +84,7 @@ class WordVectors:
             )
         self.words = list(words)
         self.matrix = matrix
-        self.index = {word: i for i, word in enumerate(self.words)}
+        self.index = dict(zip(self.words, range(len(self.words))))
         if len(self.index) != len(self.words):
             duplicate = next(w for w, n in Counter(self.words).items() if n > 1)
             raise UserError(f"word {duplicate!r} appears more than once; keep one vector per word")

@@ -15,6 +15,8 @@ torch does, so |g|^2 is per real coordinate), `differentiable` (autograd through
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -35,6 +37,24 @@ _RANGES: dict[str, tuple[float, float | None, bool, str]] = {
     "initial_accumulator_value": (0.0, None, False, "Invalid initial_accumulator_value value: {}"),
     "momentum_decay": (0.0, None, False, "Invalid momentum_decay value: {}"),
 }
+
+
+def _dynamo_free(name: str) -> Callable[..., Any]:
+    """torch.optim.Optimizer's method `name` without its `torch._disable_dynamo` wrapper until
+    torch._dynamo is loaded. The wrapper imports torch._dynamo on its first call (about a second,
+    more than the rest of `d2l run optim` after `import torch`) only to tell dynamo not to trace
+    the method; before anything has loaded dynamo nothing can be tracing, so the method itself is
+    called. Once dynamo is loaded (torch.compile, torch.optim's own `step`) the wrapper is
+    called as torch calls it. torch is not changed: the method is reached through the
+    `__wrapped__` that `functools.wraps` leaves, or is the wrapper itself where there is none."""
+    wrapper = getattr(torch.optim.Optimizer, name)
+    method = getattr(wrapper, "__wrapped__", wrapper)
+
+    @functools.wraps(method)
+    def call(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        return (wrapper if "torch._dynamo" in sys.modules else method)(self, *args, **kwargs)
+
+    return call
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -67,6 +87,11 @@ class Optimizer(torch.optim.Optimizer):
     complex_as_real: ClassVar[bool] = True
     """View complex tensors as (re, im) pairs, as torch does for every optimizer but SGD (whose
     linear update is the same either way)."""
+
+    add_param_group = _dynamo_free("add_param_group")
+    zero_grad = _dynamo_free("zero_grad")
+    state_dict = _dynamo_free("state_dict")
+    load_state_dict = _dynamo_free("load_state_dict")
 
     def __init__(self, params: Iterable[Any], **defaults: Any):
         lr = defaults.get("lr")
