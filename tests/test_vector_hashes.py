@@ -3,6 +3,10 @@ parts (issue 22): refactors of the engine must leave every model's arithmetic as
 
 A changed hash is a changed result. Where a change is meant (a faster step that rounds
 differently), the new hash goes in with the quality evidence that justified it, in the same commit.
+
+Every model runs at seed 0; the default model (skip-gram, negative sampling) also at seed 1, which
+checks that the seed reaches every random stream. (Seed 1 of the other models was recorded too and
+held through issue 22's refactor; it was dropped to keep the suite within CI's 10 minutes.)
 """
 
 from __future__ import annotations
@@ -25,15 +29,10 @@ SHA256 = {
     ("skipgram-ns", 0): "0310bc421241c4f8e145f699c7cdf29dbfb7ed2d62cdb1491087463090c1b857",
     ("skipgram-ns", 1): "09ffaa9ebd5ab3c7182c54be184055537d3e9b0df4c7a6cc9ff857fad82e1c48",
     ("skipgram-hs", 0): "eb8d6f81df696b9707bb0b3dd6135873fb5a6a5b431ecce8bae8cc93efe1ff4f",
-    ("skipgram-hs", 1): "ff69a29fd895d9f1e9a5b1be048c2c7e2ea08ba5cbd750c3a5655c98fad0c13a",
     ("cbow-ns", 0): "11589ff004777292dc0dceffe0c80d4c7c77f0a2cfa7c4d377bb2789d74bfd84",
-    ("cbow-ns", 1): "e4f79d71895cc992d296fffec387e7e224e3e7118fbd70f4c58bd3385462cc82",
     ("cbow-hs", 0): "87d536dd70e41ee4080bb8fc5f37a965ac958e99c30989d83036bcaa5711ed50",
-    ("cbow-hs", 1): "af6501adceedf89c2db617af9dd6626ec3d952e111f22c627ea286b01e996855",
     ("fasttext", 0): "1eea755c978e03d5e3991c2dd03be212c67691e6297372589ca234684eca1d86",
-    ("fasttext", 1): "40a5c3874583839ddad466873d957741719728d9e48739d0f453f68392d530d9",
     ("glove", 0): "50611a4ae6cecda150746d44458ef2713b99bb67c2d86d6877fcbe5816eb861b",
-    ("glove", 1): "7617f13b77922361e2437b4c8df45cd4660c2e4cd708029c6f2bc91b7c4a078c",
 }
 
 

@@ -259,13 +259,13 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 
 @pytest.mark.slow
 def test_scaling_benchmark_prints_a_row_per_condition():
-    """One repeat of one epoch, idle and with one busy process: a row per (busy, workers) with a
-    positive speed and ratios against one worker."""
+    """One repeat of one epoch on idle cores (a busy core would only slow the suite): a row per
+    worker count with a positive speed and its ratio against one worker."""
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
                           "word2vec_scaling.py")
-    done = subprocess.run([sys.executable, script, "--repeats", "1", "--epochs", "1"], capture_output=True,
+    done = subprocess.run([sys.executable, script, "--repeats", "1", "--epochs", "1", "--busy", "0"], capture_output=True,
                           text=True, timeout=600, check=True)
     rows = [line.split() for line in done.stdout.splitlines() if line.split() and line.split()[0].isdigit()]
-    assert [(busy, workers) for busy, workers, *_ in rows] == [("0", "1"), ("0", "2"), ("1", "1"), ("1", "2")]
+    assert [(busy, workers) for busy, workers, *_ in rows] == [("0", "1"), ("0", "2")]
     assert all(float(speed.replace(",", "")) > 0 for _, _, speed, *_ in rows)
-    assert [ratio for *_, ratio, _rho in rows][::2] == ["1.00", "1.00"]
+    assert rows[0][-2] == "1.00"
