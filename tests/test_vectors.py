@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from d2l_lab.embeddings.vectors import COSMUL_EPS, WordVectors
+from d2l_lab.embeddings.vectors import COSMUL_EPS, WordVectors, normalize_rows
 from d2l_lab.errors import UserError
 
 SQRT_HALF = float(np.sqrt(0.5))
@@ -128,3 +128,12 @@ def test_inconsistent_construction_is_a_user_error():
         WordVectors(["a", "b"], np.zeros((3, 4)))
     with pytest.raises(UserError, match="word 'a' appears more than once"):
         WordVectors(["a", "b", "a"], np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_matrix_is_normalised_in_blocks_to_the_same_bits(dtype):
+    matrix = np.random.default_rng(0).standard_normal((1300, 7)).astype(dtype)
+    matrix[700] = 0
+    whole = matrix / np.maximum(np.linalg.norm(matrix, axis=-1, keepdims=True), np.finfo(np.float32).tiny)
+    unit = normalize_rows(matrix)
+    assert unit.dtype == whole.dtype and np.array_equal(unit, whole) and not unit[700].any()

@@ -18,22 +18,25 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 COSMUL_EPS = 1e-3  # Levy & Goldberg (2014): keeps 3CosMul finite when cos(x, a) is -1
 
 
-_ROWS_AT_ONCE = 4096
-"""Rows of a large matrix normalised at a time: each row's norm and quotient come out the same, and
-the temporaries stay small (whole, a 400k x 300 matrix needs another 480 MB for its squares)."""
+_ROWS_AT_ONCE = 512
+"""Rows of a large matrix normalised at a time, in cache: each row's norm and quotient come out the
+same, and no temporary is the matrix's size (whole, a 400k x 300 one needs 480 MB for its squares)."""
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero instead of becoming NaN."""
     if matrix.ndim != 2 or len(matrix) <= _ROWS_AT_ONCE:
-        norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-        return matrix / np.maximum(norms, np.finfo(np.float32).tiny)
-    first = normalize_rows(matrix[:_ROWS_AT_ONCE])
-    unit = np.empty(matrix.shape, dtype=first.dtype)
-    unit[:_ROWS_AT_ONCE] = first
-    for start in range(_ROWS_AT_ONCE, len(matrix), _ROWS_AT_ONCE):
-        unit[start:start + _ROWS_AT_ONCE] = normalize_rows(matrix[start:start + _ROWS_AT_ONCE])
+        return matrix / _norms(matrix)
+    unit = np.empty(matrix.shape, dtype=np.result_type(matrix, _norms(matrix[:1])))
+    for start in range(0, len(matrix), _ROWS_AT_ONCE):
+        block = matrix[start:start + _ROWS_AT_ONCE]
+        np.divide(block, _norms(block), out=unit[start:start + _ROWS_AT_ONCE])
     return unit
+
+
+def _norms(matrix: np.ndarray) -> np.ndarray:
+    """Row norms, at least the smallest normal float32 (a zero row divided by it stays zero)."""
+    return np.maximum(np.linalg.norm(matrix, axis=-1, keepdims=True), np.finfo(np.float32).tiny)
 
 
 def check_analogy_method(method: str) -> None:
