@@ -12,8 +12,11 @@ from d2l_lab.config.schema import from_dict
 from d2l_lab.embeddings.fasttext import config as fasttext
 from d2l_lab.embeddings.fasttext.config import FastTextConfig
 from d2l_lab.embeddings.fasttext.trainer import FastTextTrainer
+from d2l_lab.embeddings.sampling import context_pairs
 from d2l_lab.embeddings.subwords import COMBINES, SubwordScheme
 from d2l_lab.embeddings.vector_formats import load_vectors
+from d2l_lab.embeddings.word2vec.examples import PairsOfCentre
+from d2l_lab.embeddings.word2vec.rows import add_owners_steps, sorted_with_positions
 from d2l_lab.errors import UserError
 from d2l_lab.experiments import embedding_task
 
@@ -71,6 +74,48 @@ def test_a_step_is_fasttexts_update_of_the_combined_input(combine):
     assert torch.allclose(trainer.table.double(), before[0] - lr * table_grad, atol=1e-5)
     assert torch.allclose(trainer.output_table.double(), before[1] - lr * out_grad, atol=1e-5)
     assert trainer.input_table.data_ptr() == trainer.table.data_ptr()  # still the word rows of `table`
+
+
+@pytest.mark.parametrize("run", [64, 100])
+def test_a_centres_contexts_lie_in_one_run_of_pairs_shuffled_inside_it(run):
+    """fastText's layout holds every (centre, context) pair once, a centre's contexts in one run of
+    `run` pairs (but for the centres cut by a run's ends) and in random order inside it."""
+    ids = np.arange(3000)  # every position its own word: a pair's word names its centre
+    offsets = np.arange(0, ids.size + 1, 30)
+    centres, contexts, _ = context_pairs(ids, offsets, 5, np.random.default_rng(0))
+    pairs = PairsOfCentre(ids, offsets, 5, 256, np.random.default_rng(0), CPU, run=run)
+    words, targets = pairs.words.numpy(), pairs.targets.numpy()
+    assert sorted(zip(words, targets)) == sorted(zip(centres, contexts))
+    runs = np.arange(words.size) // run
+    first_run = np.full(ids.size, runs[-1] + 1)
+    np.minimum.at(first_run, words, runs)
+    last_run = np.zeros(ids.size, dtype=np.int64)
+    np.maximum.at(last_run, words, runs)
+    cut = last_run > first_run
+    assert np.all(last_run[cut] - first_run[cut] == 1) and cut.sum() <= runs[-1]
+    assert np.mean(words[1:] == words[:-1]) < 0.1  # in centre order, most neighbours share a centre
+
+
+def test_each_row_takes_the_summed_steps_of_its_owners():
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(50, 4, generator=generator, dtype=torch.float64)
+    rows = torch.randint(0, 50, (300,), generator=generator)
+    owners = torch.randint(0, 20, (300,), generator=generator)
+    steps = torch.randn(20, 4, generator=generator, dtype=torch.float64)
+    expected = table.clone()
+    for row, owner in zip(rows.tolist(), owners.tolist()):
+        expected[row] += steps[owner]
+    add_owners_steps(table, rows, owners, steps)
+    assert torch.allclose(table, expected)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 255, 256, 257, 4097])
+@pytest.mark.parametrize("high", [1, 3, 2_000_000])
+def test_sorted_with_positions_is_a_stable_sort(size, high):
+    """Every size (the keys' position bits change at powers of two) and many or few ties."""
+    values = torch.randint(0, high, (size,), generator=torch.Generator().manual_seed(size))
+    expected = torch.sort(values, stable=True)
+    assert all(map(torch.equal, sorted_with_positions(values), (expected.values, expected.indices)))
 
 
 def ngram_table_rows(trainer, word):

@@ -31,7 +31,7 @@ SHA256 = {
     ("skipgram-hs", 0): "eb8d6f81df696b9707bb0b3dd6135873fb5a6a5b431ecce8bae8cc93efe1ff4f",
     ("cbow-ns", 0): "11589ff004777292dc0dceffe0c80d4c7c77f0a2cfa7c4d377bb2789d74bfd84",
     ("cbow-hs", 0): "87d536dd70e41ee4080bb8fc5f37a965ac958e99c30989d83036bcaa5711ed50",
-    ("fasttext", 0): "1eea755c978e03d5e3991c2dd03be212c67691e6297372589ca234684eca1d86",
+    ("fasttext", 0): "89e88d993bb82b7aefa748e428bd9bd3a040d9af82eef80dc470ed0cd9813fb2",
     ("glove", 0): "50611a4ae6cecda150746d44458ef2713b99bb67c2d86d6877fcbe5816eb861b",
 }
 

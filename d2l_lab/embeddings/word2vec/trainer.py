@@ -17,12 +17,12 @@ its losses and updates against autograd on that module. The optimisations:
    seeded generator, as whole numpy arrays.
 
 The parts are separate: how a chunk's examples are laid out (`examples.py`: `Pairs`,
-`ContextMeans`, `ContextsOfCentre`), the loss (`objectives.py`: one class each, chosen once here,
-which names the layout it needs for each model), the input side (`input_rows`, which fastText
-overrides to build its vectors from subword rows) and the epochs (`epochs.EpochTrainer`: parts,
-the learning rate over the run, running sums, resume, Hogwild workers). A step never branches on
-the loss. Bit-for-bit reproducibility holds on CPU with one worker; CUDA's scatter-add order is
-not deterministic.
+`PairsOfCentre`, `ContextMeans`, `ContextsOfCentre`), the loss (`objectives.py`: one class each,
+chosen once here, which names the layout it needs for each model), the input side (`input_rows`
+and `layout`, which fastText overrides to build its vectors from subword rows, once per centre
+of a batch) and the epochs (`epochs.EpochTrainer`: parts, the learning rate over the run,
+running sums, resume, Hogwild workers). A step never branches on the loss. Bit-for-bit
+reproducibility holds on CPU with one worker; CUDA's scatter-add order is not deterministic.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from d2l_lab.embeddings.word2vec.rows import add_rows, pad
 
 PART_TOKENS = 25_000
 """Corpus tokens per part of an epoch (one run-loop step): fastText, the slowest trainer, takes
-about 0.15 s for them on one core (word2vec 0.03 s), so Ctrl-C waits well under a second, and
+about 0.1 s for them on one core (word2vec 0.03 s), so Ctrl-C waits well under a second, and
 the run loop's work between steps stays negligible."""
 
 _INIT_STREAM, _EPOCH_STREAM = 0, 1  # separate random streams of one seed
@@ -92,7 +92,7 @@ class Word2VecTrainer(EpochTrainer):
         self.input_table = torch.from_numpy(initial).to(device)
         self.output_table = torch.zeros(shape, device=device)
         self.objective = OBJECTIVES[cfg.loss].objective_class()(vocab.counts, cfg, device)
-        self.layout: type[Examples] = self.objective.layouts[cfg.model]
+        self.layout: Callable[..., Examples] = self.objective.layouts[cfg.model]
 
     @classmethod
     def from_sentences(cls, sentences: Sequence[Sequence[str]], cfg: Word2VecConfig, seed: int,
