@@ -282,28 +282,28 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
         publish(subscribers, Warned(f"loss diverged: it ended at {summary['final']['loss']:.4g} from "
                                     f"{start_loss:.4g} at the start; {task.diverged_hint()}"))
     summary["notes"] = task.notes()
-    # A stop after the last step (the checkpoint holds it) is asked about between the writes that
-    # are left, and once more after the summary's, which may have begun before the stop came.
-    if status == "completed" and should_stop():
-        status, code = _stopped_after_the_steps(run_dir, subscribers)
+
+    def stopped_after_the_steps() -> bool:
+        """A stop after the last step (the checkpoint holds it) interrupts the run all the same, so
+        that the exit code says what the signal asked and `--resume` writes what is left."""
+        nonlocal status, code
+        if status != "completed" or not should_stop():
+            return False
+        status, code = "interrupted", exit_codes.INTERRUPTED
+        publish(subscribers, Warned(f"interrupted after the last step: state saved; finish it with --resume "
+                                    f"{run_dir}"))
+        return True
+
+    stopped_after_the_steps()  # asked between the writes that are left
     if status != "interrupted":
         task.write_artifacts(run_dir, metrics.rows)
-    if status == "completed" and should_stop():
-        status, code = _stopped_after_the_steps(run_dir, subscribers)
+    stopped_after_the_steps()
     _write_summary(run_dir, summary, status=status, wall=elapsed())
-    if status == "completed" and should_stop():
-        status, code = _stopped_after_the_steps(run_dir, subscribers)
+    if stopped_after_the_steps():  # it came while the summary was written
         _write_summary(run_dir, summary, status=status, wall=elapsed())
     result = RunResult(code, summary, run_dir)
     publish(subscribers, Ended(result))
     return result
-
-
-def _stopped_after_the_steps(run_dir: Path, subscribers: Sequence[Subscriber]) -> tuple[str, int]:
-    """A stop that came after the last step was checkpointed: the run is interrupted all the same,
-    so that the exit code says what the signal asked, and `--resume` writes what is left."""
-    publish(subscribers, Warned(f"interrupted after the last step: state saved; finish it with --resume {run_dir}"))
-    return "interrupted", exit_codes.INTERRUPTED
 
 
 def _progress_detail(task: Task) -> dict[str, Any]:
