@@ -2,6 +2,8 @@
 
 matplotlib is imported lazily with the Agg backend: runs are headless and `d2l --help` stays fast.
 The drawing functions return the matplotlib Figure (tests look at its artists) and `save` writes it.
+A run's own figures (`curve_plot`, `trajectory_plot`) are drawn by `plot_process`'s child where
+one runs: their arguments are plain data, a function's contours evaluated here first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from d2l_lab import plot_process
 from d2l_lab.files import atomic_write
 
 Curve = tuple[Sequence[float], Sequence[float]]
@@ -124,7 +127,8 @@ def curve_plot(path: Path, curves: Mapping[str, Curve], *, xlabel: str, ylabel: 
     """Write one or more labelled curves to `path`; `smooth` draws each faint with its smoothed
     version over it (a running training loss), `integer_x` for step axes."""
     series = [Series(label, xs, ys, noisy=smooth) for label, (xs, ys) in curves.items()]
-    save(curves_figure(series, xlabel=xlabel, ylabel=ylabel, title=title, log_y=log_y, integer_x=integer_x), path)
+    _write_png(path, "curves", dict(series=series, xlabel=xlabel, ylabel=ylabel, title=title, log_y=log_y,
+                                    integer_x=integer_x))
 
 
 def _integer_ticks(ax: Any, first: float, last: float) -> None:
@@ -154,30 +158,54 @@ def _readable_log_ticks(ax: Any) -> None:
     ax.yaxis.set_minor_locator(NullLocator())
 
 
+@dataclass(frozen=True)
+class ContourGrid:
+    """A function's values over a 200 x 200 grid: what its contours are drawn from."""
+
+    x1: Any
+    x2: Any
+    values: Any
+
+
+def contour_grid(function: Callable[[Any, Any], Any], view: tuple[float, float, float, float],
+                 points: Sequence[tuple[float, float]]) -> ContourGrid:
+    """The function over the view widened to hold the path (`_framed`)."""
+    import numpy as np
+
+    x1_min, x1_max, x2_min, x2_max = _framed(view, points)
+    grid1, grid2 = np.meshgrid(np.linspace(x1_min, x1_max, 200), np.linspace(x2_min, x2_max, 200))
+    return ContourGrid(grid1, grid2, function(grid1, grid2))
+
+
 def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                       view: tuple[float, float, float, float], *, title: str,
                       minimum: tuple[float, float] | None = None, log_levels: bool = False) -> Any:
     """The book's `show_trace_2d`: the optimizer's path over the function's contours, its start
     and the minimum marked; `log_levels` spaces the contours geometrically (valleys)."""
+    return path_on_contours(contour_grid(function, view, points), points, title=title, minimum=minimum,
+                            log_levels=log_levels)
+
+
+def path_on_contours(grid: ContourGrid, points: Sequence[tuple[float, float]], *, title: str,
+                     minimum: tuple[float, float] | None = None, log_levels: bool = False) -> Any:
+    """`trajectory_figure` once the contours' values are known."""
     import numpy as np
 
     plt = _pyplot()
-    x1_min, x1_max, x2_min, x2_max = _framed(view, points)
-    grid1, grid2 = np.meshgrid(np.linspace(x1_min, x1_max, 200), np.linspace(x2_min, x2_max, 200))
     fig, ax = plt.subplots(figsize=(6.0, 4.4))
-    values = function(grid1, grid2)
+    values = grid.values
     levels: Any = 20
     if log_levels:
         low = max(float(values.min()), float(values.max()) * 1e-6, 1e-12)
         levels = np.geomspace(low, float(values.max()), 20)
-    ax.contour(grid1, grid2, values, levels=levels, colors="#1f77b4", linewidths=0.8)
+    ax.contour(grid.x1, grid.x2, values, levels=levels, colors="#1f77b4", linewidths=0.8)
     xs, ys = zip(*points)
     ax.plot(xs, ys, "-o", color="#ff7f0e", markersize=3, linewidth=1.2, label=f"path ({len(points) - 1} steps)")
     ax.plot(xs[:1], ys[:1], "s", color="#d62728", markersize=6, label="start")
     if minimum is not None:
         ax.plot([minimum[0]], [minimum[1]], "*", color="black", markersize=10, label="minimum")
-    ax.set_xlim(x1_min, x1_max)
-    ax.set_ylim(x2_min, x2_max)
+    ax.set_xlim(float(grid.x1.min()), float(grid.x1.max()))
+    ax.set_ylim(float(grid.x2.min()), float(grid.x2.max()))
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(title, fontsize=10)
@@ -188,7 +216,27 @@ def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tupl
 def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                     view: tuple[float, float, float, float], *, title: str,
                     minimum: tuple[float, float] | None = None, log_levels: bool = False) -> None:
-    save(trajectory_figure(function, points, view, title=title, minimum=minimum, log_levels=log_levels), path)
+    _write_png(path, "path on contours", dict(grid=contour_grid(function, view, points), points=list(points),
+                                              title=title, minimum=minimum, log_levels=log_levels))
+
+
+FIGURES: dict[str, Callable[..., Any]] = {"curves": curves_figure, "path on contours": path_on_contours}
+"""The figures a run writes, by the name its drawing child knows them by."""
+
+
+def _render(name: str, kwargs: dict[str, Any]) -> bytes:
+    return png_bytes(FIGURES[name](**kwargs))
+
+
+def _write_png(path: Path, name: str, kwargs: dict[str, Any]) -> None:
+    data = plot_process.render(name, kwargs, _render)
+    atomic_write(path, lambda f: f.write(data))
+
+
+def serve_renders() -> None:
+    """The drawing child's main: import matplotlib at once, then draw what the run sends."""
+    _pyplot()
+    plot_process.serve(_render)
 
 
 def _framed(view: tuple[float, float, float, float], points: Sequence[tuple[float, float]]) -> tuple[float, ...]:

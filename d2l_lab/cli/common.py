@@ -192,6 +192,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
     """Compose the config, then print it, dry-run it, resume or start a run; exit with its code."""
     from d2l_lab.cli.terminal import terminal
     from d2l_lab.config.loading import dump_yaml
+    from d2l_lab import plot_process
     from d2l_lab.config.schema import to_dict
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.runs.runner import RunOptions, execute, resume
@@ -202,6 +203,7 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
             given = [k for k, v in flags.items() if v is not None]
             if given or request.preset or request.config_file or request.sets:
                 raise UserError("--resume continues a run with its own config.yaml: drop the other config flags")
+            plot_process.start()
             with terminal(quiet=request.quiet, json=request.json) as shown, \
                     run_stops(shown) as should_stop:
                 result = resume(experiment, spec.config_class, request.resume, spec.build_task(),
@@ -216,6 +218,8 @@ def run_experiment(experiment: str, request: RunRequest, flags: Mapping[str, Any
             return
         options = RunOptions(out_root=request.out, name=request.name, command=command_line(),
                              dry_run=request.dry_run)
+        if not request.dry_run:
+            plot_process.start()
         with terminal(quiet=request.quiet, json=request.json) as shown, \
                 run_stops(shown) as should_stop:
             result = execute(experiment, config, spec.build_task(), options, should_stop=should_stop,

@@ -12,7 +12,7 @@ import typer
 # typer (>= 0.29, see pyproject.toml) parses with its own copy of click; these are its usage errors.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption
 
-from d2l_lab import __version__, exit_codes
+from d2l_lab import __version__, exit_codes, plot_process
 from d2l_lab.cli import bpe, data, embed, output, report, run, runs, sweep
 from d2l_lab.cli.common import ignore_signals, own_signals
 
@@ -48,6 +48,7 @@ def main() -> None:
     """Run the CLI; a usage mistake (unknown flag, unparsable value) is one line, exit 2. The exit
     code, once decided, is the process's: stop signals are ignored from then on (`own_signals`)."""
     own_signals()
+    plot_process.enable()
     try:
         code = app(standalone_mode=False, prog_name="d2l")  # also under `python -m d2l_lab`: completion is for `d2l`
     except NoArgsIsHelpError:  # `d2l run` alone: typer has shown that command's help

@@ -1,7 +1,9 @@
 """Word vectors in memory, and the queries the D2L chapters ask of them.
 
-Everything is cosine based, so a unit-normalised copy of the matrix is computed once, lazily,
-and every query becomes one matrix-vector product against it.
+Everything is cosine based. Analogies and evaluation score against a unit-normalised copy of the
+matrix, computed once, lazily; a nearest-neighbour query divides one matrix-vector product by the
+rows' norms instead, so a single `d2l embed similar` on 400,000 x 300 vectors neither writes a
+480 MB copy nor waits for one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
         block = matrix[start:start + _ROWS_AT_ONCE]
         np.divide(block, _norms(block), out=unit[start:start + _ROWS_AT_ONCE])
     return unit
+
+
+def row_norms(matrix: np.ndarray) -> np.ndarray:
+    """`_norms` of a [n, d] matrix as [n], a block of rows at a time (no temporary its size)."""
+    norms = np.empty(len(matrix), dtype=np.result_type(matrix, np.float32))
+    for start in range(0, len(matrix), _ROWS_AT_ONCE):
+        norms[start:start + _ROWS_AT_ONCE] = _norms(matrix[start:start + _ROWS_AT_ONCE])[:, 0]
+    return norms
 
 
 def _norms(matrix: np.ndarray) -> np.ndarray:
@@ -93,6 +103,7 @@ class WordVectors:
             raise UserError(f"word {duplicate!r} appears more than once; keep one vector per word")
         self.oov_vector = oov_vector
         self._unit: np.ndarray | None = None
+        self._norms: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -116,6 +127,13 @@ class WordVectors:
         if self._unit is None:
             self._unit = normalize_rows(self.matrix)
         return self._unit
+
+    @property
+    def norms(self) -> np.ndarray:
+        """Each row's length, computed on first use."""
+        if self._norms is None:
+            self._norms = row_norms(self.matrix)
+        return self._norms
 
     def vector(self, word: str) -> np.ndarray:
         """A copy of the word's vector (from `oov_vector` for unknown words, when set)."""
@@ -143,7 +161,8 @@ class WordVectors:
             excluded.append(word_or_vector)
         else:
             query = self._checked(np.asarray(word_or_vector, dtype=np.float32), "the query vector")
-        scores = self.unit @ normalize_rows(query)
+        scores = self.matrix @ normalize_rows(query)
+        scores /= self.norms
         return self._top(scores, k, excluded)
 
     def analogy(self, a: str, b: str, c: str, k: int = 1, method: str = "3cosadd") -> list[tuple[str, float]]:

@@ -1,0 +1,69 @@
+"""A run's figures drawn by its drawing child are the figures it would draw itself, and nothing
+the child does wrong costs a figure."""
+
+import sys
+
+import pytest
+
+from d2l_lab import plot_process, plotting
+
+PATH = [(-5.0, -2.0), (-4.0, -1.0), (-3.0, -0.5)]
+
+
+def _draw_both(directory):
+    plotting.curve_plot(directory / "loss.png", {"adam lr=0.01": ([1, 2, 3], [3.0, 2.0, 1.5])}, xlabel="step",
+                        ylabel="f(x)", log_y=True, integer_x=True, title="adam")
+    plotting.trajectory_plot(directory / "trajectory.png", lambda x1, x2: 0.1 * x1**2 + 2 * x2**2, PATH,
+                             (-5.5, 1.0, -3.0, 1.0), title="quadratic", minimum=(0.0, 0.0))
+
+
+@pytest.fixture
+def child(monkeypatch):
+    monkeypatch.setattr(plot_process, "_enabled", True)
+    plot_process.start()
+    yield
+    plot_process.stop()
+
+
+def test_the_child_draws_the_same_bytes_as_the_run_would(tmp_path, child):
+    (tmp_path / "child").mkdir()
+    (tmp_path / "here").mkdir()
+    _draw_both(tmp_path / "child")
+    assert plot_process._child is not None, "the child failed, so the figures were drawn here"
+    plot_process.stop()
+    _draw_both(tmp_path / "here")
+    for name in ("loss.png", "trajectory.png"):
+        drawn = (tmp_path / "child" / name).read_bytes()
+        assert drawn.startswith(b"\x89PNG") and drawn == (tmp_path / "here" / name).read_bytes()
+
+
+def test_a_child_that_died_costs_no_figure(tmp_path, child):
+    plot_process._child.kill()
+    plot_process._child.wait()
+    _draw_both(tmp_path)
+    assert plot_process._child is None
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "trajectory.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_figure_the_child_cannot_draw_raises_its_error_here(child):
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        plot_process.render("curves", {"no such argument": 1}, plotting._render)
+    assert plot_process._child is None
+
+
+def test_the_child_runs_in_its_own_session_and_ends_with_the_run(child):
+    import os
+
+    pid = plot_process._child.pid
+    assert os.getsid(pid) == pid != os.getsid(0), "a Ctrl-C at the terminal would reach the child"
+    plot_process.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_importing_plotting_does_not_import_matplotlib():
+    import subprocess
+
+    code = "import sys, d2l_lab.plotting; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
