@@ -52,7 +52,8 @@ REMOTES: dict[str, RemoteVectors] = {
 def fetch(name: str, *, progress: Progress | None = None) -> Path:
     """The path of the named vectors file, downloading and verifying it on first use."""
     if name not in REMOTES:
-        raise UserError(f"unknown vectors '{name}': choose one of {', '.join(REMOTES)}")
+        raise UserError(f"unknown name '{name}': choose vectors ({', '.join(REMOTES)}) or an evaluation set "
+                        "(`d2l data list` names them)")
     remote = REMOTES[name]
     folder = default_cache_dir() / "vectors" / name
     target = folder / "vec.txt"

@@ -15,13 +15,14 @@ from d2l_lab.embeddings.vectors import WordVectors
 
 
 def evaluate_standard(vectors: WordVectors, protocol: Protocol = Protocol(),
-                      sets: Sequence[eval_sets.EvalSet] = eval_sets.DEFAULT_SETS) -> dict[str, Any]:
+                      sets: Sequence[eval_sets.EvalSet] | None = None) -> dict[str, Any]:
     """`protocol` (its options), then each set's evaluation by its name: similarity rho or analogy
     accuracy with coverage; analogies per section where the set reports them (BATS's categories).
+    `sets`: `eval_sets.DEFAULT_SETS` (the bundled ones) unless given.
 
     NaN (nothing usable) becomes None, so the result is valid JSON.
     """
-    results = {s.name: evaluate_set(vectors, s, protocol) for s in sets}
+    results = {s.name: evaluate_set(vectors, s, protocol) for s in (eval_sets.DEFAULT_SETS if sets is None else sets)}
     return _json_safe({"protocol": protocol.as_dict(), **results})
 
 
