@@ -61,9 +61,13 @@ def parse_bats(path: Path) -> tuple[Analogy, ...]:
     """BATS 3.0's zip: one file per category of 50 "word<TAB>answer[/other answers]" lines.
     Each ordered pair of different lines is a question a:b :: c:d with each line's first answer,
     as gluon-nlp forms them (2,450 per category); the category is the question's section."""
-    with zipfile.ZipFile(path) as archive:
-        members = sorted(m for m in archive.infolist() if m.filename.endswith(".txt")
-                         and not Path(m.filename).name.startswith("."))
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise UserError(f"{path} is not a zip archive: delete it and run `d2l data fetch bats3` again") from None
+    with archive:
+        members = sorted((m for m in archive.infolist() if m.filename.endswith(".txt")
+                          and not Path(m.filename).name.startswith(".")), key=lambda m: m.filename)
         if not members or len(members) > MAX_BATS_FILES or sum(m.file_size for m in members) > MAX_SET_BYTES:
             raise UserError(f"{path} does not look like BATS 3.0 ({len(members)} .txt files): delete it and "
                             "run `d2l data fetch bats3` again")

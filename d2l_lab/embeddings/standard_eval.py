@@ -22,7 +22,8 @@ def evaluate_standard(vectors: WordVectors, protocol: Protocol = Protocol(),
 
     NaN (nothing usable) becomes None, so the result is valid JSON.
     """
-    results = {s.name: evaluate_set(vectors, s, protocol) for s in (eval_sets.DEFAULT_SETS if sets is None else sets)}
+    chosen = eval_sets.DEFAULT_SETS if sets is None else sets
+    results = {s.name: evaluate_set(vectors, s, protocol) for s in chosen}
     return _json_safe({"protocol": protocol.as_dict(), **results})
 
 
