@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from d2l_lab.embeddings.protocol import ANALOGY_TOP, Protocol
+from d2l_lab.embeddings.protocol import ANALOGY_TOP, GENSIM_DEFAULT, Protocol
 from d2l_lab.embeddings.vectors import WordVectors, analogy_scores, check_analogy_method
 
 _BATCH_SCORES = 1 << 23  # question x candidate scores held at once (32 MB of float32)
@@ -45,7 +45,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def evaluate_similarity(vectors: WordVectors, pairs: Sequence[tuple[str, str, float]],
-                        protocol: Protocol = Protocol()) -> dict[str, Any]:
+                        protocol: Protocol = GENSIM_DEFAULT) -> dict[str, Any]:
     """rho between cosine similarities and human scores over the pairs whose words are both known
     (with `oov="zero"`, the others too, at similarity 0)."""
     lookup = _key_index(vectors.words, _restricted(vectors, protocol), protocol)
@@ -68,7 +68,7 @@ def evaluate_similarity(vectors: WordVectors, pairs: Sequence[tuple[str, str, fl
 def evaluate_analogies(
     vectors: WordVectors,
     questions: Sequence[tuple[str, str, str, str, str]],
-    protocol: Protocol = Protocol(),
+    protocol: Protocol = GENSIM_DEFAULT,
 ) -> dict[str, Any]:
     """Accuracy on (section, a, b, c, expected) questions, overall and per section.
 

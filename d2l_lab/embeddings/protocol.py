@@ -52,3 +52,7 @@ class Protocol:
         top = "all words" if self.restrict_vocab is None else f"top {self.restrict_vocab:,} words"
         oov = "skipped" if self.oov == "skip" else "scored 0 / wrong"
         return f"protocol: gensim's, {case}, {top}, out-of-vocabulary items {oov}, analogies by {self.method}"
+
+
+GENSIM_DEFAULT = Protocol()
+"""gensim's defaults: what every run and a plain `d2l embed eval` use."""

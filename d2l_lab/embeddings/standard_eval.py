@@ -10,11 +10,11 @@ from typing import Any
 
 from d2l_lab.embeddings import eval_sets
 from d2l_lab.embeddings.evaluation import evaluate_analogies, evaluate_similarity
-from d2l_lab.embeddings.protocol import Protocol
+from d2l_lab.embeddings.protocol import GENSIM_DEFAULT, Protocol
 from d2l_lab.embeddings.vectors import WordVectors
 
 
-def evaluate_standard(vectors: WordVectors, protocol: Protocol = Protocol(),
+def evaluate_standard(vectors: WordVectors, protocol: Protocol = GENSIM_DEFAULT,
                       sets: Sequence[eval_sets.EvalSet] | None = None) -> dict[str, Any]:
     """`protocol` (its options), then each set's evaluation by its name: similarity rho or analogy
     accuracy with coverage; analogies per section where the set reports them (BATS's categories).
@@ -28,7 +28,7 @@ def evaluate_standard(vectors: WordVectors, protocol: Protocol = Protocol(),
 
 
 def evaluate_set(vectors: WordVectors, eval_set: eval_sets.EvalSet,
-                 protocol: Protocol = Protocol()) -> dict[str, Any]:
+                 protocol: Protocol = GENSIM_DEFAULT) -> dict[str, Any]:
     """One set's evaluation (its score under `eval_set.score`, NaN when nothing was usable)."""
     if eval_set.kind == "similarity":
         return evaluate_similarity(vectors, eval_set.loader(), protocol)
