@@ -27,14 +27,21 @@ def test_the_bundled_sets_keep_their_names():
     assert [(s.name, s.kind, s.metric, s.direction) for s in eval_sets.EVAL_SETS] == [
         ("wordsim353", "similarity", "wordsim353_rho", "higher"),
         ("simlex999", "similarity", "simlex999_rho", "higher"),
-        ("google_analogy", "analogy", "analogy_accuracy", "higher")]
-    assert eval_sets.EVERY_EPOCH in eval_sets.EVAL_SETS
+        ("google_analogy", "analogy", "analogy_accuracy", "higher"),
+        ("men3k", "similarity", "men3k_rho", "higher"),
+        ("rw", "similarity", "rw_rho", "higher"),
+        ("simverb3500", "similarity", "simverb3500_rho", "higher"),
+        ("mturk771", "similarity", "mturk771_rho", "higher"),
+        ("bats3", "analogy", "bats3_accuracy", "higher")]
+    assert [s.name for s in eval_sets.DEFAULT_SETS] == ["wordsim353", "simlex999", "google_analogy"]
+    assert eval_sets.EVERY_EPOCH in eval_sets.DEFAULT_SETS
 
 
 @pytest.mark.slow
 def test_an_added_row_is_evaluated_reported_and_compared(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_LAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(eval_sets, "EVAL_SETS", (*eval_sets.EVAL_SETS, TINY))
+    monkeypatch.setattr(eval_sets, "DEFAULT_SETS", (*eval_sets.DEFAULT_SETS, TINY))
     assert compare.direction("tiny_agreement") == "higher"
     corpus = write_topic_corpus(tmp_path / "topics.txt", 10, 400, 8)
     out = tmp_path / "out"
@@ -48,8 +55,9 @@ def test_an_added_row_is_evaluated_reported_and_compared(tmp_path, monkeypatch):
     evaluated = d2l("embed", "eval", str(run), "--json")
     assert evaluated.exit_code == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
-    assert list(result) == ["wordsim353", "simlex999", "google_analogy", "tiny"]
-    assert result["tiny"] == {"rho": summary["final"]["tiny_agreement"], "pairs_used": 4, "pairs_oov": 1}
+    assert list(result) == ["protocol", "wordsim353", "simlex999", "google_analogy", "tiny"]
+    assert result["tiny"] == {"rho": summary["final"]["tiny_agreement"], "pairs_used": 4, "pairs_oov": 1,
+                              "pairs_total": 5, "oov_ratio": 20.0}
     assert "tiny: rho" in d2l("embed", "eval", str(run)).stdout
 
     selected = select([run.name], out, catalog_experiments())

@@ -9,6 +9,7 @@ import pytest
 
 from d2l_lab.embeddings import evaluation
 from d2l_lab.embeddings.evaluation import evaluate_analogies, evaluate_similarity, spearman
+from d2l_lab.embeddings.protocol import Protocol
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.errors import UserError
 
@@ -42,7 +43,8 @@ def test_similarity_rho_and_oov_counting(fan):
     pairs = [("anchor", f"w{d}", 10.0 - d / 10) for d in range(10, 90, 10)]
     pairs += [("anchor", "missing", 5.0), ("nothere", "w10", 1.0)]
     result = evaluate_similarity(fan, pairs)
-    assert result == {"rho": pytest.approx(1.0), "pairs_used": 8, "pairs_oov": 2}
+    assert result == {"rho": pytest.approx(1.0), "pairs_used": 8, "pairs_oov": 2, "pairs_total": 10,
+                      "oov_ratio": 20.0}
     reversed_scores = [(a, b, -s) for a, b, s in pairs]
     assert evaluate_similarity(fan, reversed_scores)["rho"] == pytest.approx(-1.0)
 
@@ -93,22 +95,24 @@ QUESTIONS = [
 
 @pytest.mark.parametrize("method", ["3cosadd", "3cosmul"])
 def test_analogy_accuracy_counts_correct_and_oov(method):
-    result = evaluate_analogies(analogy_world(), QUESTIONS, restrict_vocab=None, method=method)
+    result = evaluate_analogies(analogy_world(), QUESTIONS, Protocol(restrict_vocab=None, method=method))
     assert (result["correct"], result["questions_used"], result["questions_oov"]) == (6, 8, 2)
     assert result["accuracy"] == pytest.approx(6 / 8)
     capitals, family, empty = (result["sections"][s] for s in ("capitals", "family", "empty"))
-    assert capitals == {"correct": 4, "questions_used": 5, "questions_oov": 1, "accuracy": pytest.approx(0.8)}
-    assert family == {"correct": 2, "questions_used": 3, "questions_oov": 0, "accuracy": pytest.approx(2 / 3)}
+    assert capitals == {"correct": 4, "questions_used": 5, "questions_oov": 1, "questions_total": 6,
+                        "oov_ratio": pytest.approx(100 / 6), "accuracy": pytest.approx(0.8)}
+    assert family == {"correct": 2, "questions_used": 3, "questions_oov": 0, "questions_total": 3, "oov_ratio": 0.0,
+                      "accuracy": pytest.approx(2 / 3)}
     assert (empty["questions_used"], empty["questions_oov"]) == (0, 1) and math.isnan(empty["accuracy"])
 
 
 def test_restrict_vocab_turns_rare_words_into_oov():
-    result = evaluate_analogies(analogy_world(), QUESTIONS, restrict_vocab=10)
+    result = evaluate_analogies(analogy_world(), QUESTIONS, Protocol(restrict_vocab=10))
     assert (result["correct"], result["questions_used"], result["questions_oov"]) == (5, 7, 3)
     with pytest.raises(UserError, match="restrict_vocab must be a positive number"):
-        evaluate_analogies(analogy_world(), QUESTIONS, restrict_vocab=0)
+        Protocol(restrict_vocab=0)
     with pytest.raises(UserError, match="unknown analogy method"):
-        evaluate_analogies(analogy_world(), QUESTIONS, method="cosine")
+        evaluate_analogies(analogy_world(), QUESTIONS, Protocol(method="cosine"))
 
 
 def test_restrict_vocab_also_restricts_the_candidates():
@@ -116,8 +120,8 @@ def test_restrict_vocab_also_restricts_the_candidates():
     exact = b - a + c  # the true answer, but the rarest word
     wv = WordVectors(["a", "b", "c", "near", "exact"], np.stack([a, b, c, exact + 0.5 * other, exact]))
     question = [("s", "a", "b", "c", "near")]
-    assert evaluate_analogies(wv, question, restrict_vocab=None)["correct"] == 0
-    assert evaluate_analogies(wv, question, restrict_vocab=4)["correct"] == 1
+    assert evaluate_analogies(wv, question, Protocol(restrict_vocab=None))["correct"] == 0
+    assert evaluate_analogies(wv, question, Protocol(restrict_vocab=4))["correct"] == 1
 
 
 @pytest.mark.parametrize("method", ["3cosadd", "3cosmul"])
@@ -134,13 +138,13 @@ def test_batched_evaluation_agrees_with_single_queries(method):
         questions.append(("s", *(words[i] for i in (a, b, c, d))))
     wv = WordVectors(words, matrix)
     expected = sum(wv.analogy(a, b, c, method=method)[0][0] == d for _, a, b, c, d in questions)
-    result = evaluate_analogies(wv, questions, restrict_vocab=None, method=method)
+    result = evaluate_analogies(wv, questions, Protocol(restrict_vocab=None, method=method))
     assert 50 < result["correct"] == expected
 
 
 def test_questions_are_scored_in_several_batches(monkeypatch):
     """Batch boundaries must not change the outcome."""
     questions = QUESTIONS[:-1] * 3  # without the all-OOV section, whose NaN accuracy never compares equal
-    whole = evaluate_analogies(analogy_world(), questions, restrict_vocab=None)
+    whole = evaluate_analogies(analogy_world(), questions, Protocol(restrict_vocab=None))
     monkeypatch.setattr(evaluation, "_BATCH_SCORES", 2 * len(analogy_world()))  # two questions a batch
-    assert evaluate_analogies(analogy_world(), questions, restrict_vocab=None) == whole
+    assert evaluate_analogies(analogy_world(), questions, Protocol(restrict_vocab=None)) == whole

@@ -60,10 +60,11 @@ def complete_run_id(ctx: object, incomplete: str) -> list[str]:
 
 
 def complete_remote(incomplete: str) -> list[str]:
-    """The pretrained vectors `d2l data fetch` knows."""
+    """The pretrained vectors and evaluation sets `d2l data fetch` knows."""
+    from d2l_lab.datasets.eval_downloads import EVAL_DOWNLOADS
     from d2l_lab.datasets.fetch import REMOTES
 
-    return [name for name in REMOTES if name.startswith(incomplete)]
+    return [name for name in (*REMOTES, *EVAL_DOWNLOADS) if name.startswith(incomplete)]
 
 
 def complete_resume(ctx: object, incomplete: str) -> list[str]:

@@ -162,32 +162,53 @@ def analogy(
 @app.command(name="eval")
 def evaluate(
     args: Annotated[Optional[list[str]], typer.Argument(metavar="[RUN]", help="run id prefix or directory")] = None,
-    restrict_vocab: Annotated[int, typer.Option(help="analogy candidates: the N most frequent words", min=1)] = 30000,
+    sets: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="an evaluation set to score, by name (repeat for several; `d2l data list` names them; "
+                      "a fetched one needs `d2l data fetch NAME` first)", show_default="the bundled sets")] = None,
+    case_sensitive: Annotated[bool, typer.Option(
+        "--case-sensitive", help="match words exactly; by default a word matches its most frequent spelling "
+                                 "in any case (gensim's case_insensitive=True)")] = False,
+    restrict_vocab: Annotated[int, typer.Option(
+        help="only the N most frequent words are known and answer analogies (gensim's default; 30000 here "
+             "before 2026-12)", min=1)] = 300_000,
+    oov: Annotated[Literal["skip", "zero"], typer.Option(
+        help="items with an unknown word: skip them, or score them 0 / wrong (gensim's dummy4unknown)")] = "skip",
     method: Method = "3cosadd",
     vectors: VectorsFile = None,
     limit: Limit = None,
     json: Json = False,
     out: OutRoot = Path("outputs"),
 ) -> None:
-    """Score the vectors on every bundled evaluation set: Spearman rho on the word-similarity sets
-    (WordSim-353, SimLex-999), accuracy on the analogies (Google), with out-of-vocabulary counts."""
+    """Score the vectors under gensim's protocol: Spearman rho on the word-similarity sets, accuracy
+    on the analogies, each with its coverage (items used of the total). By default the bundled sets
+    (WordSim-353, SimLex-999, Google analogies)."""
     with cli_errors():
+        from d2l_lab.embeddings.eval_sets import DEFAULT_SETS, check_fetched, named_sets
+        from d2l_lab.embeddings.protocol import Protocol
+
+        chosen = named_sets(sets) if sets else DEFAULT_SETS
+        check_fetched(chosen)
+        protocol = Protocol(not case_sensitive, restrict_vocab, oov, method)
         vecs, _, _ = _load(list(args or []), vectors, limit, 0, out)
         from d2l_lab.embeddings.standard_eval import evaluate_standard
 
-        result = evaluate_standard(vecs, restrict_vocab=restrict_vocab, method=method)
-        _emit(result, json, _eval_lines(result, len(vecs)))
+        result = evaluate_standard(vecs, protocol, chosen)
+        _emit(result, json, eval_lines(result, len(vecs), protocol.describe()))
 
 
-def _eval_lines(result: dict[str, Any], vocab_size: int) -> list[str]:
+def eval_lines(result: dict[str, Any], vocab_size: int, protocol: str) -> list[str]:
+    """The terminal table of an evaluation: each set's score and coverage, under its protocol."""
     from d2l_lab.embeddings.eval_sets import EVAL_SETS
 
     def number(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    lines = [f"vocabulary: {vocab_size} words"]
-    for s in EVAL_SETS:
+    lines = [f"vocabulary: {vocab_size:,} words; {protocol}"]
+    for s in (s for s in EVAL_SETS if s.name in result):
         r = result[s.name]
-        lines.append(f"{s.label or s.name}: {s.score} {number(r[s.score])} on {r[f'{s.items}_used']} {s.items} "
-                     f"({r[f'{s.items}_oov']} out of vocabulary)")
+        lines.append(f"{s.label or s.name}: {s.score} {number(r[s.score])}, coverage {r[f'{s.items}_used']:,}/"
+                     f"{r[f'{s.items}_total']:,} {s.items} ({r[f'{s.items}_oov']:,} out of vocabulary)")
+        for section, stats in r.get("sections", {}).items():
+            lines.append(f"  {section}: accuracy {number(stats['accuracy'])}, coverage "
+                         f"{stats['questions_used']:,}/{stats['questions_total']:,}")
     return lines

@@ -1,4 +1,5 @@
-"""`d2l data fetch`: pretrained vectors downloaded once, verified, cached.
+"""`d2l data fetch`: pretrained vectors downloaded once, verified, cached (the evaluation sets
+`d2l data fetch` also knows are `eval_downloads`).
 
 The archives are the ones the d2l book's `DATA_HUB` lists, with the book's sha1s, so a fetched
 file is exactly what the book's chapter "Word Similarity and Analogy" uses. Nothing else in the
@@ -51,7 +52,8 @@ REMOTES: dict[str, RemoteVectors] = {
 def fetch(name: str, *, progress: Progress | None = None) -> Path:
     """The path of the named vectors file, downloading and verifying it on first use."""
     if name not in REMOTES:
-        raise UserError(f"unknown vectors '{name}': choose one of {', '.join(REMOTES)}")
+        raise UserError(f"unknown name '{name}': choose vectors ({', '.join(REMOTES)}) or an evaluation set "
+                        "(`d2l data list` names them)")
     remote = REMOTES[name]
     folder = default_cache_dir() / "vectors" / name
     target = folder / "vec.txt"
@@ -64,7 +66,7 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
     os.close(handle)
     archive = Path(part)
     try:
-        digest = _download(remote.url, archive, progress=progress)
+        digest = download_file(remote.url, archive, progress=progress)
         if digest != remote.sha1:
             raise UserError(f"download of '{name}' has sha1 {digest}, expected {remote.sha1}: the file is "
                             "damaged or changed upstream; run the command again")
@@ -78,15 +80,16 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
     return target
 
 
-def _download(url: str, path: Path, *, progress: Progress | None) -> str:
-    """Stream `url` into `path`, returning the sha1 of what arrived."""
-    sha1 = hashlib.sha1()
+def download_file(url: str, path: Path, *, progress: Progress | None, algorithm: str = "sha1",
+              by_hand: str = "query it with `d2l embed ... --vectors FILE`") -> str:
+    """Stream `url` into `path`, returning the `algorithm` digest (hex) of what arrived."""
+    digest = hashlib.new(algorithm)
     received = 0
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             while chunk := response.read(_CHUNK):
-                sha1.update(chunk)
+                digest.update(chunk)
                 out.write(chunk)
                 received += len(chunk)
                 if progress is not None:
@@ -94,8 +97,8 @@ def _download(url: str, path: Path, *, progress: Progress | None) -> str:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise UserError(f"cannot download {url} ({reason}): this machine may be offline; download it by hand "
-                        f"and query it with `d2l embed ... --vectors FILE`") from None
-    return sha1.hexdigest()
+                        f"and {by_hand}") from None
+    return digest.hexdigest()
 
 
 def _extract_vectors(archive: Path, target: Path, name: str) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from d2l_lab.datasets.evalsets import load_google_analogies, load_simlex999, load_wordsim353
+from d2l_lab.datasets.evalsets import fetched_loader, load_google_analogies, load_simlex999, load_wordsim353
+from d2l_lab.errors import UserError
 
 SCORES = {"similarity": "rho", "analogy": "accuracy"}
 """Each kind's score: the field of its evaluation that a run's final metric holds."""
@@ -32,6 +33,10 @@ class EvalSet:
     direction: Literal["higher", "lower"] = "higher"
     label: str = ""
     """What `d2l embed eval` calls it on a terminal (default: its name)."""
+    fetched: bool = False
+    """Downloaded by `d2l data fetch NAME` (`datasets/eval_downloads.py`), not bundled."""
+    per_section: bool = False
+    """Report accuracy per section (BATS's 40 categories) beside the total."""
 
     @property
     def score(self) -> str:
@@ -47,7 +52,35 @@ EVAL_SETS: tuple[EvalSet, ...] = (
     WORDSIM353,
     EvalSet("simlex999", load_simlex999, "similarity", "simlex999_rho"),
     EvalSet("google_analogy", load_google_analogies, "analogy", "analogy_accuracy", label="google analogies"),
+    EvalSet("men3k", fetched_loader("men3k", "similarity"), "similarity", "men3k_rho", label="MEN-3k", fetched=True),
+    EvalSet("rw", fetched_loader("rw", "similarity"), "similarity", "rw_rho", label="rare words (RW)", fetched=True),
+    EvalSet("simverb3500", fetched_loader("simverb3500", "similarity"), "similarity", "simverb3500_rho",
+            label="SimVerb-3500", fetched=True),
+    EvalSet("mturk771", fetched_loader("mturk771", "similarity"), "similarity", "mturk771_rho", label="MTurk-771",
+            fetched=True),
+    EvalSet("bats3", fetched_loader("bats3", "bats"), "analogy", "bats3_accuracy", label="BATS 3.0", fetched=True,
+            per_section=True),
 )
+DEFAULT_SETS = tuple(s for s in EVAL_SETS if not s.fetched)
+"""What `d2l embed eval` and every run score unless told otherwise: the bundled sets."""
 EVERY_EPOCH = WORDSIM353
 """The set scored at every epoch's end and for a run stopped early: 353 pairs, instant (the full
 evaluation takes ~0.5 s on PTB and waits for the end of a run)."""
+
+
+def named_sets(names: Sequence[str]) -> tuple[EvalSet, ...]:
+    """The rows named, in table order; one line naming the choices for an unknown name."""
+    known = {s.name: s for s in EVAL_SETS}
+    for name in names:
+        if name not in known:
+            raise UserError(f"unknown evaluation set '{name}': choose from {', '.join(known)}")
+    return tuple(s for s in EVAL_SETS if s.name in set(names))
+
+
+def check_fetched(sets: Sequence[EvalSet]) -> None:
+    """One line for the first named set that is not fetched yet, before any work starts."""
+    from d2l_lab.datasets.eval_downloads import fetched_path
+
+    for s in sets:
+        if s.fetched:
+            fetched_path(s.name)

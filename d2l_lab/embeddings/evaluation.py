@@ -1,10 +1,13 @@
 """Intrinsic evaluation: word similarity (Spearman's rho against human scores) and analogies.
 
-Conventions follow gensim's `evaluate_word_pairs` / `evaluate_word_analogies`, so numbers are
-comparable with published ones: words are matched case-insensitively (a lower-cased word maps
-to its most frequent spelling), items with a word outside the vocabulary are skipped and
-counted, and an analogy's three question words are never accepted as its answer. Only the
-vocabulary counts as known: an `oov_vector` hook is not used here.
+The semantics are gensim's `evaluate_word_pairs` / `evaluate_word_analogies` (4.4) under the
+options of a `protocol.Protocol`, so numbers can be set beside published ones: the vocabulary is
+the `restrict_vocab` most frequent words; case-insensitively a word's upper-cased form maps to its
+first (most frequent) spelling; an item with an unknown word is skipped or scored 0 / wrong; an
+analogy's answer is the first of the top 5 candidates that is not (a case variant of) a question
+word, compared by its matched form. Every result states its coverage. One deliberate difference:
+a section none of whose questions could be asked has accuracy None (n/a), where gensim says 0.0.
+Only the vocabulary counts as known: an `oov_vector` hook is not used here.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from d2l_lab.embeddings.protocol import ANALOGY_TOP, GENSIM_DEFAULT, Protocol
 from d2l_lab.embeddings.vectors import WordVectors, analogy_scores, check_analogy_method
-from d2l_lab.errors import UserError
 
 _BATCH_SCORES = 1 << 23  # question x candidate scores held at once (32 MB of float32)
 
@@ -41,73 +44,105 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def evaluate_similarity(vectors: WordVectors, pairs: Sequence[tuple[str, str, float]]) -> dict[str, Any]:
-    """rho between cosine similarities and human scores over the pairs whose words are both known."""
-    lookup = _lowercase_index(vectors.words, len(vectors))
-    used = [(lookup[w1.lower()], lookup[w2.lower()], score) for w1, w2, score in pairs
-            if w1.lower() in lookup and w2.lower() in lookup]
-    rho = float("nan")
-    if len(used) >= 2:
-        first, second, human = (np.array(column) for column in zip(*used))
-        model = np.einsum("ij,ij->i", vectors.unit[first], vectors.unit[second])
-        rho = spearman(model, human)
-    return {"rho": rho, "pairs_used": len(used), "pairs_oov": len(pairs) - len(used)}
+def evaluate_similarity(vectors: WordVectors, pairs: Sequence[tuple[str, str, float]],
+                        protocol: Protocol = GENSIM_DEFAULT) -> dict[str, Any]:
+    """rho between cosine similarities and human scores over the pairs whose words are both known
+    (with `oov="zero"`, the others too, at similarity 0)."""
+    lookup = _key_index(vectors.words, _restricted(vectors, protocol), protocol)
+    first, second, human, zero_human = [], [], [], []
+    for w1, w2, score in pairs:
+        i, j = lookup.get(protocol.key(w1)), lookup.get(protocol.key(w2))
+        if i is None or j is None:
+            zero_human.append(score)
+        else:
+            first.append(i)
+            second.append(j)
+            human.append(score)
+    model = np.einsum("ij,ij->i", vectors.unit[first], vectors.unit[second]).astype(np.float64)
+    if protocol.oov == "zero":
+        model, human = np.r_[model, np.zeros(len(zero_human))], [*human, *zero_human]
+    rho = spearman(model, human) if len(human) >= 2 else float("nan")
+    return {"rho": rho, **_coverage("pairs", len(first), len(pairs))}
 
 
 def evaluate_analogies(
     vectors: WordVectors,
     questions: Sequence[tuple[str, str, str, str, str]],
-    restrict_vocab: int | None = 30000,
-    method: str = "3cosadd",
+    protocol: Protocol = GENSIM_DEFAULT,
 ) -> dict[str, Any]:
     """Accuracy on (section, a, b, c, expected) questions, overall and per section.
 
-    Only the `restrict_vocab` most frequent words are candidates, and a question using any
-    other word is skipped as out of vocabulary (the published protocol, and much faster).
+    Only the `restrict_vocab` most frequent words are candidates, and a question using any other
+    word is out of vocabulary: skipped, or wrong with `oov="zero"`.
     """
-    check_analogy_method(method)
-    if restrict_vocab is not None and restrict_vocab < 1:
-        raise UserError(f"restrict_vocab must be a positive number of words (or None for all), got {restrict_vocab}")
-    n = len(vectors) if restrict_vocab is None else min(restrict_vocab, len(vectors))
-    lookup = _lowercase_index(vectors.words, n)
+    check_analogy_method(protocol.method)
+    n = _restricted(vectors, protocol)
+    lookup = _key_index(vectors.words, n, protocol)
     sections: dict[str, dict[str, Any]] = {}
     known: list[tuple[str, int, int, int, int]] = []
     for section, *words in questions:
-        stats = sections.setdefault(section, {"correct": 0, "questions_used": 0, "questions_oov": 0})
-        ids = [lookup.get(w.lower()) for w in words]
-        if None in ids:
-            stats["questions_oov"] += 1
-        else:
+        stats = sections.setdefault(section, {"correct": 0, "questions_used": 0, "questions_total": 0})
+        stats["questions_total"] += 1
+        ids = [lookup.get(protocol.key(w)) for w in words]
+        if None not in ids:
             stats["questions_used"] += 1
             known.append((section, *ids))
+    # Each candidate's matched form, as the index of its first spelling: 'King' answers 'king'.
+    form = np.array([lookup[protocol.key(w)] for w in vectors.words[:n]], dtype=np.int64)
     unit = vectors.unit[:n]
-    batch = max(1, _BATCH_SCORES // (n * (3 if method == "3cosmul" else 1)))
+    batch = max(1, _BATCH_SCORES // (n * (3 if protocol.method == "3cosmul" else 1)))
     for start in range(0, len(known), batch):
         chunk = known[start:start + batch]
         a, b, c, expected = (np.array(column) for column in list(zip(*chunk))[1:])
-        scores = analogy_scores(unit, unit[a], unit[b], unit[c], method)
-        rows = np.arange(len(chunk))
-        for question_words in (a, b, c):
-            scores[rows, question_words] = -np.inf
-        for (section, *_), hit in zip(chunk, scores.argmax(axis=1) == expected):
+        answers = _answers(analogy_scores(unit, unit[a], unit[b], unit[c], protocol.method), form, a, b, c)
+        for (section, *_), hit in zip(chunk, answers == expected):
             sections[section]["correct"] += int(hit)
     for stats in sections.values():
-        stats["accuracy"] = _ratio(stats["correct"], stats["questions_used"])
+        stats.update(_analogy_score(stats["correct"], stats["questions_used"], stats["questions_total"], protocol))
     correct = sum(s["correct"] for s in sections.values())
-    return {
-        "accuracy": _ratio(correct, len(known)),
-        "correct": correct,
-        "questions_used": len(known),
-        "questions_oov": len(questions) - len(known),
-        "sections": sections,
-    }
+    return {**_analogy_score(correct, len(known), len(questions), protocol), "sections": sections}
 
 
-def _lowercase_index(words: Sequence[str], n: int) -> dict[str, int]:
-    """Lower-cased word -> index among the first n, the most frequent spelling winning."""
+def _answers(scores: np.ndarray, form: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Each question's answer as gensim picks it: the question words themselves excluded, the first
+    of the top `ANALOGY_TOP` whose form is none of theirs, else the last of them (then wrong,
+    since its form is a question word's); -1 when there is no candidate at all."""
+    rows = np.arange(len(scores))
+    for question_words in (a, b, c):
+        scores[rows, question_words] = -np.inf
+    top = min(ANALOGY_TOP, scores.shape[1])
+    best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    best = np.take_along_axis(best, np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable"),
+                              axis=1)
+    present = np.isfinite(np.take_along_axis(scores, best, axis=1))
+    forms = form[best]
+    fits = present & (forms != a[:, None]) & (forms != b[:, None]) & (forms != c[:, None])
+    last = np.maximum(present.sum(axis=1) - 1, 0)
+    chosen = np.where(fits.any(axis=1), fits.argmax(axis=1), last)
+    return np.where(present.any(axis=1), forms[rows, chosen], -1)
+
+
+def _analogy_score(correct: int, used: int, total: int, protocol: Protocol) -> dict[str, Any]:
+    """Accuracy over the questions asked (all of them with `oov="zero"`: the unknown ones wrong)."""
+    asked = total if protocol.oov == "zero" and total else used
+    return {"accuracy": _ratio(correct, asked), "correct": correct, **_coverage("questions", used, total)}
+
+
+def _coverage(items: str, used: int, total: int) -> dict[str, Any]:
+    """How many items had every word known, of how many; `oov_ratio` is gensim's (a percentage)."""
+    return {f"{items}_used": used, f"{items}_oov": total - used, f"{items}_total": total,
+            "oov_ratio": 100.0 * (total - used) / total if total else float("nan")}
+
+
+def _restricted(vectors: WordVectors, protocol: Protocol) -> int:
+    return len(vectors) if protocol.restrict_vocab is None else min(protocol.restrict_vocab, len(vectors))
+
+
+def _key_index(words: Sequence[str], n: int, protocol: Protocol) -> dict[str, int]:
+    """Matched form -> index among the first n words, the first (most frequent) spelling winning."""
     lookup: dict[str, int] = {}
     for i in range(n):
-        lookup.setdefault(words[i].lower(), i)
+        lookup.setdefault(protocol.key(words[i]), i)
     return lookup
 
 

@@ -16,7 +16,13 @@ class CorpusRunConfig:
     corpus: str | None = param(None, "whitespace-tokenised text file, one sentence per line (.gz, .bz2 "
                                "and .xz accepted), or a directory of such files, read as a stream",
                                null="the bundled Penn Treebank (887,521 tokens)")
+    eval_sets: tuple[str, ...] = param((), "evaluation sets scored at the end besides the bundled ones, "
+                                       "each a final metric (e.g. [men3k, bats3]; fetch each first with "
+                                       "`d2l data fetch NAME`)", saved_when_set=True)
     log: LogConfig = log_section()
 
     def check(self) -> None:
         check_device_name(self.device)
+        from d2l_lab.embeddings.eval_sets import DEFAULT_SETS, check_fetched, named_sets
+
+        check_fetched([s for s in named_sets(self.eval_sets) if s not in DEFAULT_SETS])

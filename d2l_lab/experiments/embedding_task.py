@@ -135,7 +135,8 @@ class EmbeddingTask:
     columns = ("epoch", "progress", "loss", "lr", "words_per_s", eval_sets.EVERY_EPOCH.metric)
 
     def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
-                 label: str, extra_artifacts: Callable[[Path], None] | None = None):
+                 label: str, extra_artifacts: Callable[[Path], None] | None = None,
+                 extra_sets: tuple[str, ...] = ()):
         self.trainer = trainer
         self.vocab = corpus.vocab
         self.corpus_warnings = corpus.warnings
@@ -148,6 +149,8 @@ class EmbeddingTask:
         self.data_checksum = corpus.checksum
         self.label = label
         self.extra_artifacts = extra_artifacts
+        self.eval_sets = tuple(dict.fromkeys((*eval_sets.DEFAULT_SETS, *eval_sets.named_sets(extra_sets))))
+        """The sets scored at the end: the bundled ones, then those the run's `eval_sets` names (`extra_sets`)."""
         """Writes what the model saves beyond every run's artefacts, into the run directory."""
         self._pending: list[dict[str, Any]] = []
         self._latest: dict[str, Any] = {}
@@ -188,7 +191,8 @@ class EmbeddingTask:
         from d2l_lab.embeddings.standard_eval import evaluate_standard
 
         if self._evaluation is None or self._evaluation[0] != self._steps_done:
-            self._evaluation = (self._steps_done, evaluate_standard(self.trainer.word_vectors()))
+            self._evaluation = (self._steps_done, evaluate_standard(self.trainer.word_vectors(),
+                                                                          sets=self.eval_sets))
         return self._evaluation[1]
 
     def _quick_score(self) -> float:
@@ -223,7 +227,7 @@ class EmbeddingTask:
         if not self._complete:
             return {**metrics, eval_sets.EVERY_EPOCH.metric: self._quick_score(), "vocab_size": len(self.vocab)}
         evaluation = self._standard_evaluation()
-        scores = {s.metric: evaluation[s.name][s.score] for s in eval_sets.EVAL_SETS}
+        scores = {s.metric: evaluation[s.name][s.score] for s in self.eval_sets}
         return {**metrics, **scores, "vocab_size": len(self.vocab)}
 
     def notes(self) -> dict[str, Any]:

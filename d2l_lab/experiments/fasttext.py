@@ -34,4 +34,5 @@ def build_task(config: FastTextRunConfig, device: Any, progress: Progress | None
     trainer = FastTextTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
                          f"fastText {cfg.combine} of {cfg.min_n}-{cfg.max_n}-grams, dim {cfg.dim}",
-                         extra_artifacts=lambda run_dir: trainer.subword_vectors().save(run_dir / SUBWORDS_NAME))
+                         extra_artifacts=lambda run_dir: trainer.subword_vectors().save(run_dir / SUBWORDS_NAME),
+                         extra_sets=config.eval_sets)

@@ -29,4 +29,5 @@ def build_task(config: GloveRunConfig, device: Any, progress: Progress | None = 
     cfg = config.glove
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = GloveTrainer(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, config.seed, device)
-    return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words, f"GloVe, dim {cfg.dim}, window {cfg.window}")
+    return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words, f"GloVe, dim {cfg.dim}, window {cfg.window}",
+                         extra_sets=config.eval_sets)
