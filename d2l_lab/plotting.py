@@ -156,9 +156,11 @@ def _readable_log_ticks(ax: Any) -> None:
 
 def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                       view: tuple[float, float, float, float], *, title: str,
-                      minimum: tuple[float, float] | None = None, log_levels: bool = False) -> Any:
+                      minimum: tuple[float, float] | None = None, log_levels: bool = False,
+                      marked: str = "minimum") -> Any:
     """The book's `show_trace_2d`: the optimizer's path over the function's contours, its start
-    and the minimum marked; `log_levels` spaces the contours geometrically (valleys)."""
+    and the minimum (or what `marked` names: a saddle point) marked; `log_levels` spaces the
+    contours geometrically (valleys)."""
     import numpy as np
 
     plt = _pyplot()
@@ -175,7 +177,7 @@ def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tupl
     ax.plot(xs, ys, "-o", color="#ff7f0e", markersize=3, linewidth=1.2, label=f"path ({len(points) - 1} steps)")
     ax.plot(xs[:1], ys[:1], "s", color="#d62728", markersize=6, label="start")
     if minimum is not None:
-        ax.plot([minimum[0]], [minimum[1]], "*", color="black", markersize=10, label="minimum")
+        ax.plot([minimum[0]], [minimum[1]], "*", color="black", markersize=10, label=marked)
     ax.set_xlim(x1_min, x1_max)
     ax.set_ylim(x2_min, x2_max)
     ax.set_xlabel("x1")
@@ -187,8 +189,10 @@ def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tupl
 
 def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                     view: tuple[float, float, float, float], *, title: str,
-                    minimum: tuple[float, float] | None = None, log_levels: bool = False) -> None:
-    save(trajectory_figure(function, points, view, title=title, minimum=minimum, log_levels=log_levels), path)
+                    minimum: tuple[float, float] | None = None, log_levels: bool = False,
+                    marked: str = "minimum") -> None:
+    save(trajectory_figure(function, points, view, title=title, minimum=minimum, log_levels=log_levels,
+                           marked=marked), path)
 
 
 def _framed(view: tuple[float, float, float, float], points: Sequence[tuple[float, float]]) -> tuple[float, ...]:

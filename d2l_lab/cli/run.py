@@ -29,6 +29,7 @@ app = typer.Typer(help="Train an experiment; every run lands in its own director
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "optim": ("d2l run optim --algo adam --lr 0.01",
               "d2l run optim --problem quadratic --algo momentum --lr 0.6 --momentum 0.5",
+              "d2l run optim --problem quadratic --coefficients 0.1 100 --algo sgd --lr 0.00999 --steps 200",
               "d2l run optim --preset rmsprop --set train.eval_every=100",
               "d2l run optim --problem rosenbrock --algo adam --lr 0.1 --steps 200 --schedule cosine"),
     "word2vec": ("d2l run word2vec --epochs 5",
@@ -82,6 +83,7 @@ def optim(
     impl: Annotated[Optional[str], config_flag(OPTIM, "optimizer.impl")] = None,
     schedule: Annotated[Optional[str], config_flag(OPTIM, "schedule.name")] = None,
     problem: Annotated[Optional[str], config_flag(OPTIM, "problem.name")] = None,
+    coefficients: Annotated[Optional[tuple[float, float]], config_flag(OPTIM, "problem.coefficients")] = None,
     batch_size: Annotated[Optional[int], config_flag(OPTIM, "train.batch_size")] = None,
     epochs: Annotated[Optional[int], config_flag(OPTIM, "train.epochs")] = None,
     steps: Annotated[Optional[int], config_flag(OPTIM, "train.steps")] = None,

@@ -13,7 +13,7 @@ from typing import Any
 from d2l_lab.config.schema import STATED_DEFAULT, LogConfig, fill_defaults, log_section, param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
+from d2l_lab.experiments.optim.surfaces import NAMED, quadratic
 from d2l_lab.optimizers.config import OptimizerConfig
 from d2l_lab.optimizers.schedules import ScheduleConfig
 
@@ -24,14 +24,11 @@ AIRFOIL_ROWS = 1503
 PROBLEM_FIELDS: dict[str, dict[str, Any]] = {
     "airfoil": {"examples": 1500},
     "quadratic": {"start": quadratic(0.1, 2.0).default_start, "coefficients": (0.1, 2.0)},
-    "rosenbrock": {"start": ROSENBROCK.default_start},
-    "beale": {"start": BEALE.default_start},
+    **{name: {"start": s.default_start} for name, s in NAMED.items()},
 }
 TRAIN_FIELDS: dict[str, dict[str, int]] = {
     "airfoil": {"batch_size": 10, "epochs": 2, "eval_every": 200},
-    "quadratic": {"steps": 20},
-    "rosenbrock": {"steps": 20},
-    "beale": {"steps": 20},
+    **{name: {"steps": 20} for name in PROBLEM_FIELDS if name != "airfoil"},
 }
 
 
@@ -43,7 +40,8 @@ class ProblemConfig:
         None, "2-D starting point; default: the surface's own ((-5, -2) for the quadratic, as the book)",
         null=STATED_DEFAULT)
     coefficients: tuple[float, float] | None = param(
-        None, "quadratic f = a*x1^2 + b*x2^2; default the book's (0.1, 2), condition number 20", gt=0,
+        None, "quadratic f = a*x1^2 + b*x2^2, Hessian eigenvalues 2a and 2b; default the book's "
+        "(0.1, 2), condition number b/a = 20 (0.1 100 gives 1000)", gt=0,
         null=STATED_DEFAULT)
     examples: int | None = param(None, "airfoil rows used; default 1500 (the book: the first 1500 of 1503)",
                                  ge=1, le=AIRFOIL_ROWS, null=STATED_DEFAULT)
