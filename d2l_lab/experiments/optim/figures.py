@@ -131,17 +131,20 @@ def paths_animation(path: Path, surface: Surface, paths: Mapping[str, Path2D], *
 
 
 def _save_animation(path: Path, animation: Any, writer: Any) -> None:
-    """The Pillow writer wants a file name: write a temporary one beside `path`, then move it in
-    (atomic_write's temporary is reopened by name)."""
-    def write(f: Any) -> None:
-        temporary = Path(f.name + ".gif")
-        try:
-            animation.save(temporary, writer=writer, dpi=80)
-            f.write(temporary.read_bytes())
-        finally:
-            temporary.unlink(missing_ok=True)
+    """The Pillow writer wants a file name: render into a temporary file beside `path`, then hand
+    its bytes to `atomic_write`, so a stopped or failed write leaves nothing half-drawn."""
+    import tempfile
 
-    atomic_write(path, write)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gif", dir=path.parent)
+    temporary = Path(name)
+    try:
+        import os
+
+        os.close(fd)
+        animation.save(temporary, writer=writer, dpi=80)
+        atomic_write(path, lambda f: f.write(temporary.read_bytes()))
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def range_test_figure(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
