@@ -80,6 +80,9 @@ class OptimRunConfig:
     schedule: ScheduleConfig = param(ScheduleConfig(), "learning-rate schedule over all steps")
     train: TrainConfig = param(TrainConfig(), "training budget: epochs of airfoil, or steps on a surface")
     log: LogConfig = log_section()
+    lr_find: bool = param(False, "run Smith's learning-rate range test instead of training: lr from 1e-6 to 10 over "
+                          "100 steps until the loss blows up; writes lr_find.png and suggests an lr",
+                          saved_when_set=True)
 
     def seed_matters(self) -> bool:
         """Whether the seed changes anything: a 2-D surface starts from a fixed point and draws nothing."""
@@ -101,6 +104,8 @@ class OptimRunConfig:
         check_device_name(self.device)
         refuse_unused(self.train, "train", self._unused_train_fields(), f"problem '{self.problem.name}'",
                       tuple(TRAIN_FIELDS[self.problem.name]))
+        if self.lr_find and self.schedule.name != "constant":
+            raise UserError(f"--lr-find sets its own rising lr: drop --schedule {self.schedule.name}")
         problem, train = self.problem.resolved(), fill_defaults(self.train, TRAIN_FIELDS[self.problem.name])
         if problem.name == "airfoil" and train.batch_size > problem.examples:
             raise UserError(

@@ -257,11 +257,15 @@ class AirfoilTask(_OptimizerTask):
                             xlabel="epoch", ylabel="loss on all examples", log_y=False, title=title)
 
 
-def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> SurfaceTask | AirfoilTask:
-    """The problem's task; `progress` is unused: the airfoil data is small and bundled."""
-    if config.problem.name == "airfoil":
-        return AirfoilTask(config, device)
-    return SurfaceTask(config, device)
+def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> Any:
+    """The problem's task, or its learning-rate range test (`lr_find`); `progress` is unused: the
+    airfoil data is small and bundled."""
+    task = AirfoilTask(config, device) if config.problem.name == "airfoil" else SurfaceTask(config, device)
+    if config.lr_find:
+        from d2l_lab.experiments.optim.lr_find import RangeTestTask
+
+        return RangeTestTask(task)
+    return task
 
 
 def _round_down(value: float) -> str:
