@@ -68,7 +68,7 @@ def test_every_choice_is_listed_in_help_and_a_value_outside_them_is_refused(monk
         main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
+        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale, saddle, rastrigin; got 'rosenbrok' "
         "(did you mean 'rosenbrock'?)"]
 
 
