@@ -179,15 +179,18 @@ def contour_grid(function: Callable[[Any, Any], Any], view: tuple[float, float, 
 
 def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                       view: tuple[float, float, float, float], *, title: str,
-                      minimum: tuple[float, float] | None = None, log_levels: bool = False) -> Any:
+                      minimum: tuple[float, float] | None = None, log_levels: bool = False,
+                      marked: str = "minimum") -> Any:
     """The book's `show_trace_2d`: the optimizer's path over the function's contours, its start
-    and the minimum marked; `log_levels` spaces the contours geometrically (valleys)."""
+    and the minimum (or what `marked` names: a saddle point) marked; `log_levels` spaces the
+    contours geometrically (valleys)."""
     return path_on_contours(contour_grid(function, view, points), points, title=title, minimum=minimum,
-                            log_levels=log_levels)
+                            log_levels=log_levels, marked=marked)
 
 
 def path_on_contours(grid: ContourGrid, points: Sequence[tuple[float, float]], *, title: str,
-                     minimum: tuple[float, float] | None = None, log_levels: bool = False) -> Any:
+                     minimum: tuple[float, float] | None = None, log_levels: bool = False,
+                     marked: str = "minimum") -> Any:
     """`trajectory_figure` once the contours' values are known."""
     import numpy as np
 
@@ -203,7 +206,7 @@ def path_on_contours(grid: ContourGrid, points: Sequence[tuple[float, float]], *
     ax.plot(xs, ys, "-o", color="#ff7f0e", markersize=3, linewidth=1.2, label=f"path ({len(points) - 1} steps)")
     ax.plot(xs[:1], ys[:1], "s", color="#d62728", markersize=6, label="start")
     if minimum is not None:
-        ax.plot([minimum[0]], [minimum[1]], "*", color="black", markersize=10, label="minimum")
+        ax.plot([minimum[0]], [minimum[1]], "*", color="black", markersize=10, label=marked)
     ax.set_xlim(float(grid.x1.min()), float(grid.x1.max()))
     ax.set_ylim(float(grid.x2.min()), float(grid.x2.max()))
     ax.set_xlabel("x1")
@@ -215,9 +218,10 @@ def path_on_contours(grid: ContourGrid, points: Sequence[tuple[float, float]], *
 
 def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
                     view: tuple[float, float, float, float], *, title: str,
-                    minimum: tuple[float, float] | None = None, log_levels: bool = False) -> None:
+                    minimum: tuple[float, float] | None = None, log_levels: bool = False,
+                    marked: str = "minimum") -> None:
     _write_png(path, "path on contours", dict(grid=contour_grid(function, view, points), points=list(points),
-                                              title=title, minimum=minimum, log_levels=log_levels))
+                                              title=title, minimum=minimum, log_levels=log_levels, marked=marked))
 
 
 FIGURES: dict[str, Callable[..., Any]] = {"curves": curves_figure, "path on contours": path_on_contours}

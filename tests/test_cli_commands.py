@@ -47,7 +47,7 @@ def test_config_flags_are_typed_as_their_config_fields_and_named_by_the_short_na
     for parameter, key in keys.items():
         annotation = value_type(typing.get_args(hints[parameter])[0])  # Annotated[Optional[T], option]
         field, field_type = field_at(config_class, key)
-        assert annotation is field_type, f"--{short_name(key)}: annotated {annotation}, config says {field_type}"
+        assert annotation == field_type, f"--{short_name(key)}: annotated {annotation}, config says {field_type}"
         assert parsed[parameter].opts == [f"--{short_name(key)}"]
         if field.metadata["choices"]:
             assert parsed[parameter].metavar == f"[{'|'.join(field.metadata['choices'])}]"
@@ -68,7 +68,7 @@ def test_every_choice_is_listed_in_help_and_a_value_outside_them_is_refused(monk
         main()
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale; got 'rosenbrok' "
+        "error: --problem must be one of airfoil, quadratic, rosenbrock, beale, saddle, rastrigin; got 'rosenbrok' "
         "(did you mean 'rosenbrock'?)"]
 
 

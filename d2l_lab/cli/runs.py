@@ -220,13 +220,17 @@ def compare(
                                                         "more than 3 decades)")] = False,
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="compare runs of different experiments "
                                                                     "(refused otherwise)")] = False,
+    animate: Annotated[bool, typer.Option("--animate", help="optim runs on one 2-D surface: also write a GIF "
+                                                            "of their paths, one frame per step")] = False,
     out: OutRoot = Path("outputs"),
 ) -> None:
     """Overlay the runs' curves (x: epoch if logged, else step) and print how each ended.
 
     Runs that differ only by seed are one curve: their mean over a band of +-1 standard deviation,
     tabled as mean ± std (n=K). "best" is the lowest loss or distance, the highest rho or accuracy.
+    Optim runs on one 2-D surface also get their paths on one contour plot (PNG-paths.png).
     """
+    from d2l_lab.experiments.optim import paths as optim_paths
     from d2l_lab.experiments.registry import catalog_experiments
     from d2l_lab.files import check_output_file
     from d2l_lab.runs import compare as comparing
@@ -248,10 +252,17 @@ def compare(
         count = f"{len(selected)} run{'s' if len(selected) > 1 else ''}"
         common = comparing.shared(selected)
         title = f"{experiments}: {metric} of {count}" + (f"\n{common}" if common else "")
+        paths_file = plot_file.with_name(f"{plot_file.stem}-paths.png")
+        if animate:
+            check_output_file(paths_file.with_suffix(".gif"), "--animate")
+        drawn = optim_paths.write_paths(selected, comparing.labels(selected), paths_file, animate=animate,
+                                        title=f"{experiments}: paths of {count}" + (f"\n{common}" if common else ""))
         comparing.plot(plot_file, groups, metric, title=title, log_y=log_y)
         columns, rows = comparing.table(groups, metric)
     output.print_table(columns, rows)
     output.note(f"plot: {plot_file}")
+    for path in drawn:
+        output.note(f"{'paths' if path.suffix == '.png' else 'animation'}: {path}")
 
 
 @app.command()

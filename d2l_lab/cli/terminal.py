@@ -96,6 +96,8 @@ class Terminal:
                                show_header=False)
             if summary["status"] == "completed" and (note := undertrained_note(summary)) is not None:
                 output.note(note)
+            if (found := summary.get("notes", {}).get("lr_find", {})).get("command"):
+                output.note(f"suggested lr {found['suggested_lr']:.3g}; train with it: {found['command']}")
 
     def stopping(self) -> None:
         """Ctrl-C was pressed: say so at once (this runs in the signal handler)."""

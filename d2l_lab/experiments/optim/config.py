@@ -13,7 +13,7 @@ from typing import Any
 from d2l_lab.config.schema import STATED_DEFAULT, LogConfig, fill_defaults, log_section, param, refuse_unused
 from d2l_lab.devices import check_device_name
 from d2l_lab.errors import UserError
-from d2l_lab.experiments.optim.surfaces import BEALE, ROSENBROCK, quadratic
+from d2l_lab.experiments.optim.surfaces import NAMED, quadratic
 from d2l_lab.optimizers.config import OptimizerConfig
 from d2l_lab.optimizers.schedules import ScheduleConfig
 
@@ -24,14 +24,11 @@ AIRFOIL_ROWS = 1503
 PROBLEM_FIELDS: dict[str, dict[str, Any]] = {
     "airfoil": {"examples": 1500},
     "quadratic": {"start": quadratic(0.1, 2.0).default_start, "coefficients": (0.1, 2.0)},
-    "rosenbrock": {"start": ROSENBROCK.default_start},
-    "beale": {"start": BEALE.default_start},
+    **{name: {"start": s.default_start} for name, s in NAMED.items()},
 }
 TRAIN_FIELDS: dict[str, dict[str, int]] = {
     "airfoil": {"batch_size": 10, "epochs": 2, "eval_every": 200},
-    "quadratic": {"steps": 20},
-    "rosenbrock": {"steps": 20},
-    "beale": {"steps": 20},
+    **{name: {"steps": 20} for name in PROBLEM_FIELDS if name != "airfoil"},
 }
 
 
@@ -43,7 +40,8 @@ class ProblemConfig:
         None, "2-D starting point; default: the surface's own ((-5, -2) for the quadratic, as the book)",
         null=STATED_DEFAULT)
     coefficients: tuple[float, float] | None = param(
-        None, "quadratic f = a*x1^2 + b*x2^2; default the book's (0.1, 2), condition number 20", gt=0,
+        None, "quadratic f = a*x1^2 + b*x2^2, Hessian eigenvalues 2a and 2b; default the book's "
+        "(0.1, 2), condition number b/a = 20 (0.1 100 gives 1000)", gt=0,
         null=STATED_DEFAULT)
     examples: int | None = param(None, "airfoil rows used; default 1500 (the book: the first 1500 of 1503)",
                                  ge=1, le=AIRFOIL_ROWS, null=STATED_DEFAULT)
@@ -82,6 +80,9 @@ class OptimRunConfig:
     schedule: ScheduleConfig = param(ScheduleConfig(), "learning-rate schedule over all steps")
     train: TrainConfig = param(TrainConfig(), "training budget: epochs of airfoil, or steps on a surface")
     log: LogConfig = log_section()
+    lr_find: bool = param(False, "run Smith's learning-rate range test instead of training: lr from 1e-6 to 10 over "
+                          "100 steps until the loss blows up; writes lr_find.png and suggests an lr",
+                          saved_when_set=True)
 
     def seed_matters(self) -> bool:
         """Whether the seed changes anything: a 2-D surface starts from a fixed point and draws nothing."""
@@ -103,6 +104,8 @@ class OptimRunConfig:
         check_device_name(self.device)
         refuse_unused(self.train, "train", self._unused_train_fields(), f"problem '{self.problem.name}'",
                       tuple(TRAIN_FIELDS[self.problem.name]))
+        if self.lr_find and self.schedule.name != "constant":
+            raise UserError(f"--lr-find sets its own rising lr: drop --schedule {self.schedule.name}")
         problem, train = self.problem.resolved(), fill_defaults(self.train, TRAIN_FIELDS[self.problem.name])
         if problem.name == "airfoil" and train.batch_size > problem.examples:
             raise UserError(

@@ -21,6 +21,8 @@ class Surface:
     log_levels: bool = False
     """Contour levels spaced geometrically: a function whose values span decades over the view
     (Rosenbrock's walls) would otherwise have all 20 levels on its walls and none in its valley."""
+    marked: str = "minimum"
+    """What `minimum` is, for plot legends: the saddle's point is a saddle point, not a minimum."""
 
 
 def quadratic(a: float, b: float) -> Surface:
@@ -56,10 +58,44 @@ BEALE = Surface(
 )
 
 
+SADDLE = Surface(
+    name="saddle",
+    function=lambda x1, x2: x1**2 - x2**2,
+    minimum=(0.0, 0.0),
+    # Almost on the ridge x2 = 0: GD first slides towards the saddle point, then the tiny x2
+    # grows by (1 + 2 lr) a step and carries it away (the book's saddle, 12.1.2).
+    default_start=(-2.0, 0.01),
+    view=(-2.5, 2.5, -2.5, 2.5),
+    marked="saddle point",
+)
+
+
+def _cos(x: Any) -> Any:
+    """cos of a torch tensor (training) or a numpy grid (contours), as the surfaces' arithmetic."""
+    if hasattr(x, "cos"):
+        return x.cos()
+    import numpy as np
+
+    return np.cos(x)
+
+
+RASTRIGIN = Surface(
+    name="rastrigin",
+    function=lambda x1, x2: 20 + x1**2 - 10 * _cos(6.283185307179586 * x1) + x2**2 - 10 * _cos(6.283185307179586 * x2),
+    minimum=(0.0, 0.0),
+    # A local minimum's basin away from the global one: plain GD stays in it, momentum may not.
+    default_start=(-2.2, 2.1),
+    view=(-3.0, 3.0, -3.0, 3.0),
+)
+
+NAMED: dict[str, Surface] = {s.name: s for s in (ROSENBROCK, BEALE, SADDLE, RASTRIGIN)}
+"""The surfaces with fixed coefficients; the quadratic is built from its own (`surface`)."""
+
+
 def surface(name: str, coefficients: tuple[float, float]) -> Surface:
     if name == "quadratic":
         return quadratic(*coefficients)
-    return {"rosenbrock": ROSENBROCK, "beale": BEALE}[name]
+    return NAMED[name]
 
 
 def stability(eigenvalues: Sequence[float]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from d2l_lab import plotting
+from d2l_lab.experiments.optim import convergence
 from d2l_lab.experiments.optim.config import OptimRunConfig
 from d2l_lab.experiments.optim.surfaces import Surface, stability, surface
 from d2l_lab.optimizers import build_optimizer, build_scheduler
@@ -99,6 +100,9 @@ class SurfaceTask(_OptimizerTask):
         lambda_max = max(self.stability["hessian_eigenvalues"]) if self.stability else None
         super().__init__(config, [self.x], config.train.steps, lambda_max)
         self.checkpoint_every = max(1, self.total_steps // 10)
+        self.theory = convergence.theory_for(config, diagonal)
+        self.offsets: list[tuple[float, float]] = []
+        """x_k - x* at each step, kept (and checkpointed) only where `theory` measures a rate."""
 
     def warnings(self) -> list[str]:
         ignored = [] if self.config.seed == 0 else [
@@ -115,13 +119,27 @@ class SurfaceTask(_OptimizerTask):
             return {"step": step, "x1": x1, "x2": x2, "loss": float(self._value()), "lr": self.lr}
 
     def initial_rows(self) -> list[dict[str, Any]]:
-        return [self._row(0)]
+        return self.evaluate(0)
 
     def train_step(self, step: int) -> float:
         return self.optimize(self._value())
 
     def evaluate(self, step: int) -> list[dict[str, Any]]:
-        return [self._row(step)]
+        row = self._row(step)
+        if self.theory is not None:
+            self.offsets.append((row["x1"] - self.surface.minimum[0], row["x2"] - self.surface.minimum[1]))
+        return [row]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.theory is not None:
+            state["offsets"] = torch.tensor(self.offsets, dtype=torch.float64).reshape(-1, 2)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.theory is not None and isinstance(state.get("offsets"), torch.Tensor):
+            self.offsets = [tuple(row) for row in state["offsets"].tolist()]
 
     def final_metrics(self, step: int) -> dict[str, Any]:
         row = self._row(step)
@@ -129,15 +147,28 @@ class SurfaceTask(_OptimizerTask):
         return {"x1": row["x1"], "x2": row["x2"], "loss": row["loss"], "distance_to_minimum": distance}
 
     def notes(self) -> dict[str, Any]:
-        return {"problem": self.surface.name, "minimum": list(self.surface.minimum), **(self.stability or {})}
+        notes = {"problem": self.surface.name, "minimum": list(self.surface.minimum), **(self.stability or {})}
+        if self.theory is not None:
+            t = self.theory
+            measured = convergence.measured_rate(t["algo"], t["lr"], t.get("momentum", 0.0),
+                                                 [d["eigenvalue"] for d in t["directions"]], self.offsets)
+            notes["convergence"] = {**t, "measured_rate": measured}
+        return notes
 
     def write_artifacts(self, run_dir: Path, rows: list[dict[str, Any]]) -> None:
         path = [(float(r["x1"]), float(r["x2"])) for r in rows]
         plotting.trajectory_plot(run_dir / "trajectory.png", self.surface.function, path, self.surface.view,
                                  title=self._title(), minimum=self.surface.minimum,
-                                 log_levels=self.surface.log_levels)
+                                 log_levels=self.surface.log_levels, marked=self.surface.marked)
         plotting.curve_plot(run_dir / "loss.png", {self.settings(): ([r["step"] for r in rows], [r["loss"] for r in rows])},
                             xlabel="step", ylabel="f(x)", log_y=True, integer_x=True, title=self._title())
+        if self.theory is not None:
+            from d2l_lab.experiments.optim import figures
+
+            problem = self.config.problem
+            figures.convergence_plot(run_dir / "convergence.png", self.theory, rows,
+                                     start=problem.start or self.surface.default_start,
+                                     minimum=self.surface.minimum, title=self._title())
 
     def _title(self) -> str:
         """Two lines: the optimizer's settings, then the problem (function, start, steps)."""
@@ -226,11 +257,15 @@ class AirfoilTask(_OptimizerTask):
                             xlabel="epoch", ylabel="loss on all examples", log_y=False, title=title)
 
 
-def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> SurfaceTask | AirfoilTask:
-    """The problem's task; `progress` is unused: the airfoil data is small and bundled."""
-    if config.problem.name == "airfoil":
-        return AirfoilTask(config, device)
-    return SurfaceTask(config, device)
+def build_task(config: OptimRunConfig, device: torch.device, progress: Any = None) -> Any:
+    """The problem's task, or its learning-rate range test (`lr_find`); `progress` is unused: the
+    airfoil data is small and bundled."""
+    task = AirfoilTask(config, device) if config.problem.name == "airfoil" else SurfaceTask(config, device)
+    if config.lr_find:
+        from d2l_lab.experiments.optim.lr_find import RangeTestTask
+
+        return RangeTestTask(task)
+    return task
 
 
 def _round_down(value: float) -> str:
