@@ -45,8 +45,8 @@ def build_corpora(work: Path, megabytes: float, seed: int = 0) -> tuple[Path, Pa
             block = words[rng.choice(VOCAB, size=200_000, p=p)].tolist()
             text = " ".join(block) + " "
             a.write(text)
-            for start in range(0, len(block), WORDS_PER_LINE):
-                b.write(" ".join(block[start:start + WORDS_PER_LINE]) + "\n")
+            b.writelines(" ".join(block[start:start + WORDS_PER_LINE]) + "\n"
+                         for start in range(0, len(block), WORDS_PER_LINE))
             written += len(text)
             tokens += len(block)
     return one_line, lines, tokens
