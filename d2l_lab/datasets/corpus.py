@@ -22,7 +22,7 @@ import hashlib
 import lzma
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -251,27 +251,26 @@ def _file_lines(stream: IO[bytes], path: Path, block_size: int) -> Iterator[str]
             lines.append(tail)
             tail = ""
         for line in lines:
-            yield from _cut_long_line(line)
-        while len(tail) > MAX_LINE_CHARS:  # a line still going: emit its complete pieces now
-            head, tail = _cut_once(tail)
-            yield head
+            start = yield from _complete_pieces(line)
+            yield line[start:]
+        start = yield from _complete_pieces(tail)  # a line still going: emit its complete pieces now
+        tail = tail[start:]
 
 
-def _cut_long_line(line: str) -> Iterator[str]:
-    while len(line) > MAX_LINE_CHARS:
-        head, line = _cut_once(line)
-        yield head
-    yield line
-
-
-def _cut_once(line: str) -> tuple[str, str]:
-    """The first piece of a too-long line (up to its last whitespace within MAX_LINE_CHARS) and
-    the rest."""
-    window = line[:MAX_LINE_CHARS + 1]
-    cut = max(window.rfind(" "), window.rfind("\t"))
-    if cut <= 0:
-        cut = MAX_LINE_CHARS
-    return line[:cut], line[cut:]
+def _complete_pieces(line: str) -> Generator[str, None, int]:
+    """Yield the pieces of a too-long line, each up to its last space or tab within
+    MAX_LINE_CHARS (or MAX_LINE_CHARS characters where there is none), while more than
+    MAX_LINE_CHARS remain; return where the rest starts. Pieces are sliced from `line` in place,
+    so a block of one line costs one pass, not a copy of the rest per piece."""
+    start = 0
+    while len(line) - start > MAX_LINE_CHARS:
+        end = start + MAX_LINE_CHARS + 1
+        cut = max(line.rfind(" ", start, end), line.rfind("\t", start, end))
+        if cut <= start:
+            cut = start + MAX_LINE_CHARS
+        yield line[start:cut]
+        start = cut
+    return start
 
 
 def ptb_lines(split: str = "train") -> Iterator[str]:

@@ -1,9 +1,11 @@
-"""`d2l data fetch`: pretrained vectors downloaded once, verified, cached (the evaluation sets
-`d2l data fetch` also knows are `eval_downloads`).
+"""`d2l data fetch`: pretrained vectors and training corpora downloaded once, verified, cached (the
+evaluation sets `d2l data fetch` also knows are `eval_downloads`).
 
-The archives are the ones the d2l book's `DATA_HUB` lists, with the book's sha1s, so a fetched
-file is exactly what the book's chapter "Word Similarity and Analogy" uses. Nothing else in the
-project downloads; tests point the registry at local `file://` archives.
+The vectors' archives are the ones the d2l book's `DATA_HUB` lists, with the book's sha1s, so a
+fetched file is exactly what the book's chapter "Word Similarity and Analogy" uses. A corpus
+(text8) is one member of its archive, unpacked as is after the archive's and the member's sha1s
+are checked (SOURCES.md says where each checksum was published). Nothing else in the project
+downloads; tests point the registry at local `file://` and `http://127.0.0.1` archives.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from d2l_lab.cache import default_cache_dir
 from d2l_lab.errors import UserError
@@ -37,7 +41,20 @@ class RemoteVectors:
     description: str
 
 
-REMOTES: dict[str, RemoteVectors] = {
+@dataclass(frozen=True)
+class RemoteCorpus:
+    """A training corpus: the archive's one member `member` (sha1 `member_sha1`, at most
+    `max_bytes` unpacked), kept as `<cache>/corpora/<name>/<member>` for `--corpus PATH`."""
+
+    url: str
+    sha1: str
+    description: str
+    member: str
+    member_sha1: str
+    max_bytes: int
+
+
+REMOTES: dict[str, RemoteVectors | RemoteCorpus] = {
     "glove.6b.50d": RemoteVectors(D2L_DATA_URL + "glove.6B.50d.zip", "0b8703943ccdb6eb788e6f091b8946e82231bc4d",
                                   "GloVe, 400k words x 50, Wikipedia 2014 + Gigaword 5 (the book's choice)"),
     "glove.6b.100d": RemoteVectors(D2L_DATA_URL + "glove.6B.100d.zip", "cd43bfb07e44e6f27cbcc7bc9ae3d80284fdaf5a",
@@ -46,17 +63,21 @@ REMOTES: dict[str, RemoteVectors] = {
                                     "GloVe, 1.9M words x 300, Common Crawl 42B tokens"),
     "wiki.en": RemoteVectors(D2L_DATA_URL + "wiki.en.zip", "c1816da3821ae9f43899be655002f6c723e91b88",
                              "fastText, English Wikipedia, 300 dimensions"),
+    "text8": RemoteCorpus("http://mattmahoney.net/dc/text8.zip", "6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e",
+                          "corpus: text8, 17M tokens of Wikipedia (2006) as one line, for --corpus",
+                          "text8", "0dc3edebc970dcc96137e7deda4d9995af9d93de", 100_000_000),
 }
 
 
 def fetch(name: str, *, progress: Progress | None = None) -> Path:
-    """The path of the named vectors file, downloading and verifying it on first use."""
+    """The path of the named vectors or corpus file, downloading and verifying it on first use."""
     if name not in REMOTES:
-        raise UserError(f"unknown name '{name}': choose vectors ({', '.join(REMOTES)}) or an evaluation set "
-                        "(`d2l data list` names them)")
+        raise UserError(f"unknown name '{name}': choose vectors or a corpus ({', '.join(REMOTES)}) or an "
+                        "evaluation set (`d2l data list` names them)")
     remote = REMOTES[name]
-    folder = default_cache_dir() / "vectors" / name
-    target = folder / "vec.txt"
+    corpus = isinstance(remote, RemoteCorpus)
+    folder = default_cache_dir() / ("corpora" if corpus else "vectors") / name
+    target = folder / (remote.member if corpus else "vec.txt")
     if target.is_file():
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,11 +87,15 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
     os.close(handle)
     archive = Path(part)
     try:
-        digest = download_file(remote.url, archive, progress=progress)
+        manual = "train on it with --corpus FILE" if corpus else "query it with `d2l embed ... --vectors FILE`"
+        digest = download_file(remote.url, archive, progress=progress, by_hand=manual)
         if digest != remote.sha1:
             raise UserError(f"download of '{name}' has sha1 {digest}, expected {remote.sha1}: the file is "
                             "damaged or changed upstream; run the command again")
-        _extract_vectors(archive, target, name)
+        if corpus:
+            _extract_corpus(archive, target, name, remote)
+        else:
+            _extract_vectors(archive, target, name)
     finally:
         archive.unlink(missing_ok=True)
         try:
@@ -110,3 +135,34 @@ def _extract_vectors(archive: Path, target: Path, name: str) -> None:
             raise UserError(f"the '{name}' archive holds no .txt vectors file")
         with bundle.open(chosen[0]) as source:
             atomic_write(target, lambda out: shutil.copyfileobj(source, out, _CHUNK))
+
+
+def _extract_corpus(archive: Path, target: Path, name: str, remote: RemoteCorpus) -> None:
+    """Copy the archive's one member `remote.member` to `target` atomically, refusing any other
+    layout, more than `max_bytes` (counted as it is unpacked: a zip's declared sizes can lie) and
+    a member whose sha1 is not the published one."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = bundle.infolist()
+            if [m.filename for m in members] != [remote.member]:
+                raise UserError(f"the '{name}' archive holds {[m.filename for m in members][:3]}, not the one "
+                                f"file '{remote.member}': the download is not the expected archive")
+            sha1, size = hashlib.sha1(), 0
+
+            def copy(out: IO[bytes]) -> None:
+                nonlocal size
+                with bundle.open(members[0]) as source:
+                    while block := source.read(_CHUNK):
+                        size += len(block)
+                        if size > remote.max_bytes:
+                            raise UserError(f"the '{name}' archive unpacks to more than {remote.max_bytes:,} "
+                                            "bytes: the download is not the expected archive")
+                        sha1.update(block)
+                        out.write(block)
+                if sha1.hexdigest() != remote.member_sha1:
+                    raise UserError(f"'{remote.member}' in the '{name}' archive has sha1 {sha1.hexdigest()}, "
+                                    f"expected {remote.member_sha1}: the file is damaged or changed upstream")
+
+            atomic_write(target, copy)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
+        raise UserError(f"the '{name}' archive cannot be unpacked ({exc}): run the command again") from None
