@@ -68,10 +68,13 @@ def test_offline_is_one_line_naming_the_manual_alternative(local_remote, tmp_pat
 
 def test_unknown_name_and_list():
     result = d2l("data", "fetch", "glove.7b")
-    assert result.exit_code == 2 and "choose vectors (glove.6b.50d" in result.stderr
+    assert result.exit_code == 2 and "choose vectors or a corpus (glove.6b.50d" in result.stderr
     listed = json.loads(d2l("data", "list", "--json").stdout)
-    assert {"glove.6b.50d", "glove.6b.100d", "wiki.en", "men3k", "rw", "simverb3500", "mturk771", "bats3"} <= set(listed)
-    assert "evaluation sets (`d2l embed eval --set NAME`):\n  men3k" in d2l("data", "list").stdout
+    assert {"glove.6b.50d", "glove.6b.100d", "wiki.en", "text8", "men3k", "rw", "simverb3500", "mturk771",
+            "bats3"} <= set(listed)
+    shown = d2l("data", "list").stdout
+    assert "evaluation sets (`d2l embed eval --set NAME`):\n  men3k" in shown
+    assert "corpora (`d2l run word2vec --corpus PATH`):\n  text8" in shown and "  wiki.en" in shown.split("corpora")[0]
 
 
 @pytest.mark.slow

@@ -64,7 +64,7 @@ REMOTES: dict[str, RemoteVectors | RemoteCorpus] = {
     "wiki.en": RemoteVectors(D2L_DATA_URL + "wiki.en.zip", "c1816da3821ae9f43899be655002f6c723e91b88",
                              "fastText, English Wikipedia, 300 dimensions"),
     "text8": RemoteCorpus("http://mattmahoney.net/dc/text8.zip", "6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e",
-                          "corpus: text8, 17M tokens of Wikipedia (2006) as one line, for --corpus",
+                          "text8, 17M tokens of Wikipedia (2006) as one line",
                           "text8", "0dc3edebc970dcc96137e7deda4d9995af9d93de", 100_000_000),
 }
 
