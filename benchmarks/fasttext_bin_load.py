@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout, uninstalled
 
-from benchmarks.scale import child  # noqa: E402  (one child runner, peak RSS from os.wait4)
+from benchmarks.scale import child  # one child runner: peak RSS from os.wait4
 
 LOADERS = {
     "ours": "from d2l_lab.embeddings.fasttext_bin import load_fasttext_bin as load; limit = None",

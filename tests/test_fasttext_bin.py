@@ -155,3 +155,16 @@ def test_our_vectors_are_gensims_on_the_committed_model() -> None:
     np.testing.assert_allclose(ours.matrix, theirs.vectors, atol=1e-6)
     for word in ("zebra", "ünïcode", "ab"):
         np.testing.assert_allclose(ours.vector(word), theirs[word], atol=1e-6)
+
+
+def test_version_11_reads_as_12_and_undecodable_bytes_are_kept_as_escapes(tmp_path) -> None:
+    """Both versions share the layout; a word that is not UTF-8 keeps its bad bytes as `\\x`
+    escapes, as gensim keeps them, with one warning."""
+    data = _patched(MODEL.read_bytes(), 4, "<i", 11)
+    assert data.count("café\0".encode()) == 1
+    warnings: list[str] = []
+    path = _variant(tmp_path, data.replace("café\0".encode(), b"caf\xff\xfe\0"))
+    vectors = load_fasttext_bin(path, warn=warnings.append)
+    assert vectors.words == [w if w != "café" else "caf\\xff\\xfe" for w in GENSIM["words"]]
+    np.testing.assert_allclose(vectors.vector("cat"), GENSIM["known"]["cat"], atol=1e-6)
+    assert len(warnings) == 1 and "1 word(s) are not valid UTF-8" in warnings[0]

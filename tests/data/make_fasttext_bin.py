@@ -22,13 +22,9 @@ from gensim.models.fasttext import FastText, load_facebook_vectors, save_faceboo
 HERE = Path(__file__).resolve().parent
 MODEL = HERE / "tiny_fasttext.bin"
 ANSWERS = HERE / "tiny_fasttext_gensim.json"
-SENTENCES = [
-    "the cat sat on the mat".split(),
-    "the dog sat on the log".split(),
-    "a café serves coffee to the cat".split(),
-    "the naïve dog drinks coffee in the café".split(),
-    "cats and dogs sit on mats and logs".split(),
-] * 20
+LINES = ("the cat sat on the mat", "the dog sat on the log", "a café serves coffee to the cat",
+         "the naïve dog drinks coffee in the café", "cats and dogs sit on mats and logs")
+SENTENCES = [line.split() for line in LINES] * 20
 UNSEEN = ["catty", "doggo", "cafés", "mátter", "日本", "zz", "x"]
 """Words outside the vocabulary: n-grams shared with it, accents (the signed-byte hash), CJK, and
 words too short to have many n-grams."""
