@@ -123,3 +123,14 @@ def test_startup_benchmark_times_every_command_against_its_limit() -> None:
     assert limits["d2l embed similar --vectors F chip: next"] == 1.5
     assert all(row[-1] == ("yes" if seconds[c] <= limits[c] else "NO") for c, row in cells.items()
                if row[2] and abs(seconds[c] - limits[c]) > ROUNDING)
+
+
+def test_fasttext_bin_benchmark_loads_the_model_it_writes(tmp_path) -> None:
+    """A tiny model (gensim left out): ours whole and ours opening it alone, each a line with its
+    word count."""
+    out = _run(str(BENCHMARKS / "fasttext_bin_load.py"), "--words", "300", "--buckets", "50", "--dim", "8",
+               "--systems", "ours", "ours-open", "--work", str(tmp_path))
+    lines = out.splitlines()
+    assert lines[0].startswith("model: 300 words + 50 buckets x 8")
+    assert lines[1].startswith("ours ") and lines[1].endswith(" 300 words")
+    assert lines[2].startswith("ours-open ") and lines[2].endswith(" 1 words")

@@ -19,7 +19,8 @@ from d2l_lab.errors import UserError
 app = typer.Typer(help="Query and evaluate word vectors (a run directory, or --vectors FILE).", no_args_is_help=True)
 
 VectorsFile = Annotated[Optional[Path], typer.Option(
-    "--vectors", help="word2vec text/binary or GloVe text file (format detected) instead of a run directory",
+    "--vectors", help="word2vec text/binary, GloVe text or fastText .bin model (format detected) instead of a run "
+    "directory",
     show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: the answers as JSON")]
 Limit = Annotated[Optional[int], typer.Option("--limit", help="load only the first (most frequent) N words",

@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from d2l_lab.cache import lasting_cache_dir
+from d2l_lab.embeddings.fasttext_bin import is_fasttext_bin, load_fasttext_bin
 from d2l_lab.embeddings.vector_formats import FORMATS, checked_path, read_rows, source_label
 from d2l_lab.embeddings.vector_rows import repeat_warnings
 from d2l_lab.embeddings.vectors import WordVectors
@@ -57,6 +58,8 @@ def load_vectors_cached(path: str | Path, limit: int | None = None, fmt: str = "
     """`vector_formats.load_vectors`, through the cache for a file of `CACHED_FROM_BYTES` or more:
     the same words, vectors and warnings."""
     path = checked_path(path, limit, fmt)
+    if fmt == "auto" and is_fasttext_bin(path):  # memory-mapped as it is: nothing to cache
+        return load_fasttext_bin(path, limit, warn, progress)
     stamp = _stamp(path)
     if stamp[2] < CACHED_FROM_BYTES:
         rows, _ = read_rows(path, limit, fmt, progress)

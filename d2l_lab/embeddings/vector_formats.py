@@ -1,5 +1,5 @@
 """Word vectors on disk: word2vec text, word2vec binary (as gensim and the C tool write it) and
-GloVe text (no header).
+GloVe text (no header); with fmt "auto", a fastText binary model too (`fasttext_bin`).
 
 Files are streamed: rows go straight into one preallocated float32 matrix when a header gives
 the count, else into fixed-size chunks joined once at the end, so loading a 400k x 300 file
@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from d2l_lab.config.schema import clip
+from d2l_lab.embeddings.fasttext_bin import is_fasttext_bin, load_fasttext_bin
 from d2l_lab.embeddings.vector_binary import read_binary
 from d2l_lab.embeddings.vector_rows import CONTROL, Rows, word_fault, word_of
 from d2l_lab.embeddings.vectors import WordVectors
@@ -47,10 +48,14 @@ def load_vectors(path: str | Path, limit: int | None = None, fmt: str = "auto",
     """Read word vectors; `limit=N` keeps the first N words (the most frequent, in these formats).
 
     `fmt` is one of "auto", "word2vec" (text with a `count dim` header), "word2vec-binary"
-    or "glove" (text without a header). `warn` hears what a usable file still got wrong
+    or "glove" (text without a header); "auto" also reads a fastText `.bin` model, whose
+    vectors embed other words from their n-grams (`fasttext_bin`). `warn` hears what a usable file still got wrong
     (repeated words), in one line each; `progress` hears (bytes read, file size) as text is read.
     """
-    rows, _ = read_rows(checked_path(path, limit, fmt), limit, fmt, progress)
+    path = checked_path(path, limit, fmt)
+    if fmt == "auto" and is_fasttext_bin(path):
+        return load_fasttext_bin(path, limit, warn, progress)
+    rows, _ = read_rows(path, limit, fmt, progress)
     for message in rows.warnings() if warn else ():
         warn(message)
     return WordVectors(*rows.result())
