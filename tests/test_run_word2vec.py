@@ -42,7 +42,9 @@ def test_run_dir_has_vectors_vocab_metrics_and_evaluation(corpus, tmp_path):
     assert [int(r["epoch"]) for r in epochs] == [1, 2, 3]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["data_checksum"].startswith("sha1:")
-    assert set(summary["notes"]["evaluation"]) == {"wordsim353", "simlex999", "google_analogy"}
+    evaluation = summary["notes"]["evaluation"]
+    assert set(evaluation) == {"protocol", "wordsim353", "simlex999", "google_analogy"}
+    assert evaluation["protocol"]["case_insensitive"] is True and evaluation["protocol"]["oov"] == "skip"
     neighbours = [w for w, _ in vectors.most_similar("cat0", k=10)]
     assert sum(w.startswith("cat") for w in neighbours) >= 9, neighbours
 
