@@ -21,7 +21,9 @@ from typing import Any
 Render = Callable[[str, dict[str, Any]], bytes]
 """(figure function name, its keyword arguments) -> the figure as PNG bytes."""
 
-_SERVE = "from d2l_lab.plotting import serve_renders; serve_renders()"
+_SERVE = "import os; os.nice(10); from d2l_lab.plotting import serve_renders; serve_renders()"
+"""The child yields the CPU to the run (and anything else) while it imports: on an idle core it
+costs the run nothing, on a busy machine it does not slow the run's steps or its Ctrl-C."""
 _HEADER = struct.Struct("<?Q")
 """A reply: (ok, length of the payload that follows: PNG bytes, or the error's text)."""
 

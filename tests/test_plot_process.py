@@ -52,11 +52,15 @@ def test_a_figure_the_child_cannot_draw_raises_its_error_here(child):
     assert plot_process._child is None
 
 
-def test_the_child_runs_in_its_own_session_and_ends_with_the_run(child):
+def test_the_child_runs_in_its_own_session_at_low_priority_and_ends_with_the_run(tmp_path, child):
     import os
 
     pid = plot_process._child.pid
+    plotting.curve_plot(tmp_path / "loss.png", {"a": ([1, 2], [2.0, 1.0])}, xlabel="step", ylabel="loss")
+    assert plot_process._child is not None and plot_process._child.pid == pid  # drawn there: it is set up
     assert os.getsid(pid) == pid != os.getsid(0), "a Ctrl-C at the terminal would reach the child"
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10 or \
+        os.getpriority(os.PRIO_PROCESS, pid) == 19
     plot_process.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
