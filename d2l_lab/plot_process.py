@@ -40,9 +40,10 @@ def enable() -> None:
 
 
 def start() -> None:
-    """Start the drawing child (once per process); a failure to start leaves drawing in-process."""
+    """Start the drawing child (once per process, and not in one that has imported matplotlib
+    already); a failure to start leaves drawing in-process."""
     global _child
-    if _child is not None or not _enabled:
+    if _child is not None or _draws_here():
         return
     try:
         # Its own session: a Ctrl-C at the terminal is the run's to handle, not the child's.
@@ -51,6 +52,11 @@ def start() -> None:
     except OSError:
         return
     atexit.register(stop)
+
+
+def _draws_here() -> bool:
+    """A caller's own process (`enable` not called) or one with matplotlib imported draws itself."""
+    return not _enabled or "matplotlib" in sys.modules
 
 
 def stop() -> None:

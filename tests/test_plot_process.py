@@ -19,7 +19,7 @@ def _draw_both(directory):
 
 @pytest.fixture
 def child(monkeypatch):
-    monkeypatch.setattr(plot_process, "_enabled", True)
+    monkeypatch.setattr(plot_process, "_draws_here", lambda: False)  # this test process has matplotlib
     plot_process.start()
     yield
     plot_process.stop()
@@ -64,6 +64,16 @@ def test_the_child_runs_in_its_own_session_at_low_priority_and_ends_with_the_run
     plot_process.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_only_the_d2l_process_without_matplotlib_starts_a_child(monkeypatch):
+    monkeypatch.setattr(plot_process, "_enabled", False)
+    assert plot_process._draws_here()  # a test's or a sweep worker's process
+    monkeypatch.setattr(plot_process, "_enabled", True)
+    monkeypatch.setitem(sys.modules, "matplotlib", sys.modules.get("matplotlib") or object())
+    assert plot_process._draws_here()
+    monkeypatch.delitem(sys.modules, "matplotlib")
+    assert not plot_process._draws_here()
 
 
 def test_importing_plotting_does_not_import_matplotlib():

@@ -72,7 +72,7 @@ def _signalled_run(corpus: Path, out: Path, delay: float, gaps: list[float], sig
 
 FORK_SERVER = """
 import json, os, sys
-import torch, d2l_lab.plotting, d2l_lab.runs.runner, d2l_lab.experiments.embedding_task
+import torch, matplotlib.pyplot, d2l_lab.plotting, d2l_lab.runs.runner, d2l_lab.experiments.embedding_task
 from d2l_lab.cli.main import main
 for line in sys.stdin:  # one run at a time: fork it, say its pid, wait, say how it ended
     args, stderr = json.loads(line)
@@ -88,7 +88,8 @@ sys.argv = ["d2l", *args]
 main()  # from here on a `d2l` process like any other, its interpreter's exit included
 """
 """Runs `d2l` in processes forked from one that has imported torch already, so that a trial costs
-its run, not 3-5 s of imports (which no signal here is sent during)."""
+its run, not 3-5 s of imports (which no signal here is sent during); with matplotlib imported, a run
+draws its figures itself rather than starting a drawing child."""
 
 
 def _forked_runs(corpus: Path, folder: Path, plans: list[tuple[float, list[float]]]
