@@ -224,7 +224,7 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path):
 @pytest.mark.parametrize("args, needles", [
     (("--launcher", "pbs"), ("unknown launcher 'pbs'", "local, ray, slurm")),
     (("--address", "10.0.0.1:6379"), ("--address is not used by the local launcher", "ray")),
-    (("--launcher", "ray", "--jobs", "2"), ("--jobs is not used by the ray launcher",)),
+    (("--launcher", "local", "--cpus-per-run", "2"), ("--cpus-per-run is not used by the local launcher",)),
     (("--launcher", "ray", "--partition", "gpu"), ("--partition is not used by the ray launcher", "slurm")),
     (("--launcher", "slurm", "--time", "1:xx"), ("--time '1:xx' is not a Slurm time",)),
     (("--launcher", "slurm", "--mem", "lots"), ("--mem 'lots' is not a Slurm memory size",)),

@@ -30,7 +30,7 @@ def list_(
     experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="only this experiment",
                                                       show_default=False, autocompletion=complete_experiment)] = None,
     status: Annotated[Optional[str], typer.Option(
-        help="only runs with this status: running, completed, diverged, interrupted or incomplete",
+        help="only runs with this status: running, completed, diverged, pruned, interrupted, failed or incomplete",
         show_default=False)] = None,
     out: OutRoot = Path("outputs"),
     json: Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: a JSON array of the "
@@ -283,7 +283,7 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
     from d2l_lab.runs.verify import VOLATILE_COLUMNS, first_difference
 
     record = find_run(ref, out, catalog_experiments())
-    if check and record.status not in ("completed", "diverged"):
+    if check and record.status not in ("completed", "diverged"):  # a pruned run stopped where a re-run would not
         raise UserError(f"run '{record.id}' is {record.status}: --check needs a finished run to compare with")
     spec = experiment(record.experiment)
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")

@@ -64,6 +64,24 @@ SweepName = Annotated[Optional[str], typer.Option(
 Force = Annotated[bool, typer.Option("--force", help="re-run points that already completed under --out")]
 MaxPoints = Annotated[int, typer.Option(
     "--max-points", help="refuse a grid of more points than this (raise it to run a bigger one)")]
+Space = Annotated[Optional[list[str]], typer.Option(
+    "--space", help="searched key and range: --space lr=log:0.001:0.1, window=int:2:10 (kinds: float, log, int, "
+                    "int-log; repeatable); --grid values then become choices the search picks among",
+    show_default=False)]
+Trials = Annotated[Optional[int], typer.Option(
+    "--trials", help="search: how many trials the study holds when done (re-issue with more to extend it)",
+    show_default=False)]
+SearchName = Annotated[Optional[str], typer.Option(
+    "--search", help="search: tpe (default with --space), random, cmaes, or grid (the --grid values; the "
+                     "default without --space)", show_default=False)]
+Prune = Annotated[Optional[str], typer.Option(
+    "--prune", help="search: stop bad trials early from their curves: none (default), median or hyperband",
+    show_default=False)]
+Metric = Annotated[str, typer.Option(
+    "--metric", help="search: the final metric to optimise; its direction is the metric's (loss: lower, "
+                     "wordsim353_rho: higher)")]
+SearchSeed = Annotated[int, typer.Option(
+    "--seed", help="search: the sampler's seed (a run's seed is --set seed=N)")]
 ANNOUNCE_ABOVE = 100
 """Grids bigger than this say how many points they have before validating them."""
 
@@ -91,6 +109,12 @@ def sweep(
     mem: Mem = None,
     max_concurrent: MaxConcurrent = None,
     slurm_set: SlurmSets = None,
+    space: Space = None,
+    trials: Trials = None,
+    search: SearchName = None,
+    prune: Prune = None,
+    metric: Metric = "loss",
+    seed: SearchSeed = 0,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
@@ -100,16 +124,29 @@ def sweep(
     the same reuse, resume and results. Exit codes: 0 every point ran (diverged points included:
     they are results), 1 a point hit an internal error or lost its worker, 2 bad input, 130
     interrupted (re-issue the same command to finish).
+
+    With --space (or --search, --prune) the points are trials an Optuna study proposes, kept in
+    the sweep directory; see docs/sweeps.md.
     """
     with cli_errors():
         from d2l_lab.runs.launchers import compose_options, parse_slurm_sets
+        from d2l_lab.runs.search_space import wants_search
 
         options = compose_options(launcher_config, {
             "name": launcher, "jobs": jobs, "address": address, "cpus_per_run": cpus_per_run,
             "gpus_per_run": gpus_per_run, "partition": partition, "time": time, "mem": mem,
             "max_concurrent": max_concurrent, "slurm_set": parse_slurm_sets(slurm_set or [])})
-        code = _sweep(experiment, grid or [], seeds, options, preset, config, set_ or [], out, name, force,
-                      quiet, json, max_points)
+        if wants_search(space or [], search, prune):
+            from d2l_lab.cli.sweep_search import search as run_search
+
+            code = run_search(experiment, grid or [], seeds, options, preset, config, set_ or [], out, name, force,
+                              quiet, json, space or [], trials, search or ("tpe" if space else "grid"),
+                              prune or "none", metric, seed)
+        else:
+            if trials is not None:
+                raise UserError("--trials is for a search: give the ranges with --space KEY=KIND:LOW:HIGH")
+            code = _sweep(experiment, grid or [], seeds, options, preset, config, set_ or [], out, name, force,
+                          quiet, json, max_points)
     raise typer.Exit(code)
 
 
