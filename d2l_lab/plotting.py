@@ -38,7 +38,8 @@ class Series:
     noisy: bool = False
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +51,7 @@ def _pyplot() -> Any:
 def save(fig: Any, path: Path) -> None:
     """Write the figure as PNG, atomically, and free it."""
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def png_bytes(fig: Any) -> bytes:
@@ -59,7 +60,7 @@ def png_bytes(fig: Any) -> bytes:
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -79,7 +80,7 @@ def smoothed(ys: Sequence[float], fraction: float = SMOOTH_FRACTION) -> list[flo
 def curves_figure(series: Sequence[Series], *, xlabel: str, ylabel: str, title: str | None = None,
                   log_y: bool = False, integer_x: bool = False) -> Any:
     """Labelled curves on shared axes (the book's `d2l.plot`), with their bands and smoothing."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for s in series:
         xs, ys = [float(x) for x in s.xs], [float(y) for y in s.ys]
@@ -161,7 +162,7 @@ def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tupl
     and the minimum marked; `log_levels` spaces the contours geometrically (valleys)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     x1_min, x1_max, x2_min, x2_max = _framed(view, points)
     grid1, grid2 = np.meshgrid(np.linspace(x1_min, x1_max, 200), np.linspace(x2_min, x2_max, 200))
     fig, ax = plt.subplots(figsize=(6.0, 4.4))

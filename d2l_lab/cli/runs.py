@@ -228,7 +228,7 @@ def compare(
     tabled as mean ± std (n=K). "best" is the lowest loss or distance, the highest rho or accuracy.
     """
     from d2l_lab.experiments.registry import catalog_experiments
-    from d2l_lab.files import check_output_file
+    from d2l_lab.files import atomic_write, check_output_file
     from d2l_lab.runs import compare as comparing
     from d2l_lab.runs.catalog import select
 
@@ -250,8 +250,16 @@ def compare(
         title = f"{experiments}: {metric} of {count}" + (f"\n{common}" if common else "")
         comparing.plot(plot_file, groups, metric, title=title, log_y=log_y)
         columns, rows = comparing.table(groups, metric)
+        from d2l_lab.cli.report import search_views
+
+        extra, notes = search_views(selected, metric)
+        written = [plot_file.with_name(f"{plot_file.stem}-search-{n}.png") for n in range(1, len(extra) + 1)]
+        for figure, path in zip(extra, written):
+            atomic_write(path, lambda f, data=figure.png: f.write(data))
     output.print_table(columns, rows)
-    output.note(f"plot: {plot_file}")
+    for line in notes:
+        output.note(line)
+    output.note(f"plot: {', '.join(map(str, [plot_file, *written]))}")
 
 
 @app.command()
