@@ -24,7 +24,8 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
            seed: int) -> int:
     import dataclasses
 
-    from d2l_lab.cli.sweep import _check_data, _check_devices, _collect, _print_table, _run_names, _warn_if_oversubscribed
+    from d2l_lab.cli.sweep_points import (check_data, check_devices, collect, print_table, run_names,
+                                          warn_if_oversubscribed)
     from d2l_lab.cli.sweep_worker import COMMAND, run_remote
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.files import check_writable
@@ -37,7 +38,7 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     from d2l_lab.runs.search_space import STUDY_FILE, plan_search
 
     out = out.absolute()
-    existing = _run_names(out / experiment) if force else set()
+    existing = run_names(out / experiment) if force else set()
     spec = find_experiment(experiment)
     request = Request(experiment, tuple(grid), tuple(sets), preset, config_file, seeds)
     plan, corners = plan_search(request, space, trials, sampler, prune, metric, seed, spec.config_class, direction)
@@ -47,15 +48,15 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     if options.name not in (None, "local") and options.jobs is None:
         options = dataclasses.replace(options, jobs=DEFAULT_REMOTE_TRIALS)
     launcher = open_launcher(options, COMMAND, run_remote)
-    _check_devices({p.config.device for p in corners})
-    _check_data(spec, corners)
+    check_devices({p.config.device for p in corners})
+    check_data(spec, corners)
     check_writable(out, "--out")
     with closing(launcher):
         workers = max(getattr(getattr(p.config, experiment, None), "workers", 1) for p in corners)
         if isinstance(launcher, LocalLauncher):
             launcher.point_cores = workers
         described = launcher.connect(out, plan.trials)
-        _warn_if_oversubscribed(launcher, experiment, workers)
+        warn_if_oversubscribed(launcher, experiment, workers)
         asked = {"experiment": experiment, "search": plan.sampler, "prune": plan.pruner, "metric": plan.metric,
                  "seed": plan.seed, "space": list(space), "grid": {a.key: list(a.values) for a in plan.choices},
                  "sets": list(sets), "preset": preset, "config": str(config_file) if config_file else None}
@@ -86,7 +87,7 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
                         f"{plan.trials} trials to run ({plan.pruner} pruning, {plan.direction} {plan.metric}), "
                         f"{described}")
         launcher.start(proposals, sweep_dir)
-        results, interrupted = _collect(launcher, state, expected, quiet)
+        results, interrupted = collect(launcher, state, expected, quiet)
     code = exit_code(results, interrupted or len(results) < expected)
     rows = [vars(r) for r in state.rows]
     best = searching.best_trial(searching.load_study(sweep_dir))
@@ -95,7 +96,7 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
         output.write_json({"sweep_dir": str(sweep_dir), "experiment": experiment, "trials": len(rows),
                            "statuses": counts, "exit_code": code, "best": best, "results": rows})
     elif not quiet:
-        _print_table(list(state.axes), rows)
+        print_table(list(state.axes), rows)
         if best is not None:
             output.note(f"best: trial {best['trial']} {plan.metric}={best['value']:.6g} ({best['run_dir']})")
         output.note(f"results: {sweep_dir / 'results.csv'}\nreport: d2l report {sweep_dir} -o report.html")
