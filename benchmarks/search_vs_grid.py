@@ -70,7 +70,7 @@ def epochs_trained(out: Path, rows: list[dict]) -> float:
 
 def held_out(root: Path, name: str, params: dict, jobs: int) -> float:
     sets = [item for k, v in params.items() for item in ("--grid", f"{k}={v}")]  # one value each: short names
-    done = sweep(root / f"{name}-heldout", "word2vec", *sets, "--set", f"epochs={W2V_EPOCHS}",
+    done = sweep(root / f"{name}-heldout", "word2vec", *sets, "--set", f"word2vec.epochs={W2V_EPOCHS}",
                  "--grid", f"seed={HELD_OUT_SEEDS}", "--jobs", str(jobs))
     return statistics.mean(r["final"][METRIC] for r in done["results"])
 
@@ -80,8 +80,8 @@ def row_b(root: Path, trials: int, jobs: int) -> list[tuple[str, float, str]]:
     found = {}
     for name, strategy in arms.items():
         space = [item for s in W2V_SPACE for item in ("--space", s)]
-        done = sweep(root / name, "word2vec", *space, "--set", f"epochs={W2V_EPOCHS}", "--trials", str(trials),
-                     "--metric", METRIC, "--jobs", str(jobs), "--seed", "0", *strategy)
+        done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", "0", *strategy)
         top = best(done["results"], METRIC, False)
         found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]))
     (tpe_rho, tpe_epochs), (random_rho, random_epochs) = found["tpe+median"], found["random"]

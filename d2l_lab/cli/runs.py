@@ -169,7 +169,7 @@ def _status_text(record: Any) -> str:
     if status == "diverged" and "diverged_at_step" in summary:
         return f"diverged at step {summary['diverged_at_step']}"
     text = status
-    if status in ("interrupted", "running") and "steps_done" in summary and "total_steps" in summary:
+    if status in ("interrupted", "running", "pruned") and "steps_done" in summary and "total_steps" in summary:
         text = f"{status} at step {summary['steps_done']} of {summary['total_steps']}"
     if status == "running" and (who := holder(record.path)) is not None and who.pid is not None:
         text += f" ({who.where()})"
