@@ -38,8 +38,7 @@ class Series:
     noisy: bool = False
 
 
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,7 +50,7 @@ def pyplot() -> Any:
 def save(fig: Any, path: Path) -> None:
     """Write the figure as PNG, atomically, and free it."""
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
-    pyplot().close(fig)
+    _pyplot().close(fig)
 
 
 def png_bytes(fig: Any) -> bytes:
@@ -60,7 +59,7 @@ def png_bytes(fig: Any) -> bytes:
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    pyplot().close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -80,7 +79,7 @@ def smoothed(ys: Sequence[float], fraction: float = SMOOTH_FRACTION) -> list[flo
 def curves_figure(series: Sequence[Series], *, xlabel: str, ylabel: str, title: str | None = None,
                   log_y: bool = False, integer_x: bool = False) -> Any:
     """Labelled curves on shared axes (the book's `d2l.plot`), with their bands and smoothing."""
-    plt = pyplot()
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for s in series:
         xs, ys = [float(x) for x in s.xs], [float(y) for y in s.ys]
@@ -162,7 +161,7 @@ def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tupl
     and the minimum marked; `log_levels` spaces the contours geometrically (valleys)."""
     import numpy as np
 
-    plt = pyplot()
+    plt = _pyplot()
     x1_min, x1_max, x2_min, x2_max = _framed(view, points)
     grid1, grid2 = np.meshgrid(np.linspace(x1_min, x1_max, 200), np.linspace(x2_min, x2_max, 200))
     fig, ax = plt.subplots(figsize=(6.0, 4.4))

@@ -221,7 +221,7 @@ def test_a_trajectory_past_the_view_keeps_a_margin_so_its_markers_are_whole():
     low, high = fig.axes[0].get_ylim()
     assert (low, high) == (-3.0, pytest.approx(1.6 + plotting.PATH_MARGIN * 4.0))  # not 1.6: the marker was cut
     assert fig.axes[0].get_xlim() == (-5.5, 1.0)  # inside the view: as the surface frames it
-    plotting.pyplot().close(fig)
+    plotting._pyplot().close(fig)
 
 
 def test_a_narrow_log_axis_has_readable_labels_and_step_axes_integer_ticks(tmp_path):

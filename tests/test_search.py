@@ -108,6 +108,12 @@ def test_the_same_seed_proposes_the_same_trials(tmp_path):
         assert result.exit_code == 0, result.stderr
     first = _params(tmp_path / "a")
     assert first == _params(tmp_path / "b") and len(first) == 3 and len({p["lr"] for p in first}) == 3
+    (sweep_dir,) = (tmp_path / "a" / "sweeps").iterdir()
+    shown = d2l("runs", "compare", str(sweep_dir), "--out", str(tmp_path / "a"))
+    assert shown.exit_code == 0, shown.stderr
+    assert "best: trial" in shown.stderr and "command: d2l run optim" in shown.stderr
+    assert sorted(p.name for p in sweep_dir.glob("compare-loss-search-*.png")) == [
+        f"compare-loss-search-{n}.png" for n in (1, 2, 3)]  # history, parallel coordinates, importances
 
 
 @pytest.mark.slow
@@ -142,3 +148,12 @@ def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_ru
         assert summary["status"] == "pruned" and summary["steps_done"] < 30
     report = json.loads(again.stdout)
     assert report["trials"] == 8 and report["best"]["value"] == min(t.value for t in trials if t.value is not None)
+    (sweep_dir,) = (out / "sweeps").iterdir()
+    shown = d2l("report", str(sweep_dir), "-o", str(tmp_path / "r.md"), "--out", str(out))
+    assert shown.exit_code == 0, shown.stderr
+    page = (tmp_path / "r.md").read_text()
+    best = min((t for t in trials if t.value is not None), key=lambda t: t.value)
+    assert f"best: trial {best.number + 1}," in page and "command: d2l run optim" in page
+    assert f"{len(pruned)} pruned" in page and "| pruned |" in page  # the study's count, the runs' table
+    for title in ("best so far against trials and compute", "parallel coordinates"):  # importances: 2+ params
+        assert title in page

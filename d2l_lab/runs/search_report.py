@@ -4,7 +4,8 @@ importances (Optuna's default evaluator, fANOVA), drawn with matplotlib. Pruned 
 as such (grey crosses at their last reported value, dashed grey lines).
 
 `runs compare` and `report` call this for a sweep directory that holds a study
-(`search_space.is_search_dir`); everything else about those commands is unchanged.
+(`search_space.is_search_dir`); everything else about those commands is unchanged. Figures are
+plain `matplotlib.figure.Figure`s (no pyplot state), turned into PNG by `plotting.png_bytes`.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def figures(sweep_dir: Path, metric: str) -> list[Figure]:
 
 
 def _history(trials: Sequence[Any], metric: str, lower: bool) -> Any:
-    from d2l_lab.plotting import pyplot
+    from matplotlib.figure import Figure as Canvas
 
-    plt = pyplot()
-    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Canvas(figsize=(10, 3.8))
+    by_trial, by_time = fig.subplots(1, 2)
     best, bests, spent, spents = math.inf if lower else -math.inf, [], 0.0, []
     ordered = sorted(trials, key=lambda t: t.datetime_complete or t.datetime_start)
     for t in ordered:
@@ -101,16 +102,17 @@ def _history(trials: Sequence[Any], metric: str, lower: bool) -> Any:
 
 
 def _parallel(trials: Sequence[Any], metric: str) -> Any:
-    from d2l_lab.plotting import pyplot
+    import matplotlib
+    from matplotlib.figure import Figure as Canvas
 
-    plt = pyplot()
     names = list(dict.fromkeys(k for t in trials for k in t.params))
     columns = [*names, metric]
     values = [_value(t) for t in trials]
     finite = [v for v in values if v is not None and math.isfinite(v)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(columns)), 4))
-    cmap = plt.get_cmap("viridis")
+    fig = Canvas(figsize=(max(6, 1.6 * len(columns)), 4))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis"]
     for t, value in zip(trials, values):
         ys = [_scaled(t.distributions.get(n), t.params.get(n)) for n in names]
         shade = 0.5 if value is None or not math.isfinite(value) or high == low else (value - low) / (high - low)
@@ -152,10 +154,10 @@ def _importances(study: Any) -> dict[str, float]:
 
 
 def _bars(importances: dict[str, float]) -> Any:
-    from d2l_lab.plotting import pyplot
+    from matplotlib.figure import Figure as Canvas
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 0.5 * len(importances) + 1.2))
+    fig = Canvas(figsize=(6, 0.5 * len(importances) + 1.2))
+    ax = fig.subplots()
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names], color="C0")
     ax.set(xlabel="importance (share of the objective's variance)", xlim=(0, 1))
