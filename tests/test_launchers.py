@@ -173,6 +173,24 @@ def test_an_output_root_the_ray_workers_do_not_share_is_refused(ray_address, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_a_search_runs_to_the_end_on_ray(ray_address, tmp_path):
+    optuna = needs_extra("optuna", "tune")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    out = tmp_path / "out"
+    done = _sweep(out, ("--space", "lr=log:0.01:0.5", "--trials", "4", "--jobs", "2", "--set", "problem.name=quadratic",
+                        "--set", "train.steps=5"), "--launcher", "ray", "--address", ray_address)
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = (out / "sweeps").iterdir()
+    study = optuna.load_study(study_name="search",
+                              storage=JournalStorage(JournalFileBackend(str(sweep_dir / "study.journal"))))
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    assert [row["status"] for row in _table(out)] == ["completed"] * 4
+
+
 def test_a_grid_of_50_points_finishes_on_ray(ray_address, tmp_path):
     """25 points per Ray worker (200 until the suite had to fit CI's 10 minutes)."""
     rates = ",".join(f"{0.001 * i:.3f}" for i in range(1, 51))
@@ -224,7 +242,7 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path):
 @pytest.mark.parametrize("args, needles", [
     (("--launcher", "pbs"), ("unknown launcher 'pbs'", "local, ray, slurm")),
     (("--address", "10.0.0.1:6379"), ("--address is not used by the local launcher", "ray")),
-    (("--launcher", "ray", "--jobs", "2"), ("--jobs is not used by the ray launcher",)),
+    (("--launcher", "local", "--cpus-per-run", "2"), ("--cpus-per-run is not used by the local launcher",)),
     (("--launcher", "ray", "--partition", "gpu"), ("--partition is not used by the ray launcher", "slurm")),
     (("--launcher", "slurm", "--time", "1:xx"), ("--time '1:xx' is not a Slurm time",)),
     (("--launcher", "slurm", "--mem", "lots"), ("--mem 'lots' is not a Slurm memory size",)),
@@ -281,7 +299,7 @@ def test_a_missing_extra_is_one_line_naming_the_pip_command(tmp_path, launcher, 
 def test_help_imports_no_launcher_engine():
     code = ("import sys\nfrom d2l_lab.cli.main import main\nfor argv in (['d2l', '--help'], ['d2l', 'sweep', "
             "'--help']):\n    sys.argv = argv\n    try:\n        main()\n    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in ('ray', 'submitit', 'torch') if m in sys.modules))")
+            "print(sorted(m for m in ('ray', 'submitit', 'torch', 'optuna') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--launcher" in done.stdout and "--slurm-set" in done.stdout

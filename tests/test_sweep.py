@@ -47,7 +47,7 @@ def test_plan_is_the_cross_product_in_grid_order_with_seeds():
 
 
 def test_a_sweep_reads_each_distinct_data_its_registry_row_names_once(monkeypatch, tmp_path):
-    from d2l_lab.cli.sweep import _check_data
+    from d2l_lab.cli.sweep_points import check_data
     from d2l_lab.config.schema import all_keys
     from d2l_lab.experiments import embedding_task
     from d2l_lab.experiments.registry import EXPERIMENTS
@@ -60,10 +60,10 @@ def test_a_sweep_reads_each_distinct_data_its_registry_row_names_once(monkeypatc
     corpora = [str(write_topic_corpus(tmp_path / name, 3, 10, 4)) for name in ("a.txt", "b.txt")]
     grid = ("lr=0.1,0.2", "min-count=1,2", f"corpus={','.join(corpora)}")
     _, points = plan(Request("glove", grid), EXPERIMENTS["glove"].config_class)
-    _check_data(EXPERIMENTS["glove"], points)
+    check_data(EXPERIMENTS["glove"], points)
     assert len(points) == 8 and sorted(read) == sorted((c, m) for c in corpora for m in (1, 2))
     _, points = plan(Request("optim", ("lr=0.1,0.2",)), OptimRunConfig)
-    _check_data(EXPERIMENTS["optim"], points)  # its data comes with it: nothing to read
+    check_data(EXPERIMENTS["optim"], points)  # its data comes with it: nothing to read
     assert len(read) == 4
 
 
@@ -169,14 +169,14 @@ def test_a_sweep_of_two_worker_points_runs_one_at_a_time_on_two_cores(monkeypatc
 @pytest.mark.parametrize(("jobs", "workers", "warned"), [(2, 2, True), (1, 2, False), (2, 1, False)])
 def test_local_jobs_times_word2vec_workers_beyond_the_cores_are_warned_of(monkeypatch, capsys, tmp_path, jobs,
                                                                           workers, warned):
-    from d2l_lab.cli.sweep import _warn_if_oversubscribed
+    from d2l_lab.cli.sweep_points import warn_if_oversubscribed
     from d2l_lab.runs.launchers import local
     from d2l_lab.runs.launchers.options import LauncherOptions
 
     monkeypatch.setattr(local, "available_cores", lambda: 2)
     launcher = local.LocalLauncher(LauncherOptions(jobs=jobs), ["unused"], None)
     launcher.connect(tmp_path, 4)
-    _warn_if_oversubscribed(launcher, "word2vec", workers)
+    warn_if_oversubscribed(launcher, "word2vec", workers)
     expected = "warning: 2 jobs x 2 word2vec workers need 4 cores, this machine has 2: the processes will contend; " \
                "use --jobs 1\n"
     assert capsys.readouterr().err == (expected if warned else "")

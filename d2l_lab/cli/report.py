@@ -28,5 +28,30 @@ def report(
         reporting.report_format(report_file)
         check_output_file(report_file, "-o")
         selected = select(sources, out, catalog_experiments())
-        written = reporting.write(report_file, selected, metric, sources)
+        extra, notes = search_views(selected, metric)
+        written = reporting.write(report_file, selected, metric, sources, extra, notes)
     output.note(f"wrote {', '.join(map(str, written))}")
+
+
+def search_views(selected: list, metric: str) -> tuple[list, list[str]]:
+    """The figures and best-trial lines of every search among the sweeps selected (none for grids)."""
+    from d2l_lab.runs.search_space import is_search_dir
+
+    searches = [s for s in dict.fromkeys(x.sweep for x in selected) if s is not None and is_search_dir(s)]
+    if not searches:
+        return [], []
+    from d2l_lab.runs import search_report
+
+    figures, notes = [], []
+    for sweep_dir in searches:
+        study_metric = _study_metric(sweep_dir, metric)
+        figures += search_report.figures(sweep_dir, study_metric)
+        notes += search_report.best_lines(sweep_dir)
+    return figures, notes
+
+
+def _study_metric(sweep_dir: Path, fallback: str) -> str:
+    from d2l_lab.config.loading import read_yaml
+    from d2l_lab.runs.sweepdir import SWEEP_FILE
+
+    return str(read_yaml(sweep_dir / SWEEP_FILE).get("metric") or fallback)

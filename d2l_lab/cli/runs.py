@@ -30,7 +30,7 @@ def list_(
     experiment: Annotated[Optional[str], typer.Option("--experiment", "-e", help="only this experiment",
                                                       show_default=False, autocompletion=complete_experiment)] = None,
     status: Annotated[Optional[str], typer.Option(
-        help="only runs with this status: running, completed, diverged, interrupted or incomplete",
+        help="only runs with this status: running, completed, diverged, pruned, interrupted, failed or incomplete",
         show_default=False)] = None,
     out: OutRoot = Path("outputs"),
     json: Annotated[bool, typer.Option("--json", help="print exactly one line on stdout: a JSON array of the "
@@ -169,7 +169,7 @@ def _status_text(record: Any) -> str:
     if status == "diverged" and "diverged_at_step" in summary:
         return f"diverged at step {summary['diverged_at_step']}"
     text = status
-    if status in ("interrupted", "running") and "steps_done" in summary and "total_steps" in summary:
+    if status in ("interrupted", "running", "pruned") and "steps_done" in summary and "total_steps" in summary:
         text = f"{status} at step {summary['steps_done']} of {summary['total_steps']}"
     if status == "running" and (who := holder(record.path)) is not None and who.pid is not None:
         text += f" ({who.where()})"
@@ -230,9 +230,10 @@ def compare(
     tabled as mean ± std (n=K). "best" is the lowest loss or distance, the highest rho or accuracy.
     Optim runs on one 2-D surface also get their paths on one contour plot (PNG-paths.png).
     """
+    from d2l_lab.cli.report import search_views
     from d2l_lab.experiments.optim import paths as optim_paths
     from d2l_lab.experiments.registry import catalog_experiments
-    from d2l_lab.files import check_output_file
+    from d2l_lab.files import atomic_write, check_output_file
     from d2l_lab.runs import compare as comparing
     from d2l_lab.runs.catalog import select
 
@@ -259,8 +260,14 @@ def compare(
                                         title=f"{experiments}: paths of {count}" + (f"\n{common}" if common else ""))
         comparing.plot(plot_file, groups, metric, title=title, log_y=log_y)
         columns, rows = comparing.table(groups, metric)
+        extra, notes = search_views(selected, metric)
+        written = [plot_file.with_name(f"{plot_file.stem}-search-{n}.png") for n in range(1, len(extra) + 1)]
+        for figure, path in zip(extra, written):
+            atomic_write(path, lambda f, data=figure.png: f.write(data))
     output.print_table(columns, rows)
-    output.note(f"plot: {plot_file}")
+    for line in notes:
+        output.note(line)
+    output.note(f"plot: {', '.join(map(str, [plot_file, *written]))}")
     for path in drawn:
         output.note(f"{'paths' if path.suffix == '.png' else 'animation'}: {path}")
 
@@ -294,7 +301,7 @@ def _rerun(ref: str, out: Path, check: bool, quiet: bool, json: bool) -> int:
     from d2l_lab.runs.verify import VOLATILE_COLUMNS, first_difference
 
     record = find_run(ref, out, catalog_experiments())
-    if check and record.status not in ("completed", "diverged"):
+    if check and record.status not in ("completed", "diverged"):  # a pruned run stopped where a re-run would not
         raise UserError(f"run '{record.id}' is {record.status}: --check needs a finished run to compare with")
     spec = experiment(record.experiment)
     config = compose(spec.config_class, record.experiment, config_file=record.path / "config.yaml")

@@ -23,8 +23,9 @@ from d2l_lab.errors import UserError
 from d2l_lab.runs.sweepdir import SWEEPS, finished_points, is_sweep_dir
 from d2l_lab.runs.writer import holder
 
-STATUSES = ("running", "completed", "diverged", "interrupted", "failed", "incomplete")
+STATUSES = ("running", "completed", "diverged", "pruned", "interrupted", "failed", "incomplete")
 """A run's status as summary.json says (`failed`: a write failed, e.g. the disk was full;
+`pruned`: a search's pruner stopped it early, a final result;
 `running` only while its process holds the run's lock, else `interrupted`); `incomplete`: its
 directory has no readable summary."""
 MAX_CANDIDATES = 5

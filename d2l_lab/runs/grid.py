@@ -75,7 +75,7 @@ def parse_axis(item: str, config_class: type) -> Axis:
     raw_key = raw_key.strip()
     if not sep or not raw_key:
         raise UserError(f"--grid expects key=v1,v2,... (e.g. --grid lr=0.01,0.1), got '{item}'")
-    key = _dotted(raw_key, config_class)
+    key = dotted_key(raw_key, config_class)
     texts = tuple(t.strip() for t in _split_values(raw_values))
     if not raw_values.strip() or any(not t for t in texts):
         raise UserError(f"--grid {raw_key}: empty value in '{raw_values}'; give comma-separated values, "
@@ -147,8 +147,15 @@ def _check_size(lengths: Sequence[int], max_points: int) -> int:
 
 
 def _point(index: int, request: Request, axes: Sequence[Axis], combo: Sequence[int], config_class: type) -> Point:
-    point_sets = [f"{a.key}={a.texts[i]}" for a, i in zip(axes, combo)]
-    values = {a.name: a.values[i] for a, i in zip(axes, combo)}
+    return point_at(index, request, [(a.key, a.name, a.texts[i], a.values[i]) for a, i in zip(axes, combo)],
+                    config_class)
+
+
+def point_at(index: int, request: Request, chosen: Sequence[tuple[str, str, str, Any]], config_class: type) -> Point:
+    """The point setting each (dotted key, column name, value as typed, value) of `chosen` over the
+    request's config: a grid's combination, or a search's trial."""
+    point_sets = [f"{key}={text}" for key, _, text, _ in chosen]
+    values = {name: value for _, name, _, value in chosen}
     try:
         config = compose(config_class, request.experiment, preset=request.preset,
                          config_file=request.config_file, sets=[*request.sets, *point_sets])
@@ -174,8 +181,8 @@ def describe(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={scalar_text(v)}" for k, v in values.items())
 
 
-def _dotted(key: str, config_class: type) -> str:
-    """A grid key as its dotted config key: dotted already, or a short name (`batch-size`)."""
+def dotted_key(key: str, config_class: type, flag: str = "--grid") -> str:
+    """A grid (or `--space`) key as its dotted config key: dotted already, or a short name (`batch-size`)."""
     valid = all_keys(config_class)
     for dotted in (key, key.replace("-", "_")):
         if dotted in valid:
@@ -186,10 +193,10 @@ def _dotted(key: str, config_class: type) -> str:
         return names[short]
     meant = sharing(config_class, short)
     if len(meant) > 1:
-        raise UserError(f"--grid key '{key}' is ambiguous: use one of {', '.join(meant)}")
+        raise UserError(f"{flag} key '{key}' is ambiguous: use one of {', '.join(meant)}")
     close = difflib.get_close_matches(short, [*names, *valid], n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else f"grid keys are {', '.join(names)} or dotted config keys"
-    raise UserError(f"unknown --grid key '{key}': {hint}")
+    hint = f"did you mean '{close[0]}'?" if close else f"keys are {', '.join(names)} or dotted config keys"
+    raise UserError(f"unknown {flag} key '{key}': {hint}")
 
 
 def _split_values(text: str) -> list[str]:

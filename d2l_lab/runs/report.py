@@ -80,26 +80,28 @@ def table(selected: Sequence[Selected]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
-def write(path: Path, selected: Sequence[Selected], metric: str, sources: Sequence[str]) -> list[Path]:
-    """Write the report (and, for Markdown, its PNGs); returns every file written."""
+def write(path: Path, selected: Sequence[Selected], metric: str, sources: Sequence[str],
+          extra: Sequence[Figure] = (), notes: Sequence[str] = ()) -> list[Path]:
+    """Write the report (and, for Markdown, its PNGs); returns every file written. `extra` figures
+    and `notes` (lines) come first: a search's (`d2l_lab.runs.search_report`)."""
     kind = report_format(path)
-    shown = figures(selected, metric)
+    shown = [*extra, *figures(selected, metric)]
     columns, rows = table(selected)
     title = f"d2l-lab report: {len(selected)} runs"
     stamp = time.strftime("%Y-%m-%d %H:%M")
     if kind == "html":
-        atomic_write_text(path, _html(title, stamp, sources, shown, columns, rows))
+        atomic_write_text(path, _html(title, stamp, sources, notes, shown, columns, rows))
         return [path]
     images = []
     for n, figure in enumerate(shown, start=1):
         image = path.with_name(f"{path.stem}-{n}.png")
         atomic_write(image, lambda f, data=figure.png: f.write(data))
         images.append(image)
-    atomic_write_text(path, _markdown(title, stamp, sources, shown, images, columns, rows))
+    atomic_write_text(path, _markdown(title, stamp, sources, notes, shown, images, columns, rows))
     return [*images, path]
 
 
-def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure], columns: list[str],
+def _html(title: str, stamp: str, sources: Sequence[str], notes: Sequence[str], shown: Sequence[Figure], columns: list[str],
           rows: list[list[str]]) -> str:
     e = html.escape
     parts = [
@@ -108,6 +110,7 @@ def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure
         "table{border-collapse:collapse;font-size:0.9rem}td,th{border:1px solid #ccc;padding:0.25rem 0.5rem;"
         "text-align:left}th{background:#f3f3f3}img{max-width:100%}</style></head><body>",
         f"<h1>{e(title)}</h1>", f"<p>Generated {e(stamp)} from {e(' '.join(sources))}.</p>",
+        *(f"<p><code>{e(line)}</code></p>" for line in notes),
     ]
     for figure in shown:
         data = base64.b64encode(figure.png).decode("ascii")
@@ -119,12 +122,14 @@ def _html(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure
     return "\n".join(parts)
 
 
-def _markdown(title: str, stamp: str, sources: Sequence[str], shown: Sequence[Figure], images: Sequence[Path],
+def _markdown(title: str, stamp: str, sources: Sequence[str], notes: Sequence[str], shown: Sequence[Figure],
+              images: Sequence[Path],
               columns: list[str], rows: list[list[str]]) -> str:
     def cells(values: Sequence[str]) -> str:
         return "| " + " | ".join(_md(v) for v in values) + " |"
 
     parts = [f"# {_md(title)}", "", f"Generated {stamp} from {_md(' '.join(sources))}.", ""]
+    parts += [line for note in notes for line in (_md(note), "")]
     for figure, image in zip(shown, images):
         parts += [f"## {_md(figure.title)}", "", f"![{_md(figure.title)}]({image.name})", ""]
     parts += ["## Results", "", cells(columns), cells(["---"] * len(columns)), *(cells(r) for r in rows), ""]

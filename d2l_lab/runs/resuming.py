@@ -22,7 +22,7 @@ from d2l_lab.runs.metrics import read_metrics
 from d2l_lab.runs.rundir import config_hash
 from d2l_lab.runs.task import Task
 
-FINISHED = ("completed", "diverged")
+FINISHED = ("completed", "diverged", "pruned")
 """Statuses of a run that `--resume` leaves as it is."""
 _PARTIAL_WRITE = re.compile(r"\.(checkpoint\.pt|metrics\.csv|summary\.json|config\.yaml|[\w.-]+\.png)\.\w+\.tmp")
 _CHECKPOINT_KEYS = {"step": int, "task": dict, "rng": dict, "metric_rows": int}

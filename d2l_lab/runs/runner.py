@@ -26,6 +26,8 @@ is ever cut short. A stop that comes after the last step, while the run evaluate
 artefacts or its summary, still stops it: `interrupted`, exit 130, and `--resume` (which has no
 step left to train) finishes the rest to the uninterrupted run's bytes. Only a stop after the
 summary says `completed` finds nothing to stop (exit 0): summary and exit code never disagree.
+A search's pruner stops a run the same way (`should_stop` answers PRUNED): the run writes its
+checkpoint, metrics and artefacts and ends `pruned` (exit 0), a final status that no resume reopens.
 Tasks keep their steps short so that a stop is quick (an embedding run's step is a part of an
 epoch, a fraction of a second); the loop checkpoints every
 `checkpoint_every` steps (an embedding run: at each epoch's end), at the last step, on a stop,
@@ -76,7 +78,11 @@ says: rare enough that writing megabytes of tables costs nothing, often enough f
 
 BuildTask = Callable[[Any, Any, Callable[[int, "int | None"], None]], Task]
 """(config, device, progress) -> Task; `progress(bytes_done, bytes_total)` follows data reading."""
-StopCheck = Callable[[], bool]
+PRUNED = "pruned"
+"""What `should_stop` answers when a search's pruner stops the run (`d2l_lab.runs.search_trial`):
+the run ends `pruned`, a result like `completed` (exit 0, never resumed), with what it trained."""
+StopCheck = Callable[[], "bool | str"]
+"""False: go on; True: interrupted (resumable); PRUNED: pruned (final)."""
 
 
 def never() -> bool:
@@ -247,9 +253,12 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
     try:
         for step in range(start_step + 1, task.total_steps + 1):
             check_in_place(run_dir, place)
-            if should_stop():
-                status, code = "interrupted", exit_codes.INTERRUPTED
+            if stop := should_stop():
                 checkpoint(step - 1)
+                if stop == PRUNED:
+                    status = PRUNED
+                    break
+                status, code = "interrupted", exit_codes.INTERRUPTED
                 publish(subscribers, Warned(f"interrupted: state saved; continue with --resume {run_dir}"))
                 break
             loss = task.train_step(step)
@@ -287,7 +296,7 @@ def _train_and_record(experiment: str, config: Any, task: Task, device: Any, run
         """A stop after the last step (the checkpoint holds it) interrupts the run all the same, so
         that the exit code says what the signal asked and `--resume` writes what is left."""
         nonlocal status, code
-        if status != "completed" or not should_stop():
+        if status != "completed" or should_stop() in (False, PRUNED):  # a prune after the last step: nothing to cut
             return False
         status, code = "interrupted", exit_codes.INTERRUPTED
         publish(subscribers, Warned(f"interrupted after the last step: state saved; finish it with --resume "

@@ -55,6 +55,17 @@ class Sweep:
             row.status, row.reused, row.run_dir = before["status"], before.get("reused", False), before["run_dir"]
         return row
 
+    def add(self, point: Point) -> None:
+        """A search's point, as its trial is handed out: its row (a resumed trial keeps its own;
+        a trial that failed before it ran is a `failed` row)."""
+        while len(self.rows) < point.index - 1:
+            self.rows.append(Row(len(self.rows) + 1, {}, "", status="failed"))
+        row = Row(point.index, point.values, point.config_hash)
+        if len(self.rows) < point.index:
+            self.rows.append(row)
+        else:
+            self.rows[point.index - 1] = row
+
     def record(self, outcome: Outcome) -> Row:
         row = self.rows[outcome.point.index - 1]
         result, summary = outcome.result, outcome.result.get("summary")

@@ -6,7 +6,9 @@ is kept for results only; anything else printed goes to stderr). A request is
 `{"experiment", "config", "out", "command", "reuse": [...], "resume": [...], "exclude": [...]}`
 (candidates: runs of the same config hash, `{"run_dir", "data_checksum"}`; `exclude`: names of
 run directories never to reuse); the result is
-`{"exit", "summary", "reused", "resumed", "messages", "error"}`.
+`{"exit", "summary", "reused", "resumed", "messages", "error"}`. A search's point also carries
+`"trial"` (the study's file, trial id, metric, pruner): it reports its curve to the trial, may be
+pruned, and tells the study how it ended (`d2l_lab.runs.search_trial`).
 
 Each point builds its task once: that gives the data checksum, so a completed run with the same
 config hash is reused only if its data is the same too; otherwise an interrupted run of it is
@@ -65,19 +67,33 @@ Build = Callable[[str, dict[str, Any]], tuple[Any, Callable[[Any, Any], Any]]]
 def run_point(request: dict[str, Any], build: Build, should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Reuse, resume or train one point; errors come back in the result, never as exceptions."""
     warnings: list[str] = []
+    trial: Any = None
+    """A search's trial (`request["trial"]`, `d2l_lab.runs.search_trial`): hears the curve, may prune."""
 
     def collect(event: Event) -> None:
         if isinstance(event, Warned):
             warnings.append(f"warning: {event.message}")
+        if trial is not None:
+            trial.observe(event)
 
     result: dict[str, Any] = {"exit": exit_codes.OK, "summary": None, "reused": False, "resumed": False,
                               "error": None}
     try:
+        if request.get("trial"):
+            from d2l_lab.runs.search_trial import TrialLink
+
+            trial = TrialLink(request["trial"])
+            should_stop = trial.stopping(should_stop)
         _run_point(request, result, build, should_stop, collect)
     except UserError as exc:
         result.update({"exit": exit_codes.BAD_INPUT, "error": str(exc)})
     except Exception:
         result.update({"exit": exit_codes.INTERNAL, "error": traceback.format_exc()})
+    if trial is not None:
+        try:
+            trial.finish(result, request["experiment"])
+        except Exception:
+            result.update({"exit": exit_codes.INTERNAL, "error": traceback.format_exc()})
     result["messages"] = "".join(f"{line}\n" for line in warnings)
     return result
 

@@ -45,9 +45,9 @@ class LauncherInfo:
 LAUNCHERS: dict[str, LauncherInfo] = {
     "local": LauncherInfo("d2l_lab.runs.launchers.local:LocalLauncher", None, None, ("jobs",)),
     "ray": LauncherInfo("d2l_lab.runs.launchers.ray_tasks:RayLauncher", "ray", "ray",
-                        ("address", "cpus_per_run", "gpus_per_run")),
+                        ("jobs", "address", "cpus_per_run", "gpus_per_run")),
     "slurm": LauncherInfo("d2l_lab.runs.launchers.slurm_jobs:SlurmLauncher", "submitit", "slurm",
-                          ("cpus_per_run", "gpus_per_run", "partition", "time", "mem", "max_concurrent",
+                          ("jobs", "cpus_per_run", "gpus_per_run", "partition", "time", "mem", "max_concurrent",
                            "slurm_set", "cluster")),
 }
 

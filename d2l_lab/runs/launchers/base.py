@@ -7,7 +7,7 @@ points finish, in any order; `interrupt` is the first Ctrl-C (running points che
 more starts), `close` releases everything (after a second Ctrl-C: cancels what is still out).
 
 `RemoteLauncher` is the part Ray and Slurm have in common: submit every point at once (the engine
-schedules them), watch for results in a thread, turn a lost worker into a `failed` row, stop
+schedules them; with `--jobs N`, N at a time, as a search needs), watch for results in a thread, turn a lost worker into a `failed` row, stop
 points through a stop file. A subclass only says how to submit one request, collect finished
 ones, cancel, and probe the workers.
 """
@@ -83,6 +83,8 @@ class RemoteLauncher:
         self._watcher: threading.Thread | None = None
         self._stop_file: Path | None = None
         self._workers: Path | None = None
+        self._work: Any = iter(())
+        self._sweep_dir = Path()
 
     # --- what each engine provides
     def _open(self) -> str:
@@ -132,18 +134,37 @@ class RemoteLauncher:
         self._stop_file = sweep_dir / f".stop-{secrets.token_hex(4)}"
         self._workers = sweep_dir / WORKERS_DIR
         self._workers.mkdir(exist_ok=True)
-        requests = [{**request, "remote": {"stop_file": str(self._stop_file), "threads": self.options.cpus_per_run,
-                                           "marker": str(self._workers / f"point-{point.index}.json")}}
-                    for point, request in work]
-        handles = self._submit(requests, sweep_dir) if requests else []
-        self._pending = dict(zip(handles, (point for point, _ in work)))
+        self._work, self._sweep_dir = iter(work), sweep_dir
+        self._submit_more()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
+
+    def _submit_more(self) -> None:
+        """Submit points until `jobs` are out (`--jobs`; by default all of them at once, and the
+        engine schedules them). A search's points are asked one at a time as slots free."""
+        batch: list[tuple[Point, dict[str, Any]]] = []
+        while not self._stopping.is_set() and (self.options.jobs is None
+                                               or len(self._pending) + len(batch) < self.options.jobs):
+            item = next(self._work, None)
+            if item is None:
+                break
+            batch.append(item)
+        assert self._workers is not None
+        requests = [{**request, "remote": {"stop_file": str(self._stop_file), "threads": self.options.cpus_per_run,
+                                           "marker": str(self._workers / f"point-{point.index}.json")}}
+                    for point, request in batch]
+        handles = self._submit(requests, self._sweep_dir) if requests else []
+        with self._lock:
+            self._pending.update(zip(handles, (point for point, _ in batch)))
 
     def _watch(self) -> None:
         while True:
             with self._lock:
                 handles = list(self._pending)
+            if not handles and not self._stopping.is_set():
+                self._submit_more()
+                with self._lock:
+                    handles = list(self._pending)
             if not handles or self._closed.is_set():
                 return
             try:
@@ -160,6 +181,8 @@ class RemoteLauncher:
                     result = lost_point(f"{self.kind} worker lost ({type(result).__name__}: {reason[:200]})",
                                         self._stopping.is_set())
                 self.outcomes.put(Outcome(point, result))
+            if finished and self.options.jobs is not None:
+                self._submit_more()
 
     def busy(self) -> bool:
         return (self._watcher is not None and self._watcher.is_alive()) or not self.outcomes.empty()

@@ -1,0 +1,116 @@
+"""Search against grids and random search, as `d2l sweep` runs them (issue 26).
+
+    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 16] [--jobs 2]
+
+(a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
+    grid over the same box. Target: TPE's best loss within 1% of the grid's best.
+(b) word2vec on PTB (lr, window, negatives, subsample; 5 epochs per trial): TPE + median pruning
+    against random search without pruning, `--w2v-trials` trials each; the best trial of each is
+    re-run on held-out seeds 5-7. Target: the same or better held-out WordSim-353 rho, with at
+    most half the epochs trained in total.
+
+Each sweep runs in a fresh output root, so nothing is reused between the arms. The printed table
+is what docs/sweeps.md quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+LR_BOX, BATCH_BOX = (1e-4, 0.1), (5, 200)
+W2V_SPACE = ("lr=log:0.005:0.1", "window=int:2:10", "negatives=int:2:15", "subsample=log:1e-5:1e-3")
+W2V_EPOCHS = 5
+HELD_OUT_SEEDS = "5,6,7"
+METRIC = "wordsim353_rho"
+
+
+def sweep(out: Path, experiment: str, *args: str) -> dict:
+    command = [sys.executable, "-m", "d2l_lab", "sweep", experiment, *args, "--out", str(out), "--json", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"sweep failed: {' '.join(command)}\n{done.stderr.strip()[-800:]}")
+    return json.loads(done.stdout)
+
+
+def best(rows: list[dict], metric: str, lower: bool) -> dict:
+    scored = [r for r in rows if r["status"] == "completed" and isinstance(r["final"].get(metric), (int, float))]
+    return (min if lower else max)(scored, key=lambda r: r["final"][metric])
+
+
+def row_a(root: Path, trials: int, jobs: int) -> tuple[str, float, str]:
+    base = ("--set", "optimizer.algo=adam", "--set", "problem.name=airfoil", "--jobs", str(jobs))
+    rates = ",".join(f"{LR_BOX[0] * (LR_BOX[1] / LR_BOX[0]) ** (i / 9):.6g}" for i in range(10))
+    sizes = ",".join(str(round(BATCH_BOX[0] * (BATCH_BOX[1] / BATCH_BOX[0]) ** (i / 9))) for i in range(10))
+    grid = sweep(root / "grid", "optim", *base, "--grid", f"lr={rates}", "--grid", f"batch-size={sizes}")
+    tpe = sweep(root / "tpe", "optim", *base, "--space", f"lr=log:{LR_BOX[0]}:{LR_BOX[1]}",
+                "--space", f"batch-size=int-log:{BATCH_BOX[0]}:{BATCH_BOX[1]}", "--trials", str(trials),
+                "--search", "tpe", "--seed", "0")
+    g, t = best(grid["results"], "loss", True)["final"]["loss"], best(tpe["results"], "loss", True)["final"]["loss"]
+    ratio = t / g
+    detail = f"grid 100 points best {g:.5f}; tpe {trials} trials best {t:.5f}"
+    return "(a) airfoil adam: tpe best / grid best loss", ratio, f"{detail}; target <= 1.01: " + (
+        "met" if ratio <= 1.01 else "NOT met")
+
+
+def epochs_trained(out: Path, rows: list[dict]) -> float:
+    total = 0.0
+    for r in rows:
+        if r["run_dir"]:
+            summary = json.loads((out / r["run_dir"] / "summary.json").read_text())
+            total += W2V_EPOCHS * summary["steps_done"] / summary["total_steps"]
+    return total
+
+
+def held_out(root: Path, name: str, params: dict, jobs: int) -> float:
+    sets = [item for k, v in params.items() for item in ("--grid", f"{k}={v}")]  # one value each: short names
+    done = sweep(root / f"{name}-heldout", "word2vec", *sets, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+                 "--grid", f"seed={HELD_OUT_SEEDS}", "--jobs", str(jobs))
+    return statistics.mean(r["final"][METRIC] for r in done["results"])
+
+
+def row_b(root: Path, trials: int, jobs: int) -> list[tuple[str, float, str]]:
+    arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
+    found = {}
+    for name, strategy in arms.items():
+        space = [item for s in W2V_SPACE for item in ("--space", s)]
+        done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", "0", *strategy)
+        top = best(done["results"], METRIC, False)
+        found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]))
+    (tpe_rho, tpe_epochs), (random_rho, random_epochs) = found["tpe+median"], found["random"]
+    return [("(b) word2vec PTB: held-out WS353 rho, tpe+median - random", tpe_rho - random_rho,
+             f"tpe+median {tpe_rho:.4f}, random {random_rho:.4f}; target >= 0: "
+             + ("met" if tpe_rho >= random_rho else "NOT met")),
+            ("(b) word2vec PTB: epochs trained, tpe+median / random", tpe_epochs / random_epochs,
+             f"{tpe_epochs:.1f} of {random_epochs:.1f} epochs; target <= 0.5: "
+             + ("met" if tpe_epochs <= 0.5 * random_epochs else "NOT met"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", choices=("a", "b"), default=["a", "b"])
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--w2v-trials", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    lines = []
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        if "a" in args.rows:
+            lines.append(row_a(root / "a", args.trials, args.jobs))
+        if "b" in args.rows:
+            lines += row_b(root / "b", args.w2v_trials, args.jobs)
+    writer = csv.writer(sys.stdout, delimiter="|", lineterminator="\n")
+    for name, ratio, detail in lines:
+        writer.writerow([f" {name} ", f" {ratio:.4f} ", f" {detail} "])
+
+
+if __name__ == "__main__":
+    main()

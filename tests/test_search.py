@@ -1,0 +1,159 @@
+"""Searches (issue 26): `d2l sweep --space ... --trials N --search tpe --prune median`, an Optuna
+study in the sweep directory whose trials run as ordinary sweep points.
+
+Bad spaces are one line, exit 2, nothing written; a pruned run says so; a search killed with
+SIGKILL resumes to exactly its number of trials, none repeated; the same seed proposes the same
+trials. Searches run on the quadratic with a few steps (each trial about a second)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from d2l_lab.runs.runner import PRUNED
+
+from .conftest import d2l, needs_extra
+
+QUADRATIC = ("--set", "problem.name=quadratic", "--set", "train.steps=4")
+ADAM = ("--set", "optimizer.algo=adam", *QUADRATIC)
+SPACE = ("--space", "lr=log:0.01:0.9")
+D2L = [sys.executable, "-m", "d2l_lab"]
+
+
+def _study(out: Path):
+    optuna = needs_extra("optuna", "tune")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    (sweep_dir,) = (out / "sweeps").iterdir()
+    storage = JournalStorage(JournalFileBackend(str(sweep_dir / "study.journal")))
+    return optuna.load_study(study_name="search", storage=storage)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--space", "lr=log:0:1"), "a log range needs LOW > 0"),
+    (("--space", "lr=log:0.1:0.01"), "LOW must be below HIGH"),
+    (("--space", "steps=int:5:2"), "LOW must be below HIGH"),
+    (("--space", "steps=int:2:5.5"), "an int range takes integers"),
+    (("--space", "lrr=log:0.01:0.1"), "unknown --space key 'lrr': did you mean 'lr'?"),
+    (("--space", "lr=cubic:0.01:0.1"), "unknown kind 'cubic'"),
+    (("--space", "momentum=float:0.1:0.9"), "does not use optimizer.momentum"),
+    (("--space", "lr=float:-1:0.5"), "--space at its low end (lr=-1.0)"),
+    (("--space", "lr=log:0.01:0.1", "--search", "grid"), "--search grid enumerates --grid values"),
+    (("--space", "lr=log:0.01:0.1", "--metric", "x1"), "--metric x1 has no direction"),
+    (("--space", "lr=log:0.01:0.1", "--seeds", "2"), "--seeds does not combine with a search"),
+    (("--space", "lr=log:0.01:0.1", "--set", "optimizer.lr=0.1"), "both searched and fixed"),
+    (("--space", "lr=log:0.01:0.1", "--prune", "asha"), "--prune must be one of none, median, hyperband"),
+    (("--trials", "3", "--grid", "lr=0.1,0.2"), "--trials is for a search"),
+])
+def test_a_bad_space_is_one_line_and_writes_nothing(tmp_path, args, needle):
+    result = d2l("sweep", "optim", *ADAM, "--trials", "2", *args,
+                 "--out", str(tmp_path / "out"))
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert needle in lines[0], lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_missing_tune_extra_is_one_line_naming_the_install_command(tmp_path):
+    code = ("import sys; sys.modules['optuna'] = None; sys.argv = ['d2l', 'sweep', 'optim', '--space', "
+            f"'lr=log:0.01:0.1', '--trials', '2', '--out', {str(tmp_path / 'out')!r}]\n"
+            "from d2l_lab.cli.main import main\nmain()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert 'searching needs Optuna, which is not installed: pip install "d2l-lab[tune]"' in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_the_pruner_stops_ends_pruned_and_is_not_resumed(tmp_path):
+    from d2l_lab.experiments.registry import experiment
+    from d2l_lab.runs.runner import RunOptions, execute, resume
+
+    spec = experiment("optim")
+    from d2l_lab.config.loading import compose
+
+    config = compose(spec.config_class, "optim", sets=["problem.name=quadratic", "train.steps=10"])
+    asked = []
+
+    def prune_after_three() -> bool | str:
+        asked.append(1)
+        return PRUNED if len(asked) > 3 else False
+
+    run = execute("optim", config, spec.build_task(), RunOptions(out_root=tmp_path), should_stop=prune_after_three)
+    assert run.exit_code == 0 and run.summary["status"] == "pruned" and run.summary["steps_done"] == 3
+    assert json.loads((run.run_dir / "summary.json").read_text())["status"] == "pruned"
+    again = resume("optim", spec.config_class, run.run_dir, spec.build_task())
+    assert again.summary["status"] == "pruned" and again.summary["steps_done"] == 3
+
+
+def _params(out: Path) -> list[dict]:
+    return [t.params for t in sorted(_study(out).trials, key=lambda t: t.number)]
+
+
+@pytest.mark.slow
+def test_the_same_seed_proposes_the_same_trials(tmp_path):
+    needs_extra("optuna", "tune")
+    for out in ("a", "b"):
+        result = d2l("sweep", "optim", *ADAM, *SPACE, "--space", "beta1=float:0.5:0.99",
+                     "--trials", "3", "--jobs", "1", "--seed", "0", "--out", str(tmp_path / out), "--quiet")
+        assert result.exit_code == 0, result.stderr
+    first = _params(tmp_path / "a")
+    assert first == _params(tmp_path / "b") and len(first) == 3 and len({p["lr"] for p in first}) == 3
+    (sweep_dir,) = (tmp_path / "a" / "sweeps").iterdir()
+    shown = d2l("runs", "compare", str(sweep_dir), "--out", str(tmp_path / "a"))
+    assert shown.exit_code == 0, shown.stderr
+    assert "best: trial" in shown.stderr and "command: d2l run optim" in shown.stderr
+    assert sorted(p.name for p in sweep_dir.glob("compare-loss-search-*.png")) == [
+        f"compare-loss-search-{n}.png" for n in (1, 2, 3)]  # history, parallel coordinates, importances
+
+
+@pytest.mark.slow
+def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_runs(tmp_path):
+    needs_extra("optuna", "tune")
+    out = tmp_path / "out"
+    command = [*D2L, "sweep", "optim", "--set", "problem.name=quadratic", "--set", "train.steps=30",
+               "--space", "lr=log:0.001:0.6", "--trials", "8", "--search", "random", "--prune", "median",
+               "--jobs", "1", "--out", str(out), "--quiet"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (out / "sweeps").is_dir() and any((out / "sweeps").iterdir()):
+            if sum(t.state.is_finished() for t in _study(out).trials) >= 3:
+                break
+        time.sleep(0.2)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    killed_at = len(_study(out).trials)
+    assert 3 <= killed_at < 8
+    again = subprocess.run(command[:-1] + ["--json"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    trials = sorted(_study(out).trials, key=lambda t: t.number)
+    assert [t.number for t in trials] == list(range(8))
+    assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
+    runs = {t.user_attrs["run_dir"] for t in trials}
+    assert len(runs) == 8 and len(list((out / "optim").iterdir())) == 8  # none trained twice
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned, "median pruning stopped no trial of 8"
+    for t in pruned:
+        summary = json.loads((out / t.user_attrs["run_dir"] / "summary.json").read_text())
+        assert summary["status"] == "pruned" and summary["steps_done"] < 30
+    report = json.loads(again.stdout)
+    assert report["trials"] == 8 and report["best"]["value"] == min(t.value for t in trials if t.value is not None)
+    (sweep_dir,) = (out / "sweeps").iterdir()
+    shown = d2l("report", str(sweep_dir), "-o", str(tmp_path / "r.md"), "--out", str(out))
+    assert shown.exit_code == 0, shown.stderr
+    page = (tmp_path / "r.md").read_text()
+    best = min((t for t in trials if t.value is not None), key=lambda t: t.value)
+    assert f"best: trial {best.number + 1}," in page and "command: d2l run optim" in page
+    assert f"{len(pruned)} pruned" in page and "| pruned |" in page  # the study's count, the runs' table
+    for title in ("best so far against trials and compute", "parallel coordinates"):  # importances: 2+ params
+        assert title in page
