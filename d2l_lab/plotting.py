@@ -2,12 +2,14 @@
 
 matplotlib is imported lazily with the Agg backend: runs are headless and `d2l --help` stays fast.
 The drawing functions return the matplotlib Figure (tests look at its artists) and `save` writes it.
-A run's own figures (`curve_plot`, `trajectory_plot`) are drawn by `plot_process`'s child where
-one runs: their arguments are plain data, a function's contours evaluated here first.
+A run's own figures (`curve_plot`, `trajectory_plot`, and an experiment's own through `write_png`)
+are drawn by `plot_process`'s child where one runs: their arguments are plain data, a function's
+contours evaluated here first.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,7 +129,7 @@ def curve_plot(path: Path, curves: Mapping[str, Curve], *, xlabel: str, ylabel: 
     """Write one or more labelled curves to `path`; `smooth` draws each faint with its smoothed
     version over it (a running training loss), `integer_x` for step axes."""
     series = [Series(label, xs, ys, noisy=smooth) for label, (xs, ys) in curves.items()]
-    _write_png(path, "curves", dict(series=series, xlabel=xlabel, ylabel=ylabel, title=title, log_y=log_y,
+    write_png(path, "curves", dict(series=series, xlabel=xlabel, ylabel=ylabel, title=title, log_y=log_y,
                                     integer_x=integer_x))
 
 
@@ -220,19 +222,33 @@ def trajectory_plot(path: Path, function: Callable[[Any, Any], Any], points: Seq
                     view: tuple[float, float, float, float], *, title: str,
                     minimum: tuple[float, float] | None = None, log_levels: bool = False,
                     marked: str = "minimum") -> None:
-    _write_png(path, "path on contours", dict(grid=contour_grid(function, view, points), points=list(points),
+    write_png(path, "path on contours", dict(grid=contour_grid(function, view, points), points=list(points),
                                               title=title, minimum=minimum, log_levels=log_levels, marked=marked))
 
 
 FIGURES: dict[str, Callable[..., Any]] = {"curves": curves_figure, "path on contours": path_on_contours}
-"""The figures a run writes, by the name its drawing child knows them by."""
+"""The figures a run writes, by the name its drawing child knows them by. An experiment's own
+figures are named `module:function` instead (`figure_function`), so this module imports none."""
+
+
+def figure_function(name: str) -> Callable[..., Any]:
+    """The function drawing figure `name`: a name of FIGURES, or an importable `module:function`
+    inside d2l_lab (the child imports the module by that name when asked for the figure)."""
+    if name in FIGURES:
+        return FIGURES[name]
+    module, _, function = name.partition(":")
+    if not (module.startswith("d2l_lab.") and function.isidentifier()):
+        raise ValueError(f"unknown figure {name!r}: name one of {', '.join(FIGURES)} or a d2l_lab module:function")
+    return getattr(importlib.import_module(module), function)
 
 
 def _render(name: str, kwargs: dict[str, Any]) -> bytes:
-    return png_bytes(FIGURES[name](**kwargs))
+    return png_bytes(figure_function(name)(**kwargs))
 
 
-def _write_png(path: Path, name: str, kwargs: dict[str, Any]) -> None:
+def write_png(path: Path, name: str, kwargs: dict[str, Any]) -> None:
+    """Draw figure `name` (`figure_function`) with `kwargs`, plain picklable data, and write it to
+    `path`: by the run's drawing child where one runs, else here; the same bytes either way."""
     data = plot_process.render(name, kwargs, _render)
     atomic_write(path, lambda f: f.write(data))
 

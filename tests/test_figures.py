@@ -242,8 +242,8 @@ def test_a_narrow_log_axis_has_readable_labels_and_step_axes_integer_ticks(tmp_p
 ])
 def test_titles_carry_every_hyperparameter(tmp_path, monkeypatch, algo, lr, extra, expected):
     drawn = {}
-    monkeypatch.setattr(plotting, "_write_png", lambda path, name, kwargs: drawn.__setitem__(
-        path.name, plotting.FIGURES[name](**kwargs)))
+    monkeypatch.setattr(plotting, "write_png", lambda path, name, kwargs: drawn.__setitem__(
+        path.name, plotting.figure_function(name)(**kwargs)))
     result = d2l("run", "optim", "--problem", "quadratic", "--algo", algo, "--lr", lr, *extra, "--steps", "5",
                  "--quiet", "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
@@ -258,8 +258,8 @@ def test_titles_carry_every_hyperparameter(tmp_path, monkeypatch, algo, lr, extr
 @pytest.mark.slow
 def test_an_embedding_runs_own_loss_png_is_smoothed_against_epochs(tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr(plotting, "_write_png", lambda path, name, kwargs: drawn.__setitem__(
-        path.name, plotting.FIGURES[name](**kwargs)))
+    monkeypatch.setattr(plotting, "write_png", lambda path, name, kwargs: drawn.__setitem__(
+        path.name, plotting.figure_function(name)(**kwargs)))
     corpus = write_topic_corpus(tmp_path / "topics.txt", 10, 300, 8)
     result = d2l("run", "word2vec", "--corpus", str(corpus), "--epochs", "2", "--min-count", "1", "--dim", "8",
                  "--batch-size", "64", "--device", "cpu", "--quiet", "--out", str(tmp_path / "out"))

@@ -81,3 +81,44 @@ def test_importing_plotting_does_not_import_matplotlib():
 
     code = "import sys, d2l_lab.plotting; print('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def _draw_the_range_test(directory):
+    from d2l_lab.experiments.optim import figures
+
+    figures.range_test_plot(directory / "lr_find.png", [1e-3, 1e-2, 1e-1, 1.0], [3.0, 2.0, 1.0, 9.0],
+                            [3.0, 2.5, 1.8, 4.0], 1e-2, title="range test")
+
+
+def test_the_range_test_goes_through_the_child_and_is_the_same_bytes(tmp_path, child, monkeypatch):
+    (tmp_path / "child").mkdir()
+    (tmp_path / "here").mkdir()
+    with monkeypatch.context() as patched:  # the run drawing a figure itself would raise here
+        patched.setattr(plotting, "_render", lambda name, kwargs: pytest.fail(f"{name} drawn in the run"))
+        _draw_the_range_test(tmp_path / "child")
+    plot_process.stop()
+    _draw_the_range_test(tmp_path / "here")
+    drawn = (tmp_path / "child" / "lr_find.png").read_bytes()
+    assert drawn.startswith(b"\x89PNG") and drawn == (tmp_path / "here" / "lr_find.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_quadratic_runs_convergence_png_is_the_same_drawn_by_the_child(tmp_path, child, monkeypatch):
+    from .conftest import d2l, only_run_dir
+
+    args = ("run", "optim", "--preset", "quadratic-momentum", "--quiet")
+    with monkeypatch.context() as patched:
+        patched.setattr(plotting, "_render", lambda name, kwargs: pytest.fail(f"{name} drawn in the run"))
+        assert d2l(*args, "--out", str(tmp_path / "child")).exit_code == 0
+    assert plot_process._child is not None
+    plot_process.stop()
+    monkeypatch.setattr(plot_process, "_enabled", False)
+    assert d2l(*args, "--out", str(tmp_path / "here")).exit_code == 0
+    drawn = (only_run_dir(tmp_path / "child" / "optim") / "convergence.png").read_bytes()
+    here = (only_run_dir(tmp_path / "here" / "optim") / "convergence.png").read_bytes()
+    assert drawn.startswith(b"\x89PNG") and drawn == here
+
+
+def test_a_figure_outside_d2l_lab_is_refused():
+    with pytest.raises(ValueError, match="unknown figure 'os:system'"):
+        plotting.figure_function("os:system")

@@ -28,7 +28,12 @@ RESULTS_AIRFOIL_LOSS = {
     "adagrad": 0.2422, "rmsprop": 0.2424, "adadelta": 0.2424, "adam": 0.2432, "adamw": 0.2433,
     "yogi": 0.2432, "lion": 0.2426, "nadam": 0.2426, "radam": 0.2620,
 }
-RESULTS_QUADRATIC_END = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553)}
+RESULTS_QUADRATIC_END = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553),
+                         "quadratic-adagrad": (-2.382564, -0.158591), "quadratic-rmsprop": (-0.010598, 0.000000)}
+BOOK_PRINTS = {"quadratic-gd": (-0.943467, -0.000073), "quadratic-momentum": (0.007188, 0.002553),
+               "quadratic-adagrad": (-2.382563, -0.158591), "quadratic-rmsprop": (-0.010599, 0.000000)}
+"""What the book prints after its 20 steps (12.6.1, 12.7.3, 12.8.3). Its AdaGrad and RMSProp divide by
+sqrt(s + eps), ours (torch's) by sqrt(s) + eps: the end points differ by under 1e-6, in the 6th decimal."""
 
 
 def test_every_preset_is_quoted_in_the_results_table():
@@ -153,6 +158,7 @@ def test_every_preset_reproduces_the_numbers_in_docs_results(tmp_path, preset):
     final = json.loads(result.stdout)["final"]
     if preset in RESULTS_QUADRATIC_END:
         assert (round(final["x1"], 6), round(final["x2"], 6)) == RESULTS_QUADRATIC_END[preset]
+        assert (final["x1"], final["x2"]) == pytest.approx(BOOK_PRINTS[preset], abs=1e-6)
     else:
         assert round(final["loss"], 4) == RESULTS_AIRFOIL_LOSS[preset]
 
@@ -235,3 +241,27 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
     d2l("run", "optim", "--preset", "quadratic-gd", "--quiet", "--out", str(tmp_path))
     path = only_run_dir(tmp_path / "optim") / "checkpoint.pt"
     assert torch.load(path, weights_only=True)["step"] == 20
+
+
+@pytest.mark.slow
+def test_compare_of_the_books_four_quadratic_presets_draws_four_paths_and_a_gif(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from d2l_lab import plotting
+
+    for preset in BOOK_PRINTS:
+        assert d2l("run", "optim", "--preset", preset, "--quiet", "--out", str(tmp_path)).exit_code == 0
+    runs = sorted(str(p) for p in (tmp_path / "optim").iterdir())
+    saved, save = [], plotting.save
+    monkeypatch.setattr(plotting, "save", lambda fig, path: (saved.append(fig), save(fig, path)))
+    result = d2l("runs", "compare", *runs, "--animate", "-o", str(tmp_path / "book.png"), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    (fig,) = [f for f in saved if f.axes[0].get_xlabel() == "x1"]  # the other is the loss curves
+    paths = [line for line in fig.axes[0].get_lines() if "(20 steps)" in line.get_label()]
+    assert sorted(line.get_label().split("algo=")[1].split()[0].strip(",") for line in paths) == [
+        "adagrad", "momentum", "rmsprop", "sgd"]
+    ends = {(round(line.get_xdata()[-1], 6), round(line.get_ydata()[-1], 6)) for line in paths}
+    assert ends == set(RESULTS_QUADRATIC_END.values())
+    assert (tmp_path / "book-paths.png").read_bytes().startswith(b"\x89PNG")
+    with Image.open(tmp_path / "book-paths.gif") as gif:
+        assert gif.n_frames == 21  # steps 0..20

@@ -2,7 +2,9 @@
 paths on one contour plot (and as a GIF), and the learning-rate range test.
 
 Kept apart from `plotting.py` (the figures every experiment shares); matplotlib is imported only
-when a figure is drawn (`plotting._pyplot`), so `d2l --help` and a run's start stay fast.
+when a figure is drawn (`plotting._pyplot`), so `d2l --help` and a run's start stay fast. A run's
+own figures (convergence.png, lr_find.png) go through `plotting.write_png` by their `module:function`
+name, so a `d2l run`'s drawing child draws them; `runs compare`'s paths are drawn here.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def convergence_figure(theory: Mapping[str, Any], rows: Sequence[Mapping[str, An
 
 def convergence_plot(path: Path, theory: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *,
                      start: Sequence[float], minimum: Sequence[float], title: str) -> None:
-    plotting.save(convergence_figure(theory, rows, start=start, minimum=minimum, title=title), path)
+    points = [{"step": int(r["step"]), "x1": float(r["x1"]), "x2": float(r["x2"])} for r in rows]
+    plotting.write_png(path, f"{__name__}:convergence_figure",
+                       dict(theory=dict(theory), rows=points, start=[float(v) for v in start],
+                            minimum=[float(v) for v in minimum], title=title))
 
 
 def _contours(ax: Any, surface: Surface, paths: Sequence[Path2D]) -> tuple[float, ...]:
@@ -172,5 +177,7 @@ def range_test_figure(lrs: Sequence[float], losses: Sequence[float], smoothed: S
 
 def range_test_plot(path: Path, lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
                     suggested: float | None, *, title: str) -> None:
-    plotting.save(range_test_figure(lrs, losses, smoothed, suggested, title=title), path)
+    plotting.write_png(path, f"{__name__}:range_test_figure",
+                       dict(lrs=list(lrs), losses=list(losses), smoothed=list(smoothed), suggested=suggested,
+                            title=title))
 
