@@ -31,14 +31,16 @@ from d2l_lab.files import atomic_write
 
 CACHE_FORMAT = 2
 """Bump when the counting rule or the file layout changes, so old cache files are ignored."""
-_BLOCK = 1 << 22  # positions paired at once
+_BLOCK = 1 << 19
+"""Positions paired at once: a yield of at most 1M directed pairs, so that pending pairs never
+much exceed `_MERGE_AT_MOST` (sums do not depend on it)."""
 _MERGE_AT_LEAST = 1 << 20
 """Pending pairs are merged into the running totals once there are this many, or as many as
 totals: a merge's temporaries stay a few times the number of non-zero pairs, and the cost of
 re-sorting the totals is spread over as many new pairs, up to `_MERGE_AT_MOST`. Merging sooner or later changes no sum:
 each merge adds a key's old total first and then its new weights in order, one at a time
 (`np.bincount`), so every total is the same sequence of additions however the pairs are merged."""
-_MERGE_AT_MOST = 1 << 21
+_MERGE_AT_MOST = 1 << 20
 """The most pending pairs a merge waits for, so that a merge's temporaries stay bounded (a few
 times `_SPILL_AT` + this) however large the totals grow."""
 _CHUNK = 1 << 20
@@ -160,30 +162,46 @@ def _sentence_ends(offsets: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 def _merge(keys: np.ndarray, sums: np.ndarray, new_keys: list[np.ndarray],
            new_weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys with their summed weights, old totals and new pairs together."""
+    """Sorted unique keys with their summed weights, old totals and new pairs together.
+
+    `np.unique(..., return_inverse=True)` would give the same inverse with about twice the
+    temporaries (a copy, an argsort, a cumulative sum); a sort and a search keep it to two arrays."""
     if not new_keys:
         return keys, sums
-    unique, inverse = np.unique(np.concatenate([keys, *new_keys]), return_inverse=True)
-    return unique, np.bincount(inverse.reshape(-1), weights=np.concatenate([sums, *new_weights]),
-                               minlength=unique.size)
+    every = np.concatenate([keys, *new_keys])
+    ordered = np.sort(every)
+    first = np.empty(ordered.size, dtype=bool)
+    first[:1], first[1:] = True, ordered[1:] != ordered[:-1]
+    unique = ordered[first]
+    del ordered, first
+    inverse = np.searchsorted(unique, every)
+    del every
+    return unique, np.bincount(inverse, weights=np.concatenate([sums, *new_weights]), minlength=unique.size)
 
 
 def _write_shard(directory: Path, number: int, keys: np.ndarray, sums: np.ndarray) -> Path:
     path = directory / f"shard-{number}"
-    np.save(path.with_suffix(".keys.npy"), keys)
-    np.save(path.with_suffix(".sums.npy"), sums)
+    np.ascontiguousarray(keys, dtype=np.int64).tofile(path.with_suffix(".keys"))
+    np.ascontiguousarray(sums, dtype=np.float64).tofile(path.with_suffix(".sums"))
     return path
 
 
 def _merge_shards(shards: list[Path], vocab_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The shards' totals added key by key, in shard order, at most `_MERGE_BLOCK` entries at a
-    time from their memory maps (the GloVe tool's merge of its `cooccur` overflow files)."""
-    keys = [np.load(s.with_suffix(".keys.npy"), mmap_mode="r") for s in shards]
-    sums = [np.load(s.with_suffix(".sums.npy"), mmap_mode="r") for s in shards]
-    for lo, hi in _merge_blocks(keys, vocab_size * vocab_size):
-        unique, inverse = np.unique(np.concatenate([k[a:b] for k, a, b in zip(keys, lo, hi)]), return_inverse=True)
-        weights = np.concatenate([x[a:b] for x, a, b in zip(sums, lo, hi)])
-        yield unique, np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.size)
+    time (the GloVe tool's merge of its `cooccur` overflow files). A block is read from the files,
+    not through memory maps: the pages of a map a process has read count in its resident memory
+    until it is unmapped, which would make the merge's peak grow with the shards' total size."""
+    keys = [np.memmap(s.with_suffix(".keys"), dtype=np.int64, mode="r") for s in shards]  # searched only
+
+    def read(suffix: str, dtype: type, lo: list[int], hi: list[int]) -> np.ndarray:
+        return np.concatenate([np.fromfile(s.with_suffix(suffix), dtype=dtype, count=b - a, offset=a * 8)
+                               for s, a, b in zip(shards, lo, hi)])
+
+    blocks = _merge_blocks(keys, vocab_size * vocab_size)
+    del keys  # unmapped: the pages the search touched leave this process's resident memory
+    for lo, hi in blocks:
+        yield _merge(np.empty(0, dtype=np.int64), np.empty(0), [read(".keys", np.int64, lo, hi)],
+                     [read(".sums", np.float64, lo, hi)])
 
 
 def _merge_blocks(keys: list[np.ndarray], end: int) -> list[tuple[list[int], list[int]]]:
