@@ -70,7 +70,7 @@ def test_entries_in_one_block_give_the_same_vectors_whatever_the_block():
     cooc = toy_cooccurrences()
     one = trained(cooc, cooc.nnz)
     np.testing.assert_array_equal(trained(cooc, 10 * cooc.nnz), one)
-    np.testing.assert_array_equal(trained(cooc, 1 << 22), one)
+    np.testing.assert_array_equal(trained(cooc, GloveConfig().block_entries), one)
     several = trained(cooc, cooc.nnz // 4)
     assert not np.array_equal(several, one)
     losses = []
@@ -133,4 +133,4 @@ def test_resume_in_mid_epoch_over_several_blocks_repeats_the_run(monkeypatch, st
 
 def test_block_size_is_a_setting_with_a_reason():
     field = {f.name: f for f in dataclasses.fields(GloveConfig)}["block_entries"]
-    assert field.default == 1 << 22 and "memory" in field.metadata.get("help", "")
+    assert field.default == 3_000_000 and "memory" in field.metadata.get("help", "")

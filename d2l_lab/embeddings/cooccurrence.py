@@ -46,7 +46,7 @@ times `_SPILL_AT` + this) however large the totals grow."""
 _CHUNK = 1 << 20
 """Corpus tokens read at a time (from a memory map, as int64), whatever the corpus: PTB is one
 chunk, so its counts are summed in the same order as before chunks existed."""
-_SPILL_AT = 1 << 22
+_SPILL_AT = 3_000_000
 """Distinct pairs held in memory (16 bytes each, plus a merge's temporaries) before they are
 written to a shard on disk; PTB (2.9M pairs at window 10) stays under it, and so do its copies.
 A constant, not a setting, so a corpus's counts are always the same bits: a spilled total is its
