@@ -48,7 +48,8 @@ def test_commands_flags_devices_and_presets_complete(monkeypatch, capsys):
     assert complete(monkeypatch, capsys, "d2l ru") == ["run", "runs"]
     assert complete(monkeypatch, capsys, "d2l run optim --sch") == ["--schedule"]
     assert complete(monkeypatch, capsys, "d2l run optim --device c") == ["cpu", "cuda", "cuda:0"]
-    assert complete(monkeypatch, capsys, "d2l run optim --preset quad") == ["quadratic-gd", "quadratic-momentum"]
+    assert complete(monkeypatch, capsys, "d2l run optim --preset quad") == [
+        "quadratic-adagrad", "quadratic-gd", "quadratic-momentum", "quadratic-rmsprop"]
     assert complete(monkeypatch, capsys, "d2l sweep optim --preset ada") == ["adadelta", "adagrad", "adam", "adamw"]
     assert complete(monkeypatch, capsys, "d2l sweep f") == ["fasttext"]
     assert complete(monkeypatch, capsys, "d2l runs list --experiment g") == ["glove"]

@@ -209,7 +209,7 @@ BAD_INPUT = [
     (["run", "optim", "--lr", "1e-400"], r"--lr must be > 0, got 0.0"),
     (["run", "optim", "--steps", "9" * 30], r"--steps must be a whole number of magnitude below 2\*\*63"),
     (["sweep", "optim", "--grid", "=1,2"], r"--grid expects key=v1,v2"),
-    (["data", "fetch", "x\ny"], r"unknown vectors 'x\\ny'"),
+    (["data", "fetch", "x\ny"], r"unknown name 'x\\ny'"),
     # runs
     (["runs", "show", "zzz"], "no run or sweep matches 'zzz'"),
     (["runs", "show", "2"], "'2' matches 2 runs or sweeps: optim/2.*, optim/2.*; give a longer id prefix"),

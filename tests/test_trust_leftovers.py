@@ -55,7 +55,7 @@ def test_a_pickled_object_checkpoint_is_refused_in_one_plain_line(tmp_path):
 def test_markdown_reports_escape_what_configs_carry(hostile):
     from d2l_lab.runs.report import _markdown
 
-    text = _markdown(hostile, "now", [hostile], [], [], ["col", hostile], [["v", hostile]])
+    text = _markdown(hostile, "now", [hostile], [hostile], [], [], ["col", hostile], [["v", hostile]])
     assert "<script" not in text and "<img" not in text and "[x](" not in text
     body = text.split("## Results")[1].strip().splitlines()
     assert len(body) == 3 and all(line.count(" | ") == 1 for line in body)  # one row, two cells, no extra
