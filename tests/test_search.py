@@ -140,6 +140,16 @@ def test_startup_trials_are_an_eighth_of_the_budget_within_2_and_optunas_default
     assert startup_trials(trials, TPE_STARTUP) == startup
 
 
+def _finished_so_far(out: Path) -> int:
+    """Finished trials of the search writing into `out`; 0 before its study exists (the sweep
+    directory appears first, and opening a journal that is not there yet would create it)."""
+    journals = list(out.glob("sweeps/*/study.journal"))
+    try:
+        return sum(t.state.is_finished() for t in _study(out).trials) if len(journals) == 1 else 0
+    except KeyError:  # the journal holds no study yet
+        return 0
+
+
 @pytest.mark.slow
 def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_runs(tmp_path):
     needs_extra("optuna", "tune")
@@ -149,10 +159,7 @@ def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_ru
                "--jobs", "1", "--out", str(out), "--quiet"]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (out / "sweeps").is_dir() and any((out / "sweeps").iterdir()):
-            if sum(t.state.is_finished() for t in _study(out).trials) >= 3:
-                break
+    while time.monotonic() < deadline and _finished_so_far(out) < 3:
         time.sleep(0.2)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
