@@ -1,6 +1,6 @@
 """Search against grids and random search, as `d2l sweep` runs them (issue 26).
 
-    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--jobs 2] [--smoke]
+    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--jobs 2] [--seed 0] [--smoke]
 
 (a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
     grid over the same box. Target: TPE's best loss within 1% of the grid's best.
@@ -77,13 +77,13 @@ def held_out(root: Path, name: str, params: dict, jobs: int) -> float:
     return statistics.mean(r["final"][METRIC] for r in done["results"])
 
 
-def row_b(root: Path, trials: int, jobs: int) -> list[tuple[str, float, str]]:
+def row_b(root: Path, trials: int, jobs: int, seed: int = 0) -> list[tuple[str, float, str]]:
     arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
     found = {}
     for name, strategy in arms.items():
         space = [item for s in W2V_SPACE for item in ("--space", s)]
         done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
-                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", "0", *strategy)
+                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed), *strategy)
         top = best(done["results"], METRIC, False)
         found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]))
     (tpe_rho, tpe_epochs), (random_rho, random_epochs) = found["tpe+median"], found["random"]
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--w2v-trials", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="row (b): the samplers' seed (`d2l sweep --seed`)")
     parser.add_argument("--smoke", action="store_true", help="row (a) alone: a 2 x 2 grid, 2 trials, 1 epoch")
     args = parser.parse_args()
     lines = []
@@ -111,7 +112,7 @@ def main() -> None:
         elif "a" in args.rows:
             lines.append(row_a(root / "a", args.trials, args.jobs))
         if "b" in args.rows and not args.smoke:
-            lines += row_b(root / "b", args.w2v_trials, args.jobs)
+            lines += row_b(root / "b", args.w2v_trials, args.jobs, args.seed)
     writer = csv.writer(sys.stdout, delimiter="|", lineterminator="\n")
     for name, ratio, detail in lines:
         writer.writerow([f" {name} ", f" {ratio:.4f} ", f" {detail} "])

@@ -102,7 +102,8 @@ def _replayed(trials: list, sampler: str, seed: int) -> list[dict]:
     from d2l_lab.runs.search import sampler as seeded, suggest
     from d2l_lab.runs.search_space import Dimension, Search
 
-    space = (Dimension("optimizer.lr", "lr", "log", 0.01, 0.9), Dimension("optimizer.beta1", "beta1", "float", 0.5, 0.99))
+    space = (Dimension("optimizer.lr", "lr", "log", 0.01, 0.9),
+             Dimension("optimizer.beta1", "beta1", "float", 0.5, 0.99))
     search = Search(space, (), len(trials), sampler, "none", "loss", "minimize", seed)
     study, proposed = optuna.create_study(direction="minimize"), []
     for number, done in enumerate(trials):
