@@ -1,10 +1,12 @@
 """Peak memory and speed as the corpus grows: ours (word2vec, fastText, GloVe) against gensim.
 
     pip install -e '.[bench]'      # gensim: a benchmark peer only, never a runtime dependency
-    python benchmarks/scale.py [--sizes 1 4 10] [--epochs 1] [--systems ...] [--workers N]
+    python benchmarks/scale.py [--sizes 1 4 10 10s] [--epochs 1] [--systems ...] [--workers N]
 
-Builds PTB xN (the bundled train split written N times, `ptbN.txt.gz`) in --work, then for each
-size runs every system as its own child process, one after another: ours as a user would
+Builds PTB xN (the bundled train split written N times, `ptbN.txt.gz`) in --work; a size ending
+in s (`10s`) is PTB's tokens N times, each copy's tokens in a random order (seeded by the copy's
+number) cut into lines of PTB's lengths, which has about N times PTB's distinct co-occurring
+pairs where plain copies add none (GloVe's memory grew with those). Then for each size it runs every system as its own child process, one after another: ours as a user would
 (`python -m d2l_lab run MODEL --corpus ptbN.txt.gz --epochs 1 --device cpu`, default config,
 with an empty cache, so reading, counting and encoding the corpus are included), gensim's
 `Word2Vec` and `FastText` on their defaults for the same model (skip-gram, dim 100, window 5,
@@ -35,16 +37,32 @@ GENSIM = ("gensim-word2vec", "gensim-fasttext")
 PEERS = {"word2vec": "gensim-word2vec", "fasttext": "gensim-fasttext"}
 
 
-def build_corpus(path: Path, copies: int, fraction: float) -> int:
-    """PTB's train split (its first `fraction` of lines) `copies` times; returns its tokens."""
+def build_corpus(path: Path, copies: int, fraction: float, shuffled: bool = False) -> int:
+    """PTB's train split (its first `fraction` of lines) `copies` times, each copy's tokens
+    shuffled if `shuffled`; returns its tokens."""
+    import numpy as np
+
     from d2l_lab.datasets import bundled
 
     lines = bundled.read_text("ptb.train").splitlines(keepends=True)
-    text = "".join(lines[:max(1, round(len(lines) * fraction))])
+    lines = lines[:max(1, round(len(lines) * fraction))]
+    text = "".join(lines)
+    tokens = np.array(text.split(), dtype=object)
+    ends = np.cumsum([len(line.split()) for line in lines])[:-1]
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as f:
-        for _ in range(copies):
+        for copy in range(copies):
+            if shuffled:
+                order = np.random.default_rng([20251207, copy]).permutation(tokens.size)
+                text = "".join(" ".join(line) + "\n" for line in np.split(tokens[order], ends))
             f.write(text)
-    return len(text.split()) * copies
+    return tokens.size * copies
+
+
+def _size(text: str) -> str:
+    """`--sizes` items: N or Ns, N >= 1."""
+    if not (text.rstrip("s").isdigit() and int(text.rstrip("s")) >= 1 and text.count("s") <= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of copies, N or Ns (shuffled), N >= 1")
+    return text
 
 
 def gensim_worker(system: str, corpus: str, epochs: int, workers: int) -> dict[str, Any]:
@@ -97,7 +115,8 @@ def run_system(system: str, corpus: Path, work: Path, args: argparse.Namespace) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 10], help="copies of PTB (default: 1 4 10)")
+    parser.add_argument("--sizes", nargs="+", default=["1", "4", "10"], type=_size,
+                        help="copies of PTB, N or Ns for shuffled copies (default: 1 4 10)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs of every system (default: 1)")
     parser.add_argument("--systems", nargs="+", choices=OURS + GENSIM, default=list(OURS + GENSIM),
                         help="what to run (default: all)")
@@ -119,13 +138,13 @@ def main() -> None:
             sys.exit("gensim is not installed: pip install -e '.[bench]' (or leave it out with --systems)")
     work = args.work or Path(tempfile.mkdtemp(prefix="d2l-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[int, dict[str, dict[str, Any]]] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     print(f"PTB xN, {args.epochs} epoch(s), default configs; gensim {args.workers} workers; peak RSS of each "
           f"whole child process (os.wait4); work dir {work}")
     print(f"{'size':<6}{'tokens':>11}  {'system':<17}{'peak MB':>9}{'words/s':>11}{'wall s':>8}", flush=True)
     for size in args.sizes:
         corpus = work / f"ptb{size}.txt.gz"
-        tokens = build_corpus(corpus, size, args.fraction)
+        tokens = build_corpus(corpus, int(size.rstrip("s")), args.fraction, shuffled=size.endswith("s"))
         results[size] = {}
         for system in args.systems:
             r = results[size][system] = run_system(system, corpus, work, args)
@@ -137,7 +156,7 @@ def main() -> None:
                   for ours, peer in PEERS.items() if ours in row and peer in row]
         if ratios:
             print(f"ours / gensim at x{size}: " + "; ".join(ratios))
-    smallest, largest = min(results), max(results)
+    smallest, largest = args.sizes[0], args.sizes[-1]
     if largest != smallest:
         print(f"peak at x{largest} / x{smallest}: " + ", ".join(
             f"{system} {results[largest][system]['peak_mb'] / results[smallest][system]['peak_mb']:.2f}"

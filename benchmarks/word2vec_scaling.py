@@ -47,7 +47,7 @@ def measure(workers: int, epochs: int, seed: int, model: str, loss: str) -> dict
 
         glove = compose(GloveRunConfig, "glove", flags={"glove.workers": workers, "glove.epochs": epochs}).glove
         corpus = read_corpus(None, glove.min_count)
-        trainer = GloveTrainer(corpus.cooccurrences(glove.window), corpus.vocab.words, glove, seed,
+        trainer = GloveTrainer(corpus.cooccurrence_entries(glove.window), corpus.vocab.words, glove, seed,
                                torch.device("cpu"))
     else:
         flags = {"word2vec.workers": workers, "word2vec.epochs": epochs, "word2vec.model": model, "word2vec.loss": loss}

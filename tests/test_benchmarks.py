@@ -163,3 +163,22 @@ def test_search_benchmark_counts_a_pruned_trials_epochs_by_its_steps(tmp_path) -
                                                                                "total_steps": 200}))
     rows = [{"run_dir": "word2vec/pruned"}, {"run_dir": "word2vec/full"}, {"run_dir": None}]
     assert bench.epochs_trained(tmp_path, rows) == 6.0
+
+
+def test_scale_benchmark_shuffled_copies_keep_each_copys_tokens_and_line_lengths(tmp_path) -> None:
+    """`--sizes Ns`: every copy holds PTB's tokens in a new order, in lines of PTB's lengths."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scale", BENCHMARKS / "scale.py")
+    scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale)
+    plain, shuffled = tmp_path / "plain.txt.gz", tmp_path / "shuffled.txt.gz"
+    assert scale.build_corpus(plain, 2, 0.01) == scale.build_corpus(shuffled, 2, 0.01, shuffled=True)
+    plain_lines = gzip.open(plain, "rt").read().splitlines()
+    shuffled_lines = gzip.open(shuffled, "rt").read().splitlines()
+    assert [len(line.split()) for line in shuffled_lines] == [len(line.split()) for line in plain_lines]
+    half = len(plain_lines) // 2
+    for copy in (slice(0, half), slice(half, None)):
+        assert sorted(" ".join(shuffled_lines[copy]).split()) == sorted(" ".join(plain_lines[copy]).split())
+    assert shuffled_lines[:half] != plain_lines[:half] and shuffled_lines[:half] != shuffled_lines[half:]

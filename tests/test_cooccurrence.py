@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ from d2l_lab.embeddings import cooccurrence
 from d2l_lab.embeddings.cooccurrence import (
     Cooccurrences,
     cooccurrence_cache_key,
+    cooccurrence_entries,
     cooccurrences,
     count_cooccurrences,
     default_cache_dir,
     vocab_fingerprint,
 )
+from d2l_lab.embeddings.cooccurrence_file import EntriesFile, open_entries
 
 
 def encode(sentences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,27 +131,62 @@ def test_rejects_inconsistent_input():
 def test_cache_hit_skips_counting(tmp_path, monkeypatch):
     ids, offsets = encode([[0, 1, 2, 0, 3], [2, 2, 1]])
     first = cooccurrences(ids, offsets, 4, 3, cache_key="toy", cache_dir=tmp_path)
-    assert (tmp_path / "cooccurrence" / "toy.npz").is_file()
+    assert (tmp_path / "cooccurrence" / "toy.entries").is_file()
 
     def no_counting(*args, **kwargs):
         raise AssertionError("counted again despite a cached result")
 
+    expected = as_dict(count_cooccurrences(ids, offsets, 4, 3))
+    monkeypatch.setattr(cooccurrence, "counted_blocks", no_counting)
     monkeypatch.setattr(cooccurrence, "count_cooccurrences", no_counting)
     second = cooccurrences(ids, offsets, 4, 3, cache_key="toy", cache_dir=tmp_path)
     for name in ("rows", "cols", "values"):
         np.testing.assert_array_equal(getattr(second, name), getattr(first, name))
         assert getattr(second, name).dtype == getattr(first, name).dtype
     assert second.vocab_size == first.vocab_size
+    assert as_dict(second) == expected
+
+
+def test_entries_file_is_whole_and_checked(tmp_path):
+    """The cached file is the counts' records after a 64-byte header; one cut short, grown, or
+    with a flipped bit is counted again and replaced, never read."""
+    ids, offsets = encode([[0, 1, 2, 0, 3], [2, 2, 1, 3, 0]])
+    entries = cooccurrence_entries(ids, offsets, 4, 3, cache_key="k", cache_dir=tmp_path)
+    expected = count_cooccurrences(ids, offsets, 4, 3)
+    path = tmp_path / "cooccurrence" / "k.entries"
+    assert isinstance(entries, EntriesFile) and entries.nnz == expected.nnz
+    assert path.stat().st_size == 64 + 16 * expected.nnz
+    np.testing.assert_array_equal(entries.read(0, entries.nnz), expected.read(0, expected.nnz))
+    good = path.read_bytes()
+    flipped = bytearray(good)
+    flipped[-3] ^= 1
+    for bad in (good[:-16], good[:-5], good + bytes(16), bytes(flipped), good[:40]):
+        path.write_bytes(bad)
+        assert open_entries(path, 4, 3) is None
+        again = cooccurrence_entries(ids, offsets, 4, 3, cache_key="k", cache_dir=tmp_path)
+        assert path.read_bytes() == good and again.nnz == expected.nnz
+    assert open_entries(path, 5, 3) is None and open_entries(path, 4, 2) is None  # made for another vocab, window
+    path.write_bytes(good[:-16])
+    with pytest.raises(ValueError, match="fewer than"):  # cut short after it was checked
+        entries.read(0, entries.nnz)
 
 
 def test_cache_recounts_unusable_files(tmp_path):
     ids, offsets = encode([[0, 1, 2, 0, 3]])
-    path = tmp_path / "cooccurrence" / "k.npz"
+    path = tmp_path / "cooccurrence" / "k.entries"
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"not a zip file")
+    path.write_bytes(b"not an entries file")
     assert as_dict(cooccurrences(ids, offsets, 4, 2, "k", tmp_path)) == as_dict(count_cooccurrences(ids, offsets, 4, 2))
     # Same key reused for another window (a caller's mistake): recounted, not served stale.
     assert as_dict(cooccurrences(ids, offsets, 4, 1, "k", tmp_path)) == as_dict(count_cooccurrences(ids, offsets, 4, 1))
+
+
+def test_an_unwritable_cache_counts_in_memory(tmp_path):
+    ids, offsets = encode([[0, 1, 2, 0, 3]])
+    (tmp_path / "cooccurrence").write_text("a file where the cache's folder belongs")
+    entries = cooccurrence_entries(ids, offsets, 4, 2, cache_key="k", cache_dir=tmp_path)
+    assert isinstance(entries, Cooccurrences)
+    assert as_dict(entries) == as_dict(count_cooccurrences(ids, offsets, 4, 2))
 
 
 def test_no_cache_key_writes_nothing(tmp_path):
@@ -251,21 +289,24 @@ def test_spilled_counts_match_the_naive_loop(monkeypatch, tmp_path):
         naive(sentences, 6), rel=1e-12)
 
 
-def counting_overhead(tokens: int) -> int:
-    """Peak bytes allocated while counting, beyond the result itself."""
+def counting_peak(tokens: int, cache: Path) -> int:
+    """Peak bytes allocated while counting a corpus into its entries file."""
     ids, offsets = random_corpus(tokens, 20_000, seed=5)
     tracemalloc.start()
-    result = count_cooccurrences(ids, offsets, 20_000, 5)
+    entries = cooccurrence_entries(ids, offsets, 20_000, 5, cache_key=f"{tokens}", cache_dir=cache)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return peak - (result.rows.nbytes + result.cols.nbytes + result.values.nbytes)
+    assert isinstance(entries, EntriesFile)
+    return peak
 
 
 @pytest.mark.slow
-def test_counting_memory_beyond_the_result_does_not_grow_with_the_corpus(monkeypatch):
+def test_counting_memory_does_not_grow_with_the_corpus(monkeypatch, tmp_path):
+    """Counted into a file, the counts take memory for a shard's pairs, however many there are."""
     small_spill(monkeypatch)
     monkeypatch.setattr(cooccurrence, "_SPILL_AT", 20_000)
-    small, large = counting_overhead(40_000), counting_overhead(160_000)
+    monkeypatch.setattr(cooccurrence, "_MERGE_AT_MOST", 10_000)
+    small, large = counting_peak(40_000, tmp_path / "a"), counting_peak(160_000, tmp_path / "b")
     assert large < 1.3 * small
     monkeypatch.setattr(cooccurrence, "_SPILL_AT", 1 << 40)  # in memory: the same measure must grow
-    assert counting_overhead(160_000) > 2 * large
+    assert counting_peak(160_000, tmp_path / "c") > 2 * large

@@ -28,7 +28,7 @@ LANGUAGES = ("bash", "python")
 README_LIMIT = 12 * 1024
 INSTALL = ('python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install ".[dev]" '
            "&& d2l run optim --algo adam --lr 0.01")
-TEST = 'python -m pip install ".[dev,ray,slurm,tensorboard]" && python -m pytest -q'
+TEST = 'python -m pip install ".[dev,ray,slurm,tensorboard,tune]" && python -m pytest -q'
 REFRESH_CLI = "typer d2l_lab.cli.main utils docs --name d2l --output docs/cli.md"
 
 

@@ -70,7 +70,7 @@ def test_run_shares_glove_counts_and_leaves_an_embedding_run_dir(tmp_path, monke
     assert summary["status"] == "completed" and summary["final"]["vocab_size"] == 40
     vectors = load_run_vectors(run_dir)
     assert all(w.startswith("cat") for w, _ in vectors.most_similar("cat0", k=10))
-    cached = list((tmp_path / "cache" / "cooccurrence").glob("*.npz"))
+    cached = list((tmp_path / "cache" / "cooccurrence").glob("*.entries"))
     assert len(cached) == 1
     # GloVe with the same corpus, min_count and window reads the very same counts.
     from d2l_lab.experiments import glove
@@ -78,7 +78,7 @@ def test_run_shares_glove_counts_and_leaves_an_embedding_run_dir(tmp_path, monke
     stamp = cached[0].stat().st_mtime_ns
     glove.build_task(from_dict(glove.GloveRunConfig, {"corpus": str(corpus), "device": "cpu", "glove": {
         "window": 3, "min_count": 2}}), torch.device("cpu"))
-    assert list((tmp_path / "cache" / "cooccurrence").glob("*.npz")) == cached
+    assert list((tmp_path / "cache" / "cooccurrence").glob("*.entries")) == cached
     assert cached[0].stat().st_mtime_ns == stamp
     result = d2l("embed", "eval", str(run_dir), "--json")
     assert result.exit_code == 0, result.stderr

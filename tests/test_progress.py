@@ -258,7 +258,7 @@ def test_stopping_after_any_part_and_resuming_from_the_state_repeats_the_run(tmp
     def make():
         if model == "glove":
             cfg = GloveConfig(dim=8, window=3, min_count=2, epochs=2, batch_size=512, threads=1)
-            return GloveTrainer(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, 0, CPU)
+            return GloveTrainer(corpus.cooccurrence_entries(cfg.window), corpus.vocab.words, cfg, 0, CPU)
         if model == "fasttext":
             cfg = FastTextConfig(**{**dataclasses.asdict(SMALL), "model": "skipgram", "buckets": 5000, "lr": 0.02})
             return FastTextTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, 0, CPU)

@@ -21,7 +21,7 @@ def test_glove_run_writes_vectors_and_reuses_the_cooccurrence_cache(tmp_path, mo
     assert first.exit_code == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["status"] == "completed" and summary["final"]["vocab_size"] == 40
-    cached = list((tmp_path / "cache" / "cooccurrence").glob("*.npz"))
+    cached = list((tmp_path / "cache" / "cooccurrence").glob("*.entries"))
     assert len(cached) == 1
     stamp = cached[0].stat().st_mtime_ns
     second = d2l(*args, "--lr", "0.05", "--out", str(tmp_path / "b"))
@@ -29,3 +29,11 @@ def test_glove_run_writes_vectors_and_reuses_the_cooccurrence_cache(tmp_path, mo
     assert cached[0].stat().st_mtime_ns == stamp  # the sweep-style re-run did not recount
     run = only_run_dir(tmp_path / "b" / "glove")
     assert len(load_vectors(run / "vectors.txt")) == 40 and (run / "vocab.tsv").exists()
+    assert list((tmp_path / "cache" / "cooccurrence").iterdir()) == cached  # no chunk files left
+    whole = cached[0].read_bytes()
+    cached[0].write_bytes(whole[:-10])  # cut short: counted again, never trained on
+    third = d2l(*args, "--out", str(tmp_path / "c"))
+    assert third.exit_code == 0, third.stderr
+    assert cached[0].read_bytes() == whole
+    assert (only_run_dir(tmp_path / "c" / "glove") / "vectors.txt").read_bytes() == \
+        (only_run_dir(tmp_path / "a" / "glove") / "vectors.txt").read_bytes()

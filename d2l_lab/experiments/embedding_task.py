@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from d2l_lab.embeddings import eval_sets
-from d2l_lab.embeddings.cooccurrence import Cooccurrences, cooccurrence_cache_key, cooccurrences
+from d2l_lab.embeddings.cooccurrence import (
+    Cooccurrences,
+    cooccurrence_cache_key,
+    cooccurrence_entries,
+    cooccurrences,
+)
+from d2l_lab.embeddings.cooccurrence_file import Entries
 from d2l_lab.embeddings.vector_formats import unstorable_word
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
@@ -77,8 +83,15 @@ class Corpus:
     def cooccurrences(self, window: int) -> Cooccurrences:
         """The co-occurrence counts (1/distance within `window`), from the on-disk cache when the
         same corpus, vocabulary and window were counted before."""
-        key = cooccurrence_cache_key(self.checksum, self.vocab.words, self.vocab.counts, window)
-        return cooccurrences(self.ids, self.offsets, len(self.vocab), window, cache_key=key)
+        return cooccurrences(self.ids, self.offsets, len(self.vocab), window, cache_key=self._cooccurrence_key(window))
+
+    def cooccurrence_entries(self, window: int) -> Entries:
+        """The same counts as a checked file in the cache, for reading a block at a time."""
+        return cooccurrence_entries(self.ids, self.offsets, len(self.vocab), window,
+                                    cache_key=self._cooccurrence_key(window))
+
+    def _cooccurrence_key(self, window: int) -> str:
+        return cooccurrence_cache_key(self.checksum, self.vocab.words, self.vocab.counts, window)
 
 
 def read_corpus(corpus: str | None, min_count: int, *, progress: Progress | None = None,

@@ -28,6 +28,6 @@ def build_task(config: GloveRunConfig, device: Any, progress: Progress | None = 
 
     cfg = config.glove
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
-    trainer = GloveTrainer(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, config.seed, device)
+    trainer = GloveTrainer(corpus.cooccurrence_entries(cfg.window), corpus.vocab.words, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words, f"GloVe, dim {cfg.dim}, window {cfg.window}",
                          extra_sets=config.eval_sets)

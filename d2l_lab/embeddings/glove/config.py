@@ -29,6 +29,10 @@ class GloveConfig:
                          "0.75 better than 1", gt=0, le=1)
     epochs: int = param(20, "passes over the non-zero co-occurrences; on a corpus as small as PTB "
                         "the vectors start to fit noise in rare pairs soon after", ge=1)
+    block_entries: int = param(3_000_000, "co-occurrence entries held in memory at once: an epoch is read "
+                               "from disk and shuffled in chunks of at most this many, so memory follows it, "
+                               "not the corpus; PTB's 2.9M entries fit in one, whose epochs are one "
+                               "permutation of them all", ge=1)
     batch_size: int = param(16384, "non-zero entries per update; large batches keep the per-step "
                             "overhead small and still give ~180 updates per PTB epoch", ge=1)
     lr: float = param(0.1, "AdaGrad learning rate; twice the GloVe tool's 0.05, which needs more "

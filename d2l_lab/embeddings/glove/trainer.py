@@ -5,7 +5,9 @@ the paper's loss  sum_ij h(x_ij) (v_i . u_j + b_i + c_j - log x_ij)^2  (no facto
 tool halves it, which only rescales its gradients by a constant). Entries are shuffled each epoch
 and taken in large batches; each batch gathers the rows it touches, computes their gradients by
 hand and scatters AdaGrad steps into those rows only, so a step costs O(batch x dim), not
-O(V x dim).
+O(V x dim). The entries are read from disk (`cooccurrence_file`) a block at a time and shuffled
+in chunks of at most `block_entries` (`shuffle`), so memory follows the block size, not the
+corpus's distinct pairs.
 
 AdaGrad is the GloVe tool's variant: each accumulator starts at 1 and adds (lr * g)^2, and a step
 is lr * g / sqrt(accumulator). A coordinate therefore takes plain SGD steps lr * g until its
@@ -17,8 +19,8 @@ more on the seed (docs/design.md).
 Each table row stores a word's vector with its bias as the last column: one gather and one
 scatter per side instead of two. A word's final vector is v_i + u_i, as in the paper.
 
-Epochs run on the engine every embedding trainer shares (`embeddings.epochs`): an epoch is one
-chunk, its shuffled entries, cut into parts of about PART_ENTRIES entries (whole batches), one
+Epochs run on the engine every embedding trainer shares (`embeddings.epochs`): an epoch is its
+shuffled entries, one chunk when they fit in a block (PTB), each chunk cut into parts of about PART_ENTRIES entries (whole batches), one
 run-loop step each; resume, running sums, curve points and Hogwild workers (`workers` > 1: an
 epoch is one part, and the vectors vary from run to run) are the engine's.
 """
@@ -34,9 +36,10 @@ import numpy as np
 import torch
 
 from d2l_lab.devices import to_numpy, use_cpu_cores
-from d2l_lab.embeddings.cooccurrence import Cooccurrences
+from d2l_lab.embeddings.cooccurrence_file import Entries, EntriesFile
 from d2l_lab.embeddings.epochs import EpochTrainer, LearningRate, parts_of
 from d2l_lab.embeddings.glove.config import GloveConfig
+from d2l_lab.embeddings.glove.shuffle import ShuffledEpochs
 from d2l_lab.embeddings.vectors import WordVectors
 
 PART_ENTRIES = 150_000
@@ -85,7 +88,7 @@ def _residual(center: torch.Tensor, context: torch.Tensor, log_x: torch.Tensor) 
 
 @dataclass
 class ShuffledEntries:
-    """An epoch's entries in its random order: rows, cols, log x and weights."""
+    """A chunk's entries in its random order: rows, cols, log x and weights."""
 
     rows: torch.Tensor
     cols: torch.Tensor
@@ -98,31 +101,30 @@ class ShuffledEntries:
 class GloveTrainer(EpochTrainer):
     """Owns the tables, the AdaGrad accumulators and the shuffled passes over the co-occurrences.
 
-    The initial tables come from a generator seeded by `seed` and the order of epoch e from one
-    seeded by (`seed`, e), so training after `load_state_dict` of a state saved between any two
+    The initial tables come from a generator seeded by `seed` and the order of epoch e from ones
+    seeded by (`seed`, e) (`shuffle.ShuffledEpochs`), so training after `load_state_dict` of a state saved between any two
     parts repeats an uninterrupted run exactly (bit for bit on CPU).
     """
 
-    def __init__(self, cooc: Cooccurrences, words: Sequence[str], cfg: GloveConfig, seed: int,
+    def __init__(self, entries: Entries, words: Sequence[str], cfg: GloveConfig, seed: int,
                  device: torch.device) -> None:
         vocab_size = len(words)
-        if cooc.vocab_size != vocab_size:
-            raise ValueError(f"co-occurrences are for {cooc.vocab_size} words, not {vocab_size}")
+        if entries.vocab_size != vocab_size:
+            raise ValueError(f"co-occurrences are for {entries.vocab_size} words, not {vocab_size}")
         use_cpu_cores("glove", cfg.threads, cfg.workers, device)
         self.cfg, self.seed, self.vocab_size = cfg, seed, vocab_size
         self.words = list(words)
-        batches = math.ceil(len(cooc.rows) / cfg.batch_size)
-        # One chunk, placed in the run by its batches; workers train a whole epoch at once (a part
+        scratch = entries.path.parent if isinstance(entries, EntriesFile) else None
+        self.order = ShuffledEpochs(entries, cfg.block_entries, seed, _EPOCH_STREAM, scratch)
+        # Chunks placed in the run by their batches; workers train a whole chunk at once (a part
         # each would fork them at every part).
-        chunks = [(0, batches)]
+        chunks, batches = [], 0
+        for size in self.order.sizes:
+            chunks.append((batches, batches + math.ceil(size / cfg.batch_size)))
+            batches = chunks[-1][1]
         part_batches = None if cfg.workers > 1 else max(1, PART_ENTRIES // cfg.batch_size)
         self.plan_epochs(chunks, batches, parts_of(chunks, part_batches), LearningRate(cfg.lr, cfg.epochs),
                          cfg.workers, device, counts=("entries",))
-        self.rows = torch.from_numpy(cooc.rows).to(device)
-        self.cols = torch.from_numpy(cooc.cols).to(device)
-        self.log_x = torch.from_numpy(np.log(cooc.values).astype(np.float32)).to(device)
-        self.weight = torch.from_numpy(
-            weighting(cooc.values, cfg.x_max, cfg.alpha).astype(np.float32)).to(device)
         # The GloVe tool's init: uniform in [-0.5, 0.5] / dim, biases included.
         rng = np.random.default_rng([seed, _INIT_STREAM])
         shape = (vocab_size, cfg.dim + 1)
@@ -136,14 +138,17 @@ class GloveTrainer(EpochTrainer):
 
     @property
     def entries(self) -> int:
-        return int(self.rows.numel())
+        return self.order.entries.nnz
 
     def draw_chunk(self, epoch: int, index: int) -> ShuffledEntries:
-        """Epoch `epoch`'s one pass over all x_ij > 0, in its random order."""
-        order = torch.from_numpy(np.random.default_rng([self.seed, _EPOCH_STREAM, epoch])
-                                 .permutation(self.entries)).to(self.device)
-        shuffled = (t.index_select(0, order) for t in (self.rows, self.cols, self.log_x, self.weight))
-        return ShuffledEntries(*shuffled, batches=self.chunks[0][1], counts={"entries": self.entries})
+        """Chunk `index` of epoch `epoch`'s pass over all x_ij > 0, in its random order."""
+        records = self.order.chunk(epoch, index)
+        values = np.ascontiguousarray(records["value"])
+        log_x, weight = np.log(values).astype(np.float32), weighting(values, self.cfg.x_max, self.cfg.alpha)
+        tensors = (torch.from_numpy(records["row"].astype(np.int64)), torch.from_numpy(records["col"].astype(np.int64)),
+                   torch.from_numpy(log_x), torch.from_numpy(weight.astype(np.float32)))
+        lo, hi = self.chunks[index]
+        return ShuffledEntries(*(t.to(self.device) for t in tensors), batches=hi - lo, counts={"entries": records.size})
 
     def step(self, chunk: ShuffledEntries, batch: int, lr: float, part: int = 0, parts: int = 1
              ) -> tuple[torch.Tensor, int]:
