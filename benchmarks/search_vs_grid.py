@@ -1,6 +1,6 @@
 """Search against grids and random search, as `d2l sweep` runs them (issue 26).
 
-    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 16] [--jobs 2]
+    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--jobs 2] [--seed 0] [--smoke]
 
 (a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
     grid over the same box. Target: TPE's best loss within 1% of the grid's best.
@@ -10,7 +10,8 @@
     most half the epochs trained in total.
 
 Each sweep runs in a fresh output root, so nothing is reused between the arms. The printed table
-is what docs/sweeps.md quotes.
+is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
+2 x 2 grid, 2 trials and one epoch, to check that the script still drives `d2l sweep`.
 """
 
 from __future__ import annotations
@@ -44,17 +45,18 @@ def best(rows: list[dict], metric: str, lower: bool) -> dict:
     return (min if lower else max)(scored, key=lambda r: r["final"][metric])
 
 
-def row_a(root: Path, trials: int, jobs: int) -> tuple[str, float, str]:
-    base = ("--set", "optimizer.algo=adam", "--set", "problem.name=airfoil", "--jobs", str(jobs))
-    rates = ",".join(f"{LR_BOX[0] * (LR_BOX[1] / LR_BOX[0]) ** (i / 9):.6g}" for i in range(10))
-    sizes = ",".join(str(round(BATCH_BOX[0] * (BATCH_BOX[1] / BATCH_BOX[0]) ** (i / 9))) for i in range(10))
+def row_a(root: Path, trials: int, jobs: int, side: int = 10, *sets: str) -> tuple[str, float, str]:
+    base = ("--set", "optimizer.algo=adam", "--set", "problem.name=airfoil", *sets, "--jobs", str(jobs))
+    rates = ",".join(f"{LR_BOX[0] * (LR_BOX[1] / LR_BOX[0]) ** (i / (side - 1)):.6g}" for i in range(side))
+    sizes = ",".join(str(round(BATCH_BOX[0] * (BATCH_BOX[1] / BATCH_BOX[0]) ** (i / (side - 1))))
+                     for i in range(side))
     grid = sweep(root / "grid", "optim", *base, "--grid", f"lr={rates}", "--grid", f"batch-size={sizes}")
     tpe = sweep(root / "tpe", "optim", *base, "--space", f"lr=log:{LR_BOX[0]}:{LR_BOX[1]}",
                 "--space", f"batch-size=int-log:{BATCH_BOX[0]}:{BATCH_BOX[1]}", "--trials", str(trials),
                 "--search", "tpe", "--seed", "0")
     g, t = best(grid["results"], "loss", True)["final"]["loss"], best(tpe["results"], "loss", True)["final"]["loss"]
     ratio = t / g
-    detail = f"grid 100 points best {g:.5f}; tpe {trials} trials best {t:.5f}"
+    detail = f"grid {side * side} points best {g:.5f}; tpe {trials} trials best {t:.5f}"
     return "(a) airfoil adam: tpe best / grid best loss", ratio, f"{detail}; target <= 1.01: " + (
         "met" if ratio <= 1.01 else "NOT met")
 
@@ -75,13 +77,13 @@ def held_out(root: Path, name: str, params: dict, jobs: int) -> float:
     return statistics.mean(r["final"][METRIC] for r in done["results"])
 
 
-def row_b(root: Path, trials: int, jobs: int) -> list[tuple[str, float, str]]:
+def row_b(root: Path, trials: int, jobs: int, seed: int = 0) -> list[tuple[str, float, str]]:
     arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
     found = {}
     for name, strategy in arms.items():
         space = [item for s in W2V_SPACE for item in ("--space", s)]
         done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
-                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", "0", *strategy)
+                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed), *strategy)
         top = best(done["results"], METRIC, False)
         found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]))
     (tpe_rho, tpe_epochs), (random_rho, random_epochs) = found["tpe+median"], found["random"]
@@ -97,16 +99,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", choices=("a", "b"), default=["a", "b"])
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--w2v-trials", type=int, default=16)
+    parser.add_argument("--w2v-trials", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="row (b): the samplers' seed (`d2l sweep --seed`)")
+    parser.add_argument("--smoke", action="store_true", help="row (a) alone: a 2 x 2 grid, 2 trials, 1 epoch")
     args = parser.parse_args()
     lines = []
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
-        if "a" in args.rows:
+        if args.smoke:
+            lines.append(row_a(root / "a", 2, 1, 2, "--set", "train.epochs=1"))
+        elif "a" in args.rows:
             lines.append(row_a(root / "a", args.trials, args.jobs))
-        if "b" in args.rows:
-            lines += row_b(root / "b", args.w2v_trials, args.jobs)
+        if "b" in args.rows and not args.smoke:
+            lines += row_b(root / "b", args.w2v_trials, args.jobs, args.seed)
     writer = csv.writer(sys.stdout, delimiter="|", lineterminator="\n")
     for name, ratio, detail in lines:
         writer.writerow([f" {name} ", f" {ratio:.4f} ", f" {detail} "])

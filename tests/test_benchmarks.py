@@ -136,6 +136,35 @@ def test_fasttext_bin_benchmark_loads_the_model_it_writes(tmp_path) -> None:
     assert lines[2].startswith("ours-open ") and lines[2].endswith(" 1 words")
 
 
+def test_search_benchmark_compares_tpe_with_the_grid() -> None:
+    """`--smoke`: row (a) on a 2 x 2 grid; the ratio printed is the quotient of the two best losses
+    it prints, and the verdict is the target's."""
+    needs_extra("optuna", "tune")
+    (line,) = _run(str(BENCHMARKS / "search_vs_grid.py"), "--smoke").splitlines()
+    name, ratio, detail = (cell.strip() for cell in line.split("|"))
+    grid_best = float(detail.split("grid 4 points best ")[1].split(";")[0])
+    tpe_best = float(detail.split("tpe 2 trials best ")[1].split(";")[0])
+    assert name == "(a) airfoil adam: tpe best / grid best loss"
+    assert math.isclose(float(ratio), tpe_best / grid_best, abs_tol=1e-3), line
+    assert detail.endswith("target <= 1.01: " + ("met" if float(ratio) <= 1.01 else "NOT met")), line
+
+
+def test_search_benchmark_counts_a_pruned_trials_epochs_by_its_steps(tmp_path) -> None:
+    """Row (b)'s compute: 5 epochs times the fraction of steps each trial trained; a trial without
+    a run (failed) trained nothing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("search_vs_grid", BENCHMARKS / "search_vs_grid.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name, done in (("pruned", 1), ("full", 5)):
+        (tmp_path / "word2vec" / name).mkdir(parents=True)
+        (tmp_path / "word2vec" / name / "summary.json").write_text(json.dumps({"steps_done": done * 40,
+                                                                               "total_steps": 200}))
+    rows = [{"run_dir": "word2vec/pruned"}, {"run_dir": "word2vec/full"}, {"run_dir": None}]
+    assert bench.epochs_trained(tmp_path, rows) == 6.0
+
+
 def test_scale_benchmark_shuffled_copies_keep_each_copys_tokens_and_line_lengths(tmp_path) -> None:
     """`--sizes Ns`: every copy holds PTB's tokens in a new order, in lines of PTB's lengths."""
     import gzip

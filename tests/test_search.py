@@ -95,25 +95,60 @@ def test_a_run_the_pruner_stops_ends_pruned_and_is_not_resumed(tmp_path):
     assert again.summary["status"] == "pruned" and again.summary["steps_done"] == 3
 
 
-def _params(out: Path) -> list[dict]:
-    return [t.params for t in sorted(_study(out).trials, key=lambda t: t.number)]
+def _replayed(trials: list, sampler: str, seed: int) -> list[dict]:
+    """The proposals a search with `sampler` and `seed` makes when its trials score as `trials`
+    did: the driver's ask loop (`search.sampler` re-seeded per trial) on an in-memory study."""
+    optuna = needs_extra("optuna", "tune")
+    from d2l_lab.runs.search import sampler as seeded, suggest
+    from d2l_lab.runs.search_space import Dimension, Search
+
+    space = (Dimension("optimizer.lr", "lr", "log", 0.01, 0.9),
+             Dimension("optimizer.beta1", "beta1", "float", 0.5, 0.99))
+    search = Search(space, (), len(trials), sampler, "none", "loss", "minimize", seed)
+    study, proposed = optuna.create_study(direction="minimize"), []
+    for number, done in enumerate(trials):
+        study.sampler = seeded(search, number)
+        trial = study.ask()
+        proposed.append(suggest(trial, search))
+        study.tell(trial, done.value)
+    return proposed
 
 
 @pytest.mark.slow
 def test_the_same_seed_proposes_the_same_trials(tmp_path):
+    """One search of 3 TPE trials (the third past its 2 random startup trials); replaying its
+    results through the ask loop proposes the same trials, another seed other ones."""
     needs_extra("optuna", "tune")
-    for out in ("a", "b"):
-        result = d2l("sweep", "optim", *ADAM, *SPACE, "--space", "beta1=float:0.5:0.99",
-                     "--trials", "3", "--jobs", "1", "--seed", "0", "--out", str(tmp_path / out), "--quiet")
-        assert result.exit_code == 0, result.stderr
-    first = _params(tmp_path / "a")
-    assert first == _params(tmp_path / "b") and len(first) == 3 and len({p["lr"] for p in first}) == 3
-    (sweep_dir,) = (tmp_path / "a" / "sweeps").iterdir()
-    shown = d2l("runs", "compare", str(sweep_dir), "--out", str(tmp_path / "a"))
+    result = d2l("sweep", "optim", *ADAM, *SPACE, "--space", "beta1=float:0.5:0.99",
+                 "--trials", "3", "--jobs", "1", "--seed", "0", "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.stderr
+    trials = sorted(_study(tmp_path).trials, key=lambda t: t.number)
+    first = [t.params for t in trials]
+    assert len(first) == 3 and len({p["lr"] for p in first}) == 3
+    assert _replayed(trials, "tpe", 0) == first and _replayed(trials, "tpe", 1) != first
+    (sweep_dir,) = (tmp_path / "sweeps").iterdir()
+    shown = d2l("runs", "compare", str(sweep_dir), "--out", str(tmp_path))
     assert shown.exit_code == 0, shown.stderr
     assert "best: trial" in shown.stderr and "command: d2l run optim" in shown.stderr
     assert sorted(p.name for p in sweep_dir.glob("compare-loss-search-*.png")) == [
         f"compare-loss-search-{n}.png" for n in (1, 2, 3)]  # history, parallel coordinates, importances
+
+
+@pytest.mark.parametrize("trials, startup", [(1, 2), (16, 2), (24, 3), (40, 5), (200, 10)])
+def test_startup_trials_are_an_eighth_of_the_budget_within_2_and_optunas_default(trials, startup):
+    from d2l_lab.runs.search import TPE_STARTUP, startup_trials
+
+    assert startup_trials(trials, TPE_STARTUP) == startup
+
+
+def _finished_so_far(out: Path) -> int:
+    """Finished trials of the search writing into `out`; 0 before its study exists (the sweep
+    directory appears first, and opening a journal that is not there yet would create it)."""
+    journals = list(out.glob("sweeps/*/study.journal"))
+    try:
+        return sum(t.state.is_finished() for t in _study(out).trials) if len(journals) == 1 else 0
+    except KeyError:  # the journal holds no study yet
+        return 0
 
 
 @pytest.mark.slow
@@ -125,10 +160,7 @@ def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_ru
                "--jobs", "1", "--out", str(out), "--quiet"]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (out / "sweeps").is_dir() and any((out / "sweeps").iterdir()):
-            if sum(t.state.is_finished() for t in _study(out).trials) >= 3:
-                break
+    while time.monotonic() < deadline and _finished_so_far(out) < 3:
         time.sleep(0.2)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()

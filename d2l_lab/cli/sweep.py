@@ -70,10 +70,12 @@ Trials = Annotated[Optional[int], typer.Option(
     "--trials", help="search: how many trials the study holds when done (re-issue with more to extend it)",
     show_default=False)]
 SearchName = Annotated[Optional[str], typer.Option(
-    "--search", help="search: tpe (default with --space), random, cmaes, or grid (the --grid values; the "
-                     "default without --space)", show_default=False)]
+    "--search", help="search: tpe (default with --space; random for its first max(2, trials // 8) trials, "
+                     "at most 10), random, cmaes, or grid (the --grid values; the default without --space)",
+    show_default=False)]
 Prune = Annotated[Optional[str], typer.Option(
-    "--prune", help="search: stop bad trials early from their curves: none (default), median or hyperband",
+    "--prune", help="search: stop bad trials early from their curves: none (default), median (prunes once "
+                    "max(2, trials // 8) trials finished, at most 5) or hyperband",
     show_default=False)]
 Metric = Annotated[str, typer.Option(
     "--metric", help="search: the final metric to optimise; its direction is the metric's (loss: lower, "

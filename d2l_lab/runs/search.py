@@ -34,6 +34,18 @@ STUDY_NAME = "search"
 INSTALL = 'pip install "d2l-lab[tune]"'
 SEED_STRIDE = 1_000_003
 """The sampler's seed for trial n is `seed * SEED_STRIDE + n`."""
+TPE_STARTUP, MEDIAN_STARTUP = 10, 5
+"""Optuna's own defaults: the most startup trials a search ever gets (see `startup_trials`)."""
+
+
+def startup_trials(trials: int, default: int) -> int:
+    """Startup trials for a budget of `trials`: max(2, trials // 8), at most Optuna's `default`.
+
+    Optuna's defaults (TPE samples at random for its first 10 trials, the median pruner never
+    prunes its first 5) suit budgets of a hundred trials; at 16 they leave 10 of 16 trials random
+    and 5 unprunable. An eighth of the budget keeps a median worth comparing against (2 trials at
+    least) and lets a small search spend most of its trials on the model and the pruner."""
+    return min(default, max(2, trials // 8))
 
 
 def optuna() -> Any:
@@ -57,7 +69,8 @@ def sampler(search: Search, number: int) -> Any:
     samplers = optuna().samplers
     seed = search.seed * SEED_STRIDE + number
     if search.sampler == "tpe":
-        return samplers.TPESampler(seed=seed, constant_liar=True)
+        return samplers.TPESampler(seed=seed, constant_liar=True,
+                                   n_startup_trials=startup_trials(search.trials, TPE_STARTUP))
     if search.sampler == "random":
         return samplers.RandomSampler(seed=seed)
     if search.sampler == "cmaes":
@@ -65,11 +78,12 @@ def sampler(search: Search, number: int) -> Any:
     return samplers.GridSampler({a.name: list(a.texts) for a in search.choices}, seed=search.seed)
 
 
-def pruner(name: str) -> Any:
-    """The same pruner in the driver and in every point (it reads the study, which they share)."""
+def pruner(name: str, trials: int) -> Any:
+    """The same pruner in the driver and in every point (it reads the study, which they share);
+    `trials` is the search's budget, which sets the median pruner's startup trials."""
     pruners = optuna().pruners
     if name == "median":
-        return pruners.MedianPruner()
+        return pruners.MedianPruner(n_startup_trials=startup_trials(trials, MEDIAN_STARTUP))
     if name == "hyperband":
         return pruners.HyperbandPruner()
     return pruners.NopPruner()
@@ -77,7 +91,7 @@ def pruner(name: str) -> Any:
 
 def open_study(sweep_dir: Path, search: Search) -> Any:
     return optuna().create_study(storage=storage(sweep_dir), study_name=STUDY_NAME, direction=search.direction,
-                                 pruner=pruner(search.pruner), load_if_exists=True)
+                                 pruner=pruner(search.pruner, search.trials), load_if_exists=True)
 
 
 def load_study(sweep_dir: Path) -> Any:
@@ -123,7 +137,7 @@ class Trials:
         point = self.make_point(number + 1, trial_values(self.search, params))
         self.study._storage.set_trial_user_attr(trial_id, "config_hash", point.config_hash)
         request = self.request_for(point, {"trial_id": trial_id, "number": number, "metric": self.search.metric,
-                                           "pruner": self.search.pruner})
+                                           "pruner": self.search.pruner, "trials": self.search.trials})
         self.on_point(point)
         self.handed += 1
         return point, request

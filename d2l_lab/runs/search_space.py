@@ -25,7 +25,8 @@ KINDS = ("float", "log", "int", "int-log")
 SEARCHES = ("tpe", "random", "cmaes", "grid")
 """Optuna's TPESampler, RandomSampler, CmaEsSampler, GridSampler (over `--grid` values only)."""
 PRUNERS = ("none", "median", "hyperband")
-"""Optuna's MedianPruner and HyperbandPruner; `none` trains every trial to the end."""
+"""Optuna's MedianPruner (its startup trials scaled to `--trials`: `search.startup_trials`) and
+HyperbandPruner; `none` trains every trial to the end."""
 STUDY_FILE = "study.journal"
 """In the sweep directory: the Optuna study (its journal file storage), so a search lives where
 its sweep does, on the filesystem every worker shares."""

@@ -42,7 +42,7 @@ class TrialLink:
 
         module = optuna()
         study = module.load_study(study_name=STUDY_NAME, storage=storage(Path(spec["storage"]).parent),
-                                  pruner=pruner(spec["pruner"]))
+                                  pruner=pruner(spec["pruner"], spec["trials"]))
         self.study, self.trial = study, module.trial.Trial(study, spec["trial_id"])
         self.metric, self.prunes = spec["metric"], spec["pruner"] != "none"
         self.states = module.trial.TrialState
