@@ -306,7 +306,7 @@ def test_counting_memory_does_not_grow_with_the_corpus(monkeypatch, tmp_path):
     small_spill(monkeypatch)
     monkeypatch.setattr(cooccurrence, "_SPILL_AT", 20_000)
     monkeypatch.setattr(cooccurrence, "_MERGE_AT_MOST", 10_000)
-    small, large = counting_peak(40_000, tmp_path / "a"), counting_peak(160_000, tmp_path / "b")
+    small, large = counting_peak(20_000, tmp_path / "a"), counting_peak(80_000, tmp_path / "b")
     assert large < 1.3 * small
     monkeypatch.setattr(cooccurrence, "_SPILL_AT", 1 << 40)  # in memory: the same measure must grow
-    assert counting_peak(160_000, tmp_path / "c") > 2 * large
+    assert counting_peak(80_000, tmp_path / "c") > 2 * large
