@@ -9,12 +9,11 @@ after it verified, atomically, so a damaged download leaves nothing behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from d2l_lab.cache import default_cache_dir
-from d2l_lab.datasets.fetch import Progress, download_file
+from d2l_lab.datasets.fetch import Progress, download_checked
 from d2l_lab.errors import UserError
 
 FARUQUI = ("https://raw.githubusercontent.com/mfaruqui/eval-word-vectors/"
@@ -65,25 +64,10 @@ def fetch_eval_set(name: str, *, progress: Progress | None = None) -> Path:
     target = _target(name)
     if target.is_file():
         return target
-    folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, part = tempfile.mkstemp(prefix=".download.", suffix=".part", dir=folder)
-    os.close(handle)
-    download = Path(part)
     algorithm, expected = remote.digest.split(":")
-    try:
-        digest = download_file(remote.url, download, progress=progress, algorithm=algorithm,
-                           by_hand=f"put it at {target} after checking its {algorithm} is {expected}")
-        if digest != expected:
-            raise UserError(f"download of '{name}' has {algorithm} {digest}, expected {expected}: the file is "
-                            "damaged or changed upstream, so it was not kept; run the command again")
-        os.replace(download, target)
-    finally:
-        download.unlink(missing_ok=True)
-        try:
-            folder.rmdir()  # a failed fetch leaves nothing behind (fails, as it should, when not empty)
-        except OSError:
-            pass
+    download_checked(name, remote.url, target.parent, lambda download: os.replace(download, target),
+                     expected=expected, algorithm=algorithm, progress=progress,
+                     by_hand=f"put it at {target} after checking its {algorithm} is {expected}")
     return target
 
 

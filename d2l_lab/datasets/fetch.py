@@ -80,29 +80,40 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
     target = folder / (remote.member if corpus else "vec.txt")
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    # A name of its own: two fetches of the same vectors at once (two terminals, a sweep) must not
-    # write into, or delete, each other's download; the last to finish replaces vec.txt atomically.
-    handle, part = tempfile.mkstemp(prefix=".download.", suffix=".zip.part", dir=folder)
-    os.close(handle)
-    archive = Path(part)
-    try:
-        manual = "train on it with --corpus FILE" if corpus else "query it with `d2l embed ... --vectors FILE`"
-        digest = download_file(remote.url, archive, progress=progress, by_hand=manual)
-        if digest != remote.sha1:
-            raise UserError(f"download of '{name}' has sha1 {digest}, expected {remote.sha1}: the file is "
-                            "damaged or changed upstream; run the command again")
+    manual = "train on it with --corpus FILE" if corpus else "query it with `d2l embed ... --vectors FILE`"
+
+    def place(archive: Path) -> None:
         if corpus:
             _extract_corpus(archive, target, name, remote)
         else:
             _extract_vectors(archive, target, name)
+
+    download_checked(name, remote.url, folder, place, expected=remote.sha1, by_hand=manual, progress=progress)
+    return target
+
+
+def download_checked(name: str, url: str, folder: Path, place: Callable[[Path], None], *, expected: str,
+                     by_hand: str, progress: Progress | None, algorithm: str = "sha1") -> None:
+    """Download `url` into a file of its own in `folder`, check its digest, then hand it to `place`
+    (which moves or unpacks it into the cache); a failure anywhere leaves nothing behind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # A name of its own: two fetches of the same thing at once (two terminals, a sweep) must not
+    # write into, or delete, each other's download; the last to finish replaces the target atomically.
+    handle, part = tempfile.mkstemp(prefix=".download.", suffix=".part", dir=folder)
+    os.close(handle)
+    download = Path(part)
+    try:
+        digest = download_file(url, download, progress=progress, algorithm=algorithm, by_hand=by_hand)
+        if digest != expected:
+            raise UserError(f"download of '{name}' has {algorithm} {digest}, expected {expected}: the file is "
+                            "damaged or changed upstream, so it was not kept; run the command again")
+        place(download)
     finally:
-        archive.unlink(missing_ok=True)
+        download.unlink(missing_ok=True)
         try:
             folder.rmdir()  # a failed fetch leaves nothing behind (fails, as it should, when not empty)
         except OSError:
             pass
-    return target
 
 
 def download_file(url: str, path: Path, *, progress: Progress | None, algorithm: str = "sha1",
