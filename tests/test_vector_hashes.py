@@ -1,5 +1,7 @@
-"""The bytes of `vectors.txt` of short PTB runs, recorded before the embedding engine was cut into
-parts (issue 22): refactors of the engine must leave every model's arithmetic as it was.
+"""The bytes of `vectors.txt` of short PTB runs: refactors of the engine must leave every model's
+arithmetic as it was. Two-epoch hashes were recorded before the embedding engine was cut into parts
+(issue 22) and held through issues 22-27; the one-epoch hashes below were recorded (2026-12-07)
+from the code that still gave every two-epoch hash, to halve the suite's time.
 
 A changed hash is a changed result. Where a change is meant (a faster step that rounds
 differently), the new hash goes in with the quality evidence that justified it, in the same commit.
@@ -26,21 +28,21 @@ RUNS = {
     "glove": ("glove",),
 }
 SHA256 = {
-    ("skipgram-ns", 0): "0310bc421241c4f8e145f699c7cdf29dbfb7ed2d62cdb1491087463090c1b857",
-    ("skipgram-ns", 1): "09ffaa9ebd5ab3c7182c54be184055537d3e9b0df4c7a6cc9ff857fad82e1c48",
-    ("skipgram-hs", 0): "eb8d6f81df696b9707bb0b3dd6135873fb5a6a5b431ecce8bae8cc93efe1ff4f",
-    ("cbow-ns", 0): "11589ff004777292dc0dceffe0c80d4c7c77f0a2cfa7c4d377bb2789d74bfd84",
-    ("cbow-hs", 0): "87d536dd70e41ee4080bb8fc5f37a965ac958e99c30989d83036bcaa5711ed50",
-    ("fasttext", 0): "89e88d993bb82b7aefa748e428bd9bd3a040d9af82eef80dc470ed0cd9813fb2",
-    ("glove", 0): "50611a4ae6cecda150746d44458ef2713b99bb67c2d86d6877fcbe5816eb861b",
+    ("skipgram-ns", 0): "0a5214f6dc4ad608afb53685950811906377611891c667545274e82bed7409a9",
+    ("skipgram-ns", 1): "f44af8dfc3658501d6e5e69aa8f5258b0a0ddb17d2594028c51ae5c8d1ee7022",
+    ("skipgram-hs", 0): "4449c63aa6dfd633245147434d3ee9e2a8070f5208eb7a0e6673f70a0fbe0fb5",
+    ("cbow-ns", 0): "682b9da63421c846fb1bd5c7b84cbf4308725c32b922add44df45e7ca497622f",
+    ("cbow-hs", 0): "98f359372c646881854966906d4c4cc6d807681f5bb6549c3e77d2017441e235",
+    ("fasttext", 0): "2164743e0db0aa4e727f91608ec2738eed94e031fa7ede29b9ad276a8b7b382d",
+    ("glove", 0): "022477eb7789da70933e53f47f845a66e72e0c68ef2a7982f36d081218f8ab4a",
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "seed"), list(SHA256))
-def test_two_epochs_on_ptb_give_the_recorded_vectors(name, seed, tmp_path):
+def test_one_epoch_on_ptb_gives_the_recorded_vectors(name, seed, tmp_path):
     experiment, *flags = RUNS[name]
-    result = d2l("run", experiment, *flags, "--epochs", "2", "--seed", str(seed), "--device", "cpu", "--quiet",
+    result = d2l("run", experiment, *flags, "--epochs", "1", "--seed", str(seed), "--device", "cpu", "--quiet",
                  "--out", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     vectors = (only_run_dir(tmp_path / experiment) / "vectors.txt").read_bytes()
