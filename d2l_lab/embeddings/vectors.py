@@ -29,11 +29,7 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero instead of becoming NaN."""
     if matrix.ndim != 2 or len(matrix) <= _ROWS_AT_ONCE:
         return matrix / _norms(matrix)
-    unit = np.empty(matrix.shape, dtype=np.result_type(matrix, _norms(matrix[:1])))
-    for start in range(0, len(matrix), _ROWS_AT_ONCE):
-        block = matrix[start:start + _ROWS_AT_ONCE]
-        np.divide(block, _norms(block), out=unit[start:start + _ROWS_AT_ONCE])
-    return unit
+    return matrix / row_norms(matrix)[:, None]
 
 
 def row_norms(matrix: np.ndarray) -> np.ndarray:
