@@ -179,21 +179,12 @@ def contour_grid(function: Callable[[Any, Any], Any], view: tuple[float, float, 
     return ContourGrid(grid1, grid2, function(grid1, grid2))
 
 
-def trajectory_figure(function: Callable[[Any, Any], Any], points: Sequence[tuple[float, float]],
-                      view: tuple[float, float, float, float], *, title: str,
-                      minimum: tuple[float, float] | None = None, log_levels: bool = False,
-                      marked: str = "minimum") -> Any:
-    """The book's `show_trace_2d`: the optimizer's path over the function's contours, its start
-    and the minimum (or what `marked` names: a saddle point) marked; `log_levels` spaces the
-    contours geometrically (valleys)."""
-    return path_on_contours(contour_grid(function, view, points), points, title=title, minimum=minimum,
-                            log_levels=log_levels, marked=marked)
-
-
 def path_on_contours(grid: ContourGrid, points: Sequence[tuple[float, float]], *, title: str,
                      minimum: tuple[float, float] | None = None, log_levels: bool = False,
                      marked: str = "minimum") -> Any:
-    """`trajectory_figure` once the contours' values are known."""
+    """The book's `show_trace_2d`: the optimizer's path over the function's contours (`contour_grid`),
+    its start and the minimum (or what `marked` names: a saddle point) marked; `log_levels` spaces
+    the contours geometrically (valleys)."""
     import numpy as np
 
     plt = _pyplot()

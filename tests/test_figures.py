@@ -216,8 +216,8 @@ def test_a_mixed_comparison_has_a_legend_even_when_the_title_names_every_curve(t
 
 def test_a_trajectory_past_the_view_keeps_a_margin_so_its_markers_are_whole():
     path = [(-5.0, -2.0), (-4.5, 1.6), (-4.1, -1.3), (-0.7, 0.0)]  # sgd at lr 0.45 on the quadratic
-    fig = plotting.trajectory_figure(lambda x1, x2: 0.1 * x1**2 + 2 * x2**2, path, (-5.5, 1.0, -3.0, 1.0),
-                                     title="t", minimum=(0.0, 0.0))
+    grid = plotting.contour_grid(lambda x1, x2: 0.1 * x1**2 + 2 * x2**2, (-5.5, 1.0, -3.0, 1.0), path)
+    fig = plotting.path_on_contours(grid, path, title="t", minimum=(0.0, 0.0))
     low, high = fig.axes[0].get_ylim()
     assert (low, high) == (-3.0, pytest.approx(1.6 + plotting.PATH_MARGIN * 4.0))  # not 1.6: the marker was cut
     assert fig.axes[0].get_xlim() == (-5.5, 1.0)  # inside the view: as the surface frames it
