@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import typing
@@ -191,3 +192,38 @@ def test_the_analogy_methods_offered_are_the_ones_implemented():
     from d2l_lab.embeddings.vectors import ANALOGY_METHODS
 
     assert typing.get_args(typing.get_args(Method)[0]) == tuple(ANALOGY_METHODS)
+
+
+def _tree(command: typing.Any, path: str = "d2l") -> dict[str, typing.Any]:
+    """Every command path with what a user sees of it: help, epilog and each option's flags, help
+    and default."""
+    tree = {path: (command.help, command.epilog, [(p.opts, getattr(p, "help", None), p.default) for p in command.params])}
+    for name, sub in getattr(command, "commands", {}).items():
+        tree.update(_tree(sub, f"{path} {name}"))
+    return tree
+
+
+def test_the_lazy_root_builds_what_typer_builds_from_registered_groups():
+    """`d2l`'s root builds a subcommand only when asked for it; what it builds is what Typer builds
+    when every group is registered up front (`add_typer`, `command`); it lists them in the order
+    of SUBCOMMANDS, where Typer would list the plain commands first."""
+    from d2l_lab.cli.main import SUBCOMMANDS, app
+
+    eager = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False)
+    eager.callback()(app.registered_callback.callback)
+    for name, target in SUBCOMMANDS.items():
+        module, _, attribute = target.partition(":")
+        found = getattr(__import__(module, fromlist=[attribute]), attribute)
+        eager.add_typer(found, name=name) if isinstance(found, typer.Typer) else eager.command(name)(found)
+    root = typer.main.get_command(app)
+    assert list(root.commands) == list(SUBCOMMANDS)
+    assert _tree(root) == _tree(typer.main.get_command(eager))
+
+
+def test_a_run_imports_no_other_command_module():
+    code = ("import sys\nfrom d2l_lab.cli.main import main\nsys.argv = ['d2l', 'run', 'optim', '--print-config']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('d2l_lab.cli.') and m.split('.')[2] in "
+            "('runs', 'sweep', 'report', 'embed', 'bpe', 'data')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr.strip() == "[]", done.stderr
