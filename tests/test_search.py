@@ -189,3 +189,71 @@ def test_a_search_killed_after_3_of_8_trials_resumes_to_exactly_8_with_pruned_ru
     assert f"{len(pruned)} pruned" in page and "| pruned |" in page  # the study's count, the runs' table
     for title in ("best so far against trials and compute", "parallel coordinates"):  # importances: 2+ params
         assert title in page
+
+
+def test_hyperbands_rungs_fall_on_a_runs_evaluations(tmp_path):
+    """An embedding run evaluates once an epoch, at pruning steps 100, 200, ... (`prune_step`).
+    Hyperband's least resource is that first step, so a trial's first evaluation takes it through
+    at most one rung; with Optuna's default of 1 it would pass rungs 1, 3, 9, 27 and 81 at once."""
+    optuna = needs_extra("optuna", "tune")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from d2l_lab.runs.events import Logged
+    from d2l_lab.runs.search_trial import TrialLink
+
+    journal = tmp_path / "study.journal"
+    study = optuna.create_study(study_name="search", storage=JournalStorage(JournalFileBackend(str(journal))),
+                                direction="maximize")
+    for value in (0.1, 0.2, 0.3):  # finished trials of 5 epochs: hyperband's most resource, 500
+        trial = study.ask()
+        for epoch in range(1, 6):
+            trial.report(value * epoch, 100 * epoch)
+        study.tell(trial, value * 5)
+    rungs = []
+    for n in range(6):
+        trial_id = study.ask()._trial_id
+        link = TrialLink({"storage": str(journal), "trial_id": trial_id, "metric": "rho", "pruner": "hyperband",
+                          "trials": 9})
+        link.observe(Logged({"epoch": 1, "rho": 0.05 * n}))
+        rungs.append([key for key in study.get_trials()[-1].system_attrs if key.startswith("completed_rung_")])
+    assert max(len(passed) for passed in rungs) == 1, rungs
+
+
+def test_a_trial_asked_by_a_driver_killed_before_its_parameters_gets_them_on_resume(tmp_path):
+    """SIGKILL between `study.ask()` and the suggestions leaves a running trial with no
+    parameters; the resumed driver suggests them with the sampler that trial number gets: the
+    parameters an uninterrupted driver would have asked for."""
+    needs_extra("optuna", "tune")
+    from d2l_lab.runs.search import finish_interrupted_asks, open_study, sampler, suggest
+    from d2l_lab.runs.search_space import Dimension, Search
+
+    space = (Dimension("optimizer.lr", "lr", "log", 0.01, 0.9), Dimension("train.steps", "steps", "int", 2, 9))
+    search = Search(space, (), 4, "tpe", "median", "loss", "minimize", 7)
+    study = open_study(tmp_path, search)
+    for number in range(2):
+        study.sampler = sampler(search, number)
+        trial = study.ask()
+        study.tell(trial, sum(suggest(trial, search).values()))
+    study.sampler = sampler(search, 2)
+    killed = study.ask()  # the driver dies here
+    finish_interrupted_asks(study, search)
+    resumed = study.trials[killed.number].params
+
+    (tmp_path / "twin").mkdir()
+    again = open_study(tmp_path / "twin", search)
+    for done in study.trials[:2]:
+        again.add_trial(done)
+    again.sampler = sampler(search, 2)
+    assert set(resumed) == {"lr", "steps"} and resumed == suggest(again.ask(), search)
+
+
+def test_a_search_resumes_a_trial_left_without_parameters(tmp_path):
+    needs_extra("optuna", "tune")
+    command = ("sweep", "optim", *ADAM, *SPACE, "--jobs", "1", "--out", str(tmp_path), "--quiet")
+    assert d2l(*command, "--trials", "2").exit_code == 0
+    _study(tmp_path).ask()  # as a driver killed between asking trial 3 and suggesting its parameters
+    again = d2l(*command, "--trials", "3")
+    assert again.exit_code == 0, again.stderr
+    trials = _study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 and all("lr" in t.params for t in trials)

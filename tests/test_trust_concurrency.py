@@ -79,6 +79,36 @@ def test_the_worker_reports_interrupted_when_stopped_while_waiting(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_point_stopped_after_its_request_was_made_is_resumed_not_trained_again(tmp_path):
+    """A re-issued sweep builds its requests while a killed sweep's worker may still be
+    checkpointing the same point (it sees its parent die within PARENT_POLL_S). Once the point's
+    lock is free, the run that worker left interrupted is resumed, to the uninterrupted result,
+    not trained again in a second directory."""
+    from d2l_lab.config.loading import compose
+    from d2l_lab.config.schema import from_dict, to_dict
+    from d2l_lab.experiments.registry import experiment
+    from d2l_lab.runs.worker import run_point
+
+    spec = experiment("optim")
+    config = to_dict(compose(spec.config_class, "optim", sets=["problem.name=quadratic", "train.steps=6"]))
+
+    def build(name, data):
+        return from_dict(spec.config_class, data), spec.build_task()
+
+    def request(out):
+        return {"experiment": "optim", "config": config, "out": str(out), "command": ["d2l"], "reuse": [],
+                "resume": []}
+
+    checks = iter(range(100))
+    stopped = run_point(request(tmp_path), build, lambda: next(checks) >= 2)  # stops after a step or two
+    assert stopped["exit"] == exit_codes.INTERRUPTED and 0 < stopped["summary"]["steps_done"] < 6
+    again = run_point(request(tmp_path), build, lambda: False)  # its "resume" list was made before the stop
+    alone = run_point(request(tmp_path / "alone"), build, lambda: False)
+    assert again["resumed"] and again["exit"] == exit_codes.OK and len(list((tmp_path / "optim").iterdir())) == 1
+    assert again["summary"]["final"] == alone["summary"]["final"]
+
+
+@pytest.mark.slow
 def test_two_identical_sweeps_started_together_run_each_point_once(tmp_path):
     args = [*D2L, "sweep", "optim", "--grid", "lr=0.01,0.02,0.03,0.05", "--set", "train.epochs=1",
             "--set", "train.batch_size=10", "--name", "same", "--jobs", "1", "--quiet", "--json",

@@ -66,6 +66,7 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
 
         sweep_dir = open_sweep_dir(out, asked, digest, name)
         study = searching.open_study(sweep_dir, plan)
+        searching.finish_interrupted_asks(study, plan)
         state = Sweep(experiment, [*plan.choices, *plan.dimensions], [], out, sweep_dir, {})
         state.rows = [_row(t, plan, out, experiment) for t in study.get_trials(deepcopy=False)]
         done = {} if force else catalog.by_config(out, experiment, "completed")

@@ -10,7 +10,9 @@ asked, wherever the point ran.
 
 Resuming: trials the study holds as running (their points were interrupted, or the driver died)
 run again first, with their own parameters, and resume their run directories from the
-checkpoints; then new trials are asked until the study holds `--trials`. Failed trials count.
+checkpoints (one the driver died before it had its parameters gets them first:
+`finish_interrupted_asks`); then new trials are asked until the study holds `--trials`. Failed
+trials count.
 
 Reproducibility: the sampler is rebuilt before each ask with a seed made of `--seed` and the
 trial's number, so a trial's proposal depends only on the trials finished before it, not on how
@@ -78,20 +80,33 @@ def sampler(search: Search, number: int) -> Any:
     return samplers.GridSampler({a.name: list(a.texts) for a in search.choices}, seed=search.seed)
 
 
-def pruner(name: str, trials: int) -> Any:
+def pruner(name: str, trials: int, step_unit: int = 1) -> Any:
     """The same pruner in the driver and in every point (it reads the study, which they share);
-    `trials` is the search's budget, which sets the median pruner's startup trials."""
+    `trials` is the search's budget, which sets the median pruner's startup trials; `step_unit`
+    the pruning step of a run's first evaluation (`search_trial.prune_step`: 100 for an epoch),
+    hyperband's least resource, so that its rungs fall on evaluations."""
     pruners = optuna().pruners
     if name == "median":
         return pruners.MedianPruner(n_startup_trials=startup_trials(trials, MEDIAN_STARTUP))
     if name == "hyperband":
-        return pruners.HyperbandPruner()
+        return pruners.HyperbandPruner(min_resource=step_unit)
     return pruners.NopPruner()
 
 
 def open_study(sweep_dir: Path, search: Search) -> Any:
     return optuna().create_study(storage=storage(sweep_dir), study_name=STUDY_NAME, direction=search.direction,
                                  pruner=pruner(search.pruner, search.trials), load_if_exists=True)
+
+
+def finish_interrupted_asks(study: Any, search: Search) -> None:
+    """A driver killed between asking a trial and suggesting its parameters leaves a running trial
+    without them: suggest them now, with the sampler that trial number gets, so that the trial runs
+    as any other resumed one (none lost, none repeated)."""
+    state = optuna().trial.TrialState
+    for frozen in study.get_trials(deepcopy=False, states=(state.RUNNING, state.WAITING)):
+        if not set(search.names) <= set(frozen.params):
+            study.sampler = sampler(search, frozen.number)
+            suggest(optuna().trial.Trial(study, frozen._trial_id), search)
 
 
 def load_study(sweep_dir: Path) -> Any:

@@ -38,15 +38,15 @@ class TrialLink:
     """One trial of the study at `spec["storage"]` (see the module docstring)."""
 
     def __init__(self, spec: dict[str, Any]):
-        from d2l_lab.runs.search import STUDY_NAME, optuna, pruner, storage
+        from d2l_lab.runs.search import STUDY_NAME, optuna, storage
 
         module = optuna()
-        study = module.load_study(study_name=STUDY_NAME, storage=storage(Path(spec["storage"]).parent),
-                                  pruner=pruner(spec["pruner"], spec["trials"]))
+        study = module.load_study(study_name=STUDY_NAME, storage=storage(Path(spec["storage"]).parent))
         self.study, self.trial = study, module.trial.Trial(study, spec["trial_id"])
         self.metric, self.prunes = spec["metric"], spec["pruner"] != "none"
+        self.pruner_name, self.trials = spec["pruner"], spec["trials"]
         self.states = module.trial.TrialState
-        self.pruned = False
+        self.pruned = self.pruner_set = False
 
     def observe(self, event: Event) -> None:
         if not isinstance(event, Logged) or self.pruned:
@@ -54,8 +54,15 @@ class TrialLink:
         value, step = event.row.get(self.metric), prune_step(event.row)
         if not isinstance(value, (int, float)) or step is None or not math.isfinite(value):
             return
-        if step not in self.study._storage.get_trial(self.trial._trial_id).intermediate_values:
+        reported = self.study._storage.get_trial(self.trial._trial_id).intermediate_values
+        if step not in reported:
             self.trial.report(float(value), step)
+        if not self.pruner_set:  # a search's trials are one experiment: their first evaluations share a step
+            from d2l_lab.runs.search import pruner
+
+            first = min(reported, default=step)
+            self.study.pruner = pruner(self.pruner_name, self.trials, step_unit=max(first, 1))
+            self.pruner_set = True
         self.pruned = self.prunes and self.trial.should_prune()
 
     def stopping(self, should_stop: StopCheck) -> StopCheck:

@@ -128,7 +128,7 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
     if should_stop():  # asked to stop while the task was being built: start nothing
         result.update(exit=exit_codes.INTERRUPTED)
         return
-    for candidate in [*request["resume"], *_runs_now(request, "running")]:
+    for candidate in [*request["resume"], *_runs_now(request, "interrupted"), *_runs_now(request, "running")]:
         if candidate["data_checksum"] == task.data_checksum:
             # `resume` takes the run's writer lock first: a run another process trains is refused
             run = resume(name, type(config), Path(candidate["run_dir"]), built, should_stop=should_stop,
@@ -143,7 +143,9 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
 def _runs_now(request: dict[str, Any], status: str) -> list[dict[str, Any]]:
     """Runs of this point's config under OUT with `status` as they are now, except those the
     request excludes: `completed`, those another sweep finished while we waited for the point's
-    lock; `running`, those another process trains (their writer lock is held) outside any sweep."""
+    lock; `interrupted`, those stopped meanwhile (a killed sweep's worker checkpoints its point as
+    it ends, perhaps after the re-issued sweep has looked); `running`, those another process
+    trains (their writer lock is held) outside any sweep."""
     from d2l_lab.runs.catalog import by_config
     from d2l_lab.runs.rundir import config_hash
 
