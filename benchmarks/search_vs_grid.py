@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 LR_BOX, BATCH_BOX = (1e-4, 0.1), (5, 200)
@@ -85,10 +86,12 @@ def row_b(root: Path, trials: int, jobs: int, seed: int = 0) -> list[tuple[str, 
         done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
                      "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed), *strategy)
         top = best(done["results"], METRIC, False)
-        found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]))
-    (tpe_rho, tpe_epochs), (random_rho, random_epochs) = found["tpe+median"], found["random"]
+        found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]),
+                       f"best {top['final'][METRIC]:.4f} at trial {top['point']}, " + ", ".join(
+                           f"{n} {status}" for status, n in sorted(Counter(r["status"] for r in done["results"]).items())))
+    (tpe_rho, tpe_epochs, tpe_trials), (random_rho, random_epochs, random_trials) = found["tpe+median"], found["random"]
     return [("(b) word2vec PTB: held-out WS353 rho, tpe+median - random", tpe_rho - random_rho,
-             f"tpe+median {tpe_rho:.4f}, random {random_rho:.4f}; target >= 0: "
+             f"tpe+median {tpe_rho:.4f} ({tpe_trials}), random {random_rho:.4f} ({random_trials}); target >= 0: "
              + ("met" if tpe_rho >= random_rho else "NOT met")),
             ("(b) word2vec PTB: epochs trained, tpe+median / random", tpe_epochs / random_epochs,
              f"{tpe_epochs:.1f} of {random_epochs:.1f} epochs; target <= 0.5: "
