@@ -248,6 +248,7 @@ def test_a_trial_asked_by_a_driver_killed_before_its_parameters_gets_them_on_res
     assert set(resumed) == {"lr", "steps"} and resumed == suggest(again.ask(), search)
 
 
+@pytest.mark.slow
 def test_a_search_resumes_a_trial_left_without_parameters(tmp_path):
     needs_extra("optuna", "tune")
     command = ("sweep", "optim", *ADAM, *SPACE, "--jobs", "1", "--out", str(tmp_path), "--quiet")
