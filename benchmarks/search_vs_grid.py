@@ -5,9 +5,9 @@
 (a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
     grid over the same box. Target: TPE's best loss within 1% of the grid's best.
 (b) word2vec on PTB (lr, window, negatives, subsample; 5 epochs per trial): TPE + median pruning
-    against random search without pruning, `--w2v-trials` trials each; the best trial of each is
-    re-run on held-out seeds 5-7. Target: the same or better held-out WordSim-353 rho, with at
-    most half the epochs trained in total.
+    against random search without pruning, `--w2v-trials` trials each, the two side by side (one
+    core each at `--jobs 1`); the best trial of each is re-run on held-out seeds 5-7. Target: the
+    same or better held-out WordSim-353 rho, with at most half the epochs trained in total.
 
 Each sweep runs in a fresh output root, so nothing is reused between the arms. The printed table
 is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
@@ -33,12 +33,20 @@ HELD_OUT_SEEDS = "5,6,7"
 METRIC = "wordsim353_rho"
 
 
-def sweep(out: Path, experiment: str, *args: str) -> dict:
+def start(out: Path, experiment: str, *args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "d2l_lab", "sweep", experiment, *args, "--out", str(out), "--json", "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"sweep failed: {' '.join(command)}\n{done.stderr.strip()[-800:]}")
-    return json.loads(done.stdout)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(started: subprocess.Popen) -> dict:
+    stdout, stderr = started.communicate()
+    if started.returncode != 0:
+        sys.exit(f"sweep failed: {' '.join(started.args)}\n{stderr.strip()[-800:]}")
+    return json.loads(stdout)
+
+
+def sweep(out: Path, experiment: str, *args: str) -> dict:
+    return finish(start(out, experiment, *args))
 
 
 def best(rows: list[dict], metric: str, lower: bool) -> dict:
@@ -71,24 +79,29 @@ def epochs_trained(out: Path, rows: list[dict]) -> float:
     return total
 
 
-def held_out(root: Path, name: str, params: dict, jobs: int) -> float:
+def held_out(root: Path, name: str, params: dict, jobs: int) -> subprocess.Popen:
     sets = [item for k, v in params.items() for item in ("--grid", f"{k}={v}")]  # one value each: short names
-    done = sweep(root / f"{name}-heldout", "word2vec", *sets, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+    return start(root / f"{name}-heldout", "word2vec", *sets, "--set", f"word2vec.epochs={W2V_EPOCHS}",
                  "--grid", f"seed={HELD_OUT_SEEDS}", "--jobs", str(jobs))
-    return statistics.mean(r["final"][METRIC] for r in done["results"])
 
 
 def row_b(root: Path, trials: int, jobs: int, seed: int = 0) -> list[tuple[str, float, str]]:
+    """The two arms run side by side (each with `--jobs`), then their best points' held-out runs."""
     arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
+    space = [item for s in W2V_SPACE for item in ("--space", s)]
+    searches = {name: start(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+                            "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed),
+                            *strategy) for name, strategy in arms.items()}
+    done = {name: finish(started) for name, started in searches.items()}
+    tops = {name: best(done[name]["results"], METRIC, False) for name in arms}
+    checks = {name: held_out(root, name, tops[name]["values"], jobs) for name in arms}
     found = {}
-    for name, strategy in arms.items():
-        space = [item for s in W2V_SPACE for item in ("--space", s)]
-        done = sweep(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
-                     "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed), *strategy)
-        top = best(done["results"], METRIC, False)
-        found[name] = (held_out(root, name, top["values"], jobs), epochs_trained(root / name, done["results"]),
-                       f"best {top['final'][METRIC]:.4f} at trial {top['point']}, " + ", ".join(
-                           f"{n} {status}" for status, n in sorted(Counter(r["status"] for r in done["results"]).items())))
+    for name in arms:
+        rows = done[name]["results"]
+        found[name] = (statistics.mean(r["final"][METRIC] for r in finish(checks[name])["results"]),
+                       epochs_trained(root / name, rows),
+                       f"best {tops[name]['final'][METRIC]:.4f} at trial {tops[name]['point']}, " + ", ".join(
+                           f"{n} {status}" for status, n in sorted(Counter(r["status"] for r in rows).items())))
     (tpe_rho, tpe_epochs, tpe_trials), (random_rho, random_epochs, random_trials) = found["tpe+median"], found["random"]
     return [("(b) word2vec PTB: held-out WS353 rho, tpe+median - random", tpe_rho - random_rho,
              f"tpe+median {tpe_rho:.4f} ({tpe_trials}), random {random_rho:.4f} ({random_trials}); target >= 0: "
