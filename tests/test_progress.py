@@ -234,7 +234,7 @@ def test_a_sweep_point_prints_no_progress(corpus, tmp_path, monkeypatch, capfd):
     config = {"corpus": str(corpus), "device": "cpu",
               "word2vec": {"epochs": 1, "min_count": 2, "dim": 8, "chunk_tokens": 6000}}
     request = {"experiment": "word2vec", "config": config, "out": str(tmp_path), "command": ["d2l", "sweep"],
-               "reuse": [], "resume": [], "exclude": []}
+               "exclude": []}
     result = run_point(request, build, lambda: False)
     assert result["exit"] == 0 and result["summary"]["total_steps"] == 4, result  # 4 chunks, a part each
     assert capfd.readouterr() == ("", "")

@@ -70,8 +70,7 @@ def test_the_worker_reports_interrupted_when_stopped_while_waiting(tmp_path):
         from d2l_lab.config.schema import from_dict
         return from_dict(spec.config_class, data), spec.build_task()
 
-    request = {"experiment": "optim", "config": config, "out": str(tmp_path), "command": ["d2l"], "reuse": [],
-               "resume": []}
+    request = {"experiment": "optim", "config": config, "out": str(tmp_path), "command": ["d2l"], "exclude": []}
     with _point_lock(tmp_path, "optim", config, lambda: False):
         result = run_point(request, build, lambda: True)
     assert result["exit"] == exit_codes.INTERRUPTED and result["summary"] is None
@@ -80,10 +79,10 @@ def test_the_worker_reports_interrupted_when_stopped_while_waiting(tmp_path):
 
 @pytest.mark.slow
 def test_a_point_stopped_after_its_request_was_made_is_resumed_not_trained_again(tmp_path):
-    """A re-issued sweep builds its requests while a killed sweep's worker may still be
-    checkpointing the same point (it sees its parent die within PARENT_POLL_S). Once the point's
-    lock is free, the run that worker left interrupted is resumed, to the uninterrupted result,
-    not trained again in a second directory."""
+    """A re-issued sweep may hand out a point while a killed sweep's worker is still
+    checkpointing it (that worker sees its parent die within PARENT_POLL_S). The point looks for
+    runs to resume only once it holds the point's lock, so the run that worker left interrupted is
+    resumed, to the uninterrupted result, not trained again in a second directory."""
     from d2l_lab.config.loading import compose
     from d2l_lab.config.schema import from_dict, to_dict
     from d2l_lab.experiments.registry import experiment
@@ -96,13 +95,12 @@ def test_a_point_stopped_after_its_request_was_made_is_resumed_not_trained_again
         return from_dict(spec.config_class, data), spec.build_task()
 
     def request(out):
-        return {"experiment": "optim", "config": config, "out": str(out), "command": ["d2l"], "reuse": [],
-                "resume": []}
+        return {"experiment": "optim", "config": config, "out": str(out), "command": ["d2l"], "exclude": []}
 
     checks = iter(range(100))
     stopped = run_point(request(tmp_path), build, lambda: next(checks) >= 2)  # stops after a step or two
     assert stopped["exit"] == exit_codes.INTERRUPTED and 0 < stopped["summary"]["steps_done"] < 6
-    again = run_point(request(tmp_path), build, lambda: False)  # its "resume" list was made before the stop
+    again = run_point(request(tmp_path), build, lambda: False)
     alone = run_point(request(tmp_path / "alone"), build, lambda: False)
     assert again["resumed"] and again["exit"] == exit_codes.OK and len(list((tmp_path / "optim").iterdir())) == 1
     assert again["summary"]["final"] == alone["summary"]["final"]

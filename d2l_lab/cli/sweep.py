@@ -158,7 +158,6 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     from d2l_lab.cli.sweep_worker import COMMAND, run_remote
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.files import check_writable
-    from d2l_lab.runs import catalog
     from d2l_lab.runs.grid import Request, plan
     from d2l_lab.runs.launchers import open_launcher
     from d2l_lab.runs.launchers.local import LocalLauncher
@@ -194,11 +193,7 @@ def _sweep(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
         sweep_dir = open_sweep_dir(out, asked, digest, name)
         state = Sweep(experiment, axes, points, out, sweep_dir, read_index(sweep_dir))
         state.save()
-        done = {} if force else catalog.by_config(out, experiment, "completed")
-        stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
-        work = [(p, request_for(p, experiment, out, done.get(p.config_hash, []), stopped.get(p.config_hash, []),
-                                exclude=sorted(existing)))
-                for p in points]
+        work = [(p, request_for(p, experiment, out, exclude=sorted(existing))) for p in points]
         if not quiet:
             output.note(f"sweep {sweep_dir}: {len(points)} points, {described}")
         launcher.start(work, sweep_dir)

@@ -29,7 +29,6 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
     from d2l_lab.cli.sweep_worker import COMMAND, run_remote
     from d2l_lab.experiments.registry import experiment as find_experiment
     from d2l_lab.files import check_writable
-    from d2l_lab.runs import catalog
     from d2l_lab.runs.compare import direction
     from d2l_lab.runs.grid import Request, point_at
     from d2l_lab.runs.launchers import open_launcher
@@ -69,15 +68,12 @@ def search(experiment: str, grid: list[str], seeds: int | None, options: Any, pr
         searching.finish_interrupted_asks(study, plan)
         state = Sweep(experiment, [*plan.choices, *plan.dimensions], [], out, sweep_dir, {})
         state.rows = [_row(t, plan, out, experiment) for t in study.get_trials(deepcopy=False)]
-        done = {} if force else catalog.by_config(out, experiment, "completed")
-        stopped = {} if force else catalog.by_config(out, experiment, "interrupted")
 
         def make_point(index: int, chosen: list[Any]) -> Any:
             return point_at(index, request, chosen, spec.config_class)
 
         def trial_request(point: Any, trial: dict[str, Any]) -> dict[str, Any]:
-            work = request_for(point, experiment, out, done.get(point.config_hash, []),
-                               stopped.get(point.config_hash, []), exclude=sorted(existing))
+            work = request_for(point, experiment, out, exclude=sorted(existing))
             return {**work, "trial": {**trial, "storage": str(sweep_dir / STUDY_FILE)}}
 
         proposals = searching.Trials(study, plan, make_point, trial_request, state.add)

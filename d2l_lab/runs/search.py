@@ -80,8 +80,9 @@ def sampler(search: Search, number: int) -> Any:
     return samplers.GridSampler({a.name: list(a.texts) for a in search.choices}, seed=search.seed)
 
 
-def pruner(name: str, trials: int, step_unit: int = 1) -> Any:
-    """The same pruner in the driver and in every point (it reads the study, which they share);
+def pruner(name: str, trials: int, step_unit: int) -> Any:
+    """The pruner a point judges its trial with (`search_trial.TrialLink`; it reads the study all
+    points share, so every point judges alike; the driver never judges, so its study has none).
     `trials` is the search's budget, which sets the median pruner's startup trials; `step_unit`
     the pruning step of a run's first evaluation (`search_trial.prune_step`: 100 for an epoch),
     hyperband's least resource, so that its rungs fall on evaluations."""
@@ -95,7 +96,7 @@ def pruner(name: str, trials: int, step_unit: int = 1) -> Any:
 
 def open_study(sweep_dir: Path, search: Search) -> Any:
     return optuna().create_study(storage=storage(sweep_dir), study_name=STUDY_NAME, direction=search.direction,
-                                 pruner=pruner(search.pruner, search.trials), load_if_exists=True)
+                                 pruner=optuna().pruners.NopPruner(), load_if_exists=True)
 
 
 def finish_interrupted_asks(study: Any, search: Search) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from d2l_lab import exit_codes
 from d2l_lab.config.schema import to_dict
-from d2l_lab.runs.catalog import RunRecord
 from d2l_lab.runs.grid import Axis, Point
 from d2l_lab.runs.sweepdir import write_progress
 
@@ -82,17 +81,13 @@ class Sweep:
         write_progress(self.sweep_dir, self.experiment, self.axes, [vars(r) for r in self.rows])
 
 
-def request_for(point: Point, experiment: str, out_root: Path, reuse: Sequence[RunRecord],
-                resume: Sequence[RunRecord], exclude: Sequence[str] = ()) -> dict[str, Any]:
-    """What a worker needs to reuse, resume or run one point. `exclude`: names of run directories
-    never to reuse (under --force, those that existed when the sweep started: a run of the point
-    that another sweep completes meanwhile is still reused, so two forced sweeps run it once)."""
-    def candidates(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
-        return [{"run_dir": str(r.path), "data_checksum": r.summary.get("data_checksum")} for r in runs]
-
+def request_for(point: Point, experiment: str, out_root: Path, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """What a worker needs to run one point; it looks for runs to reuse or resume itself, under
+    the point's lock (`worker.py`). `exclude`: names of run directories never to reuse or resume
+    (under --force, those that existed when the sweep started: a run of the point that another
+    sweep completes meanwhile is still reused, so two forced sweeps run it once)."""
     return {"experiment": experiment, "config": to_dict(point.config), "out": str(out_root),
-            "command": [*point.command, "--out", str(out_root)], "reuse": candidates(reuse),
-            "resume": candidates(resume), "exclude": list(exclude)}
+            "command": [*point.command, "--out", str(out_root)], "exclude": list(exclude)}
 
 
 def lost_point(reason: str, stopping: bool) -> dict[str, Any]:

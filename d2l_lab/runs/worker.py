@@ -3,9 +3,8 @@ experiments, is `python -m d2l_lab.cli.sweep_worker THREADS`).
 
 Protocol: one JSON request per line on stdin, one JSON result per line on stdout (the real stdout
 is kept for results only; anything else printed goes to stderr). A request is
-`{"experiment", "config", "out", "command", "reuse": [...], "resume": [...], "exclude": [...]}`
-(candidates: runs of the same config hash, `{"run_dir", "data_checksum"}`; `exclude`: names of
-run directories never to reuse); the result is
+`{"experiment", "config", "out", "command", "exclude": [...]}` (`exclude`: names of run
+directories never to reuse or resume); the result is
 `{"exit", "summary", "reused", "resumed", "messages", "error"}`. A search's point also carries
 `"trial"` (the study's file, trial id, metric, pruner): it reports its curve to the trial, may be
 pruned, and tells the study how it ended (`d2l_lab.runs.search_trial`).
@@ -18,8 +17,8 @@ process is training outside any sweep (`d2l run`, `--resume`: it holds the run's
 naming the run and that process; re-issue the sweep once it has ended.
 
 Claiming: a point is run under an exclusive `fcntl` lock on
-`OUT/.point-locks/<experiment>-<config hash>.lock`, and the completed runs under OUT are
-looked up again once it is held. Two sweeps (or two identical ones started together) that share
+`OUT/.point-locks/<experiment>-<config hash>.lock`, and the runs of it under OUT (completed,
+interrupted, running) are looked up once it is held. Two sweeps (or two identical ones started together) that share
 a point therefore run it once: the second waits, then reuses the first one's run. Under `--force`
 the request excludes the runs that existed when the sweep started, not those made since, so two
 forced sweeps started together also run each point once.
@@ -121,14 +120,14 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
     from d2l_lab.runs.runner import RunOptions, execute, resume
 
     name = request["experiment"]
-    for candidate in [*request["reuse"], *_runs_now(request, "completed")]:
+    for candidate in _runs_now(request, "completed"):
         if candidate["data_checksum"] == task.data_checksum:
             result.update(reused=True, summary=json.loads((Path(candidate["run_dir"]) / "summary.json").read_text()))
             return
     if should_stop():  # asked to stop while the task was being built: start nothing
         result.update(exit=exit_codes.INTERRUPTED)
         return
-    for candidate in [*request["resume"], *_runs_now(request, "interrupted"), *_runs_now(request, "running")]:
+    for candidate in [*_runs_now(request, "interrupted"), *_runs_now(request, "running")]:
         if candidate["data_checksum"] == task.data_checksum:
             # `resume` takes the run's writer lock first: a run another process trains is refused
             run = resume(name, type(config), Path(candidate["run_dir"]), built, should_stop=should_stop,
@@ -141,11 +140,12 @@ def _run_claimed(request: dict[str, Any], result: dict[str, Any], config: Any, t
 
 
 def _runs_now(request: dict[str, Any], status: str) -> list[dict[str, Any]]:
-    """Runs of this point's config under OUT with `status` as they are now, except those the
-    request excludes: `completed`, those another sweep finished while we waited for the point's
-    lock; `interrupted`, those stopped meanwhile (a killed sweep's worker checkpoints its point as
-    it ends, perhaps after the re-issued sweep has looked); `running`, those another process
-    trains (their writer lock is held) outside any sweep."""
+    """Runs of this point's config under OUT with `status` as they are now, with the point's lock
+    held, except those the request excludes: `completed` to reuse, `interrupted` (with a
+    checkpoint) to resume, `running`, those another process trains (their writer lock is held)
+    outside any sweep, to refuse by name. Looked up here rather than when the sweep starts: another
+    sweep may finish the point while we wait for its lock, and a killed sweep's worker checkpoints
+    its point as it ends, perhaps after the re-issued sweep has started."""
     from d2l_lab.runs.catalog import by_config
     from d2l_lab.runs.rundir import config_hash
 
