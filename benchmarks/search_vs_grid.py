@@ -1,15 +1,19 @@
 """Search against grids and random search, as `d2l sweep` runs them (issue 26).
 
-    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--jobs 2] [--seed 0] [--smoke]
+    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--evals-per-epoch 4]
+                                        [--jobs 2] [--seed 0] [--out DIR] [--smoke]
 
 (a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
     grid over the same box. Target: TPE's best loss within 1% of the grid's best.
 (b) word2vec on PTB (lr, window, negatives, subsample; 5 epochs per trial): TPE + median pruning
     against random search without pruning, `--w2v-trials` trials each, the two side by side (one
     core each at `--jobs 1`); the best trial of each is re-run on held-out seeds 5-7. Target: the
-    same or better held-out WordSim-353 rho, with at most half the epochs trained in total.
+    same or better held-out WordSim-353 rho, with at most half the epochs trained in total. Both
+    arms score WordSim-353 `--evals-per-epoch` times an epoch (`evals_per_epoch`: it reads the
+    vectors, training is the same), so that the pruner can stop a trial within its first epoch.
 
-Each sweep runs in a fresh output root, so nothing is reused between the arms. The printed table
+Each sweep runs in a fresh output root (a temporary one, or `--out`, kept for `d2l report`), so
+nothing is reused between the arms. The printed table
 is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
 2 x 2 grid, 2 trials and one epoch, to check that the script still drives `d2l sweep`.
 """
@@ -85,11 +89,12 @@ def held_out(root: Path, name: str, params: dict, jobs: int) -> subprocess.Popen
                  "--grid", f"seed={HELD_OUT_SEEDS}", "--jobs", str(jobs))
 
 
-def row_b(root: Path, trials: int, jobs: int, seed: int = 0) -> list[tuple[str, float, str]]:
+def row_b(root: Path, trials: int, jobs: int, seed: int = 0, evals_per_epoch: int = 1) -> list[tuple[str, float, str]]:
     """The two arms run side by side (each with `--jobs`), then their best points' held-out runs."""
     arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
     space = [item for s in W2V_SPACE for item in ("--space", s)]
     searches = {name: start(root / name, "word2vec", *space, "--set", f"word2vec.epochs={W2V_EPOCHS}",
+                            "--set", f"evals_per_epoch={evals_per_epoch}",
                             "--trials", str(trials), "--metric", METRIC, "--jobs", str(jobs), "--seed", str(seed),
                             *strategy) for name, strategy in arms.items()}
     done = {name: finish(started) for name, started in searches.items()}
@@ -116,19 +121,23 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", choices=("a", "b"), default=["a", "b"])
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--w2v-trials", type=int, default=24)
+    parser.add_argument("--evals-per-epoch", type=int, default=4, help="row (b): WordSim-353 scores per epoch")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="row (b): the samplers' seed (`d2l sweep --seed`)")
+    parser.add_argument("--out", type=Path, help="keep the sweeps here (a new or empty directory)")
     parser.add_argument("--smoke", action="store_true", help="row (a) alone: a 2 x 2 grid, 2 trials, 1 epoch")
     args = parser.parse_args()
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        sys.exit(f"--out {args.out} is not empty: give a new or empty directory, so that no sweep is reused")
     lines = []
     with tempfile.TemporaryDirectory() as temp:
-        root = Path(temp)
+        root = Path(temp) if args.out is None else args.out
         if args.smoke:
             lines.append(row_a(root / "a", 2, 1, 2, "--set", "train.epochs=1"))
         elif "a" in args.rows:
             lines.append(row_a(root / "a", args.trials, args.jobs))
         if "b" in args.rows and not args.smoke:
-            lines += row_b(root / "b", args.w2v_trials, args.jobs, args.seed)
+            lines += row_b(root / "b", args.w2v_trials, args.jobs, args.seed, args.evals_per_epoch)
     writer = csv.writer(sys.stdout, delimiter="|", lineterminator="\n")
     for name, ratio, detail in lines:
         writer.writerow([f" {name} ", f" {ratio:.4f} ", f" {detail} "])

@@ -45,12 +45,12 @@ class CountingTrainer:
         return WordVectors(self.words, matrix)
 
 
-def make_task(extra_artifacts=None) -> EmbeddingTask:
+def make_task(extra_artifacts=None, evals_per_epoch: int = 1, trainer=CountingTrainer) -> EmbeddingTask:
     sentences = [["a", "b", "a", "c", "zz"]]
     vocab = Vocab(sentences, min_count=1)
     corpus = Corpus(vocab, *vocab.encode(sentences), "sha1:x")
-    return EmbeddingTask(CountingTrainer(vocab.words), corpus, 2, ("a", "nowhere"), "test",
-                         extra_artifacts=extra_artifacts)
+    return EmbeddingTask(trainer(vocab.words), corpus, 2, ("a", "nowhere"), "test",
+                         extra_artifacts=extra_artifacts, evals_per_epoch=evals_per_epoch)
 
 
 def test_steps_are_parts_and_rows_are_their_batches_then_the_epoch_with_speed_and_rho():
@@ -72,6 +72,35 @@ def test_steps_are_parts_and_rows_are_their_batches_then_the_epoch_with_speed_an
     task.train_step(4)
     assert [r["progress"] for r in task.evaluate(4)] == [2.0, 2.0]
     assert task.final_metrics(4)["epochs"] == 2
+
+
+def test_evaluations_per_epoch_add_rows_of_the_score_alone_at_each_share_and_the_epochs_end():
+    """The score's own rows are its curve (`runs.compare.curve_rows`: fewer columns than the epoch
+    row, which keeps the score tables read); the epoch's end gets one too, so the curve reaches it."""
+    task = make_task(evals_per_epoch=2)
+    rows = []
+    for step in range(1, 5):
+        task.train_step(step)
+        rows += task.evaluate(step)
+    scored = [(r["epoch"], r["progress"], set(r)) for r in rows if "wordsim353_rho" in r]
+    alone = {"epoch", "progress", "wordsim353_rho"}
+    assert scored == [(1, 0.5, alone), (1, 1.0, alone), (1, 1.0, set(task.columns)),
+                      (2, 1.5, alone), (2, 2.0, alone), (2, 2.0, set(task.columns))]
+    epoch_rows = [r for r in rows if "words_per_s" in r]
+    assert [r["wordsim353_rho"] for r in epoch_rows] == [r["wordsim353_rho"] for r in rows
+                                                       if set(r) == alone and r["progress"] in (1.0, 2.0)]
+    assert [len(r) for r in rows if r["progress"] == 0.5] == [3, 3]  # the batch row, then the score's
+
+
+@pytest.mark.parametrize(("parts", "evals", "due"), [
+    (36, 4, [9, 18, 27, 36]),  # PTB: 36 parts of 25k tokens, scored at 0.25, 0.5, 0.75 and 1 epoch
+    (5, 3, [2, 4, 5]),  # shares end 5/3, 10/3 and 5 parts in: at the end of the parts they fall in
+    (2, 1, [2]),  # the default: the epoch's end alone
+    (3, 7, [1, 2, 3]),  # more evaluations than parts: every part, once
+])
+def test_an_evaluation_is_due_at_the_end_of_the_part_each_share_of_the_epoch_ends_in(parts, evals, due):
+    task = make_task(evals_per_epoch=evals, trainer=type("Parts", (CountingTrainer,), {"parts_per_epoch": parts}))
+    assert [s for s in range(1, 2 * parts + 1) if task.evaluation_due(s)] == due + [parts + s for s in due]
 
 
 def test_a_state_saved_with_other_steps_per_epoch_is_refused():

@@ -107,6 +107,37 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(corpus, tmp_path):
     assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
+def test_evaluations_within_epochs_leave_training_unchanged_and_resume_exactly(corpus, tmp_path):
+    """`evals_per_epoch` only reads the vectors: the vectors are those of a run scored once an
+    epoch, and a run interrupted between two in-epoch scores resumes to the uninterrupted metrics."""
+    from d2l_lab.runs.verify import first_difference
+
+    from .conftest import at_step
+
+    quarters = ("--set", "word2vec.chunk_tokens=4500")  # 18,000 tokens: 4 chunks, 4 parts an epoch
+    once = run_word2vec(corpus, tmp_path / "once", *quarters)
+    twice = run_word2vec(corpus, tmp_path / "twice", *quarters, "--set", "evals_per_epoch=2")
+    assert (twice / "vectors.txt").read_bytes() == (once / "vectors.txt").read_bytes()
+    rows = read_metrics(twice / "metrics.csv")
+    scores = [(float(r["progress"]), r["wordsim353_rho"]) for r in rows if r["wordsim353_rho"] and not r["loss"]]
+    assert [p for p, _ in scores] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    epochs = [r["wordsim353_rho"] for r in rows if r["words_per_s"]]
+    assert epochs == [rho for p, rho in scores if p.is_integer()]  # an epoch's row keeps its score
+    assert epochs == [r["wordsim353_rho"] for r in read_metrics(once / "metrics.csv") if r["words_per_s"]]
+    # Ctrl-C before step 7 (epoch 2, part 3): the run stops after it, between two scores.
+    stop = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)"
+    cut = subprocess.run(at_step(7, stop, "run", "word2vec", "--corpus", str(corpus), *TINY, *quarters, "--set",
+                                 "evals_per_epoch=2", "--out", str(tmp_path / "cut")),
+                         capture_output=True, text=True, timeout=300, check=False)
+    run = only_run_dir(tmp_path / "cut" / "word2vec")
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted", cut.stderr
+    resumed = d2l("run", "word2vec", "--resume", str(run), "--quiet")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert first_difference(twice / "metrics.csv", run / "metrics.csv") is None
+    assert (run / "vectors.txt").read_bytes() == (twice / "vectors.txt").read_bytes()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

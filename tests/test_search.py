@@ -220,6 +220,31 @@ def test_hyperbands_rungs_fall_on_a_runs_evaluations(tmp_path):
     assert max(len(passed) for passed in rungs) == 1, rungs
 
 
+def test_scores_within_an_epoch_are_reported_at_their_position_and_can_prune_there(tmp_path):
+    """With `evals_per_epoch` 4 an embedding row of epoch 1 at progress 0.25 is step 25, not 100
+    (its `epoch` is the epoch it falls in), so a trial below the median stops a quarter in."""
+    optuna = needs_extra("optuna", "tune")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from d2l_lab.runs.events import Logged
+    from d2l_lab.runs.search_trial import TrialLink
+
+    journal = tmp_path / "study.journal"
+    study = optuna.create_study(study_name="search", storage=JournalStorage(JournalFileBackend(str(journal))),
+                                direction="maximize")
+    for value in (0.3, 0.4, 0.5):
+        trial = study.ask()
+        for quarter in range(1, 9):
+            trial.report(value * quarter, 25 * quarter)
+        study.tell(trial, value * 8)
+    link = TrialLink({"storage": str(journal), "trial_id": study.ask()._trial_id, "metric": "rho",
+                      "pruner": "median", "trials": 16})
+    link.observe(Logged({"epoch": 1, "progress": 0.25, "rho": 0.1}))
+    assert study.get_trials()[-1].intermediate_values == {25: 0.1}
+    assert link.stopping(lambda: False)() == "pruned"
+
+
 def test_a_trial_asked_by_a_driver_killed_before_its_parameters_gets_them_on_resume(tmp_path):
     """SIGKILL between `study.ask()` and the suggestions leaves a running trial with no
     parameters; the resumed driver suggests them with the sampler that trial number gets: the

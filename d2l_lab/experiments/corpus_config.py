@@ -19,6 +19,10 @@ class CorpusRunConfig:
     eval_sets: tuple[str, ...] = param((), "evaluation sets scored at the end besides the bundled ones, "
                                        "each a final metric (e.g. [men3k, bats3]; fetch each first with "
                                        "`d2l data fetch NAME`)", saved_when_set=True)
+    evals_per_epoch: int = param(1, "WordSim-353 evaluations per epoch, the last at its end, each at the end of "
+                                 "the part of the epoch it falls in (a chunk with --workers > 1): more lets a "
+                                 "search's pruner stop a hopeless trial within its first epoch",
+                                 ge=1, le=100, saved_when_set=True)
     log: LogConfig = log_section()
 
     def check(self) -> None:

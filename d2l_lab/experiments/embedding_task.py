@@ -13,7 +13,9 @@ checkpoints at every epoch's end and when it stops, not at every part (a checkpo
 tables, megabytes). Each trainer's state holds its position and the epoch's running sums, and
 the cut changes nothing that is computed, so a run stopped between any two parts and resumed
 gives byte-identical vectors (one worker, CPU). metrics.csv keeps one row per epoch (with its
-WordSim-353 rho) and in-epoch loss points every 50 batches, placed by `progress` in epochs.
+WordSim-353 rho) and in-epoch loss points every 50 batches, placed by `progress` in epochs; with
+`evals_per_epoch` > 1 also rows of the rho alone, at the parts that end each share of the epoch
+(a search's pruner judges a trial at each; scoring reads the vectors, so training is unchanged).
 
 A model plugs in through `EmbeddingTrainer`, five members; what else a model saves (fastText's
 n-gram table) comes in as `extra_artifacts`. A model's `build_task` is then a few lines: read the
@@ -143,13 +145,13 @@ def _check_vocab(vocab: Vocab, source: str, min_count: int) -> None:
 
 class EmbeddingTask:
     """One run-loop step is one part of an epoch; every epoch logs its loss, speed and the score of
-    `eval_sets.EVERY_EPOCH` (WordSim-353 rho)."""
+    `eval_sets.EVERY_EPOCH` (WordSim-353 rho), scored `evals_per_epoch` times an epoch."""
 
     columns = ("epoch", "progress", "loss", "lr", "words_per_s", eval_sets.EVERY_EPOCH.metric)
 
     def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
                  label: str, extra_artifacts: Callable[[Path], None] | None = None,
-                 extra_sets: tuple[str, ...] = ()):
+                 extra_sets: tuple[str, ...] = (), evals_per_epoch: int = 1):
         self.trainer = trainer
         self.vocab = corpus.vocab
         self.corpus_warnings = corpus.warnings
@@ -165,6 +167,7 @@ class EmbeddingTask:
         self.eval_sets = tuple(dict.fromkeys((*eval_sets.DEFAULT_SETS, *eval_sets.named_sets(extra_sets))))
         """The sets scored at the end: the bundled ones, then those the run's `eval_sets` names (`extra_sets`)."""
         """Writes what the model saves beyond every run's artefacts, into the run directory."""
+        self.evals_per_epoch = evals_per_epoch
         self._pending: list[dict[str, Any]] = []
         self._latest: dict[str, Any] = {}
         """The trainer's metrics after the last part trained: the epoch's so far."""
@@ -215,16 +218,28 @@ class EmbeddingTask:
         quick = eval_sets.EVERY_EPOCH
         return evaluate_set(self.trainer.word_vectors(), quick)[quick.score]
 
+    def evaluation_due(self, step: int) -> bool:
+        """Whether one of the epoch's `evals_per_epoch` equal shares ends within the part that
+        run-loop step `step` trains (it is then scored at the part's end)."""
+        part = (step - 1) % self.parts_per_epoch + 1
+        return part * self.evals_per_epoch // self.parts_per_epoch > (part - 1) * self.evals_per_epoch // self.parts_per_epoch
+
     def evaluate(self, step: int) -> list[dict[str, Any]]:
-        """The batch rows of the part just trained, then, at an epoch's end, the epoch's own row."""
+        """The batch rows of the part just trained; with `evals_per_epoch` > 1, an evaluation row
+        where one is due (at the epoch's end too, so that the score's curve reaches it); at an
+        epoch's end, the epoch's own row."""
         rows, self._pending = self._pending, []
+        metric = eval_sets.EVERY_EPOCH.metric
+        score = self._quick_score() if self.evaluation_due(step) else None
+        if score is not None and self.evals_per_epoch > 1:
+            rows.append({"epoch": (step - 1) // self.parts_per_epoch + 1, "progress": self._latest["position"],
+                         metric: score})
         if step % self.parts_per_epoch:
             return rows
         epoch, latest = step // self.parts_per_epoch, self._latest
         # Raw corpus words (out-of-vocabulary ones too) per second of training, for every model.
         return [*rows, {"epoch": epoch, "progress": float(epoch), "loss": latest["loss"], "lr": latest.get("lr", ""),
-                        "words_per_s": round(self.vocab.total_tokens / latest["seconds"]),
-                        eval_sets.EVERY_EPOCH.metric: self._quick_score()}]
+                        "words_per_s": round(self.vocab.total_tokens / latest["seconds"]), metric: score}]
 
     def final_metrics(self, step: int | None = None) -> dict[str, Any]:
         """The evaluation of the vectors as they stand; `epochs` is how far training went (a

@@ -3,9 +3,9 @@ curve to the study, answer the runner's `should_stop` with `runner.PRUNED` when 
 so, and tell the study how the run ended.
 
 Reported values: each logged row holding the search's metric (optim: every logged point;
-embeddings: each epoch's evaluation), at a step the pruner compares across trials: the row's
-epoch in hundredths where the run logs epochs (so airfoil runs of different batch sizes line up),
-else the run's step. A value already reported for a step (a run resumed after its last
+embeddings: each evaluation, `evals_per_epoch` an epoch), at a step the pruner compares across
+trials: the row's position in epochs, in hundredths, where the run logs one (embeddings:
+`progress`; airfoil: `epoch`, so that runs of different batch sizes line up), else the run's step. A value already reported for a step (a run resumed after its last
 checkpoint) is kept, as Optuna does.
 
 How the run ended becomes the trial's state: completed or diverged -> COMPLETE with the final
@@ -28,8 +28,9 @@ EPOCH_TICKS = 100
 
 
 def prune_step(row: dict[str, Any]) -> int | None:
-    if isinstance(row.get("epoch"), (int, float)):
-        return round(row["epoch"] * EPOCH_TICKS)
+    for name in ("progress", "epoch"):  # an embedding row's `epoch` is the whole epoch it falls in
+        if isinstance(row.get(name), (int, float)):
+            return round(row[name] * EPOCH_TICKS)
     step = row.get("step")
     return int(step) if isinstance(step, (int, float)) else None
 
