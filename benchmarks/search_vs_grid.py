@@ -1,6 +1,6 @@
 """Search against grids and random search, as `d2l sweep` runs them (issue 26).
 
-    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 24] [--evals-per-epoch 4]
+    python benchmarks/search_vs_grid.py [--rows a b] [--trials 30] [--w2v-trials 96] [--evals-per-epoch 2]
                                         [--jobs 2] [--seed 0] [--out DIR] [--smoke]
 
 (a) optim on airfoil, adam, lr (log) x batch size: TPE with `--trials` trials against a 10 x 10
@@ -13,8 +13,7 @@
     vectors, training is the same), so that the pruner can stop a trial within its first epoch.
 
 Each sweep runs in a fresh output root (a temporary one, or `--out`, kept for `d2l report`), so
-nothing is reused between the arms. The printed table
-is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
+nothing is reused between the arms. The printed table is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
 2 x 2 grid, 2 trials and one epoch, to check that the script still drives `d2l sweep`.
 """
 
@@ -120,8 +119,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", choices=("a", "b"), default=["a", "b"])
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--w2v-trials", type=int, default=24)
-    parser.add_argument("--evals-per-epoch", type=int, default=4, help="row (b): WordSim-353 scores per epoch")
+    parser.add_argument("--w2v-trials", type=int, default=96, help="row (b): trials per arm")
+    parser.add_argument("--evals-per-epoch", type=int, default=2, help="row (b): WordSim-353 scores per epoch")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="row (b): the samplers' seed (`d2l sweep --seed`)")
     parser.add_argument("--out", type=Path, help="keep the sweeps here (a new or empty directory)")

@@ -164,10 +164,11 @@ class EmbeddingTask:
         self.data_checksum = corpus.checksum
         self.label = label
         self.extra_artifacts = extra_artifacts
+        """Writes what the model saves beyond every run's artefacts, into the run directory."""
         self.eval_sets = tuple(dict.fromkeys((*eval_sets.DEFAULT_SETS, *eval_sets.named_sets(extra_sets))))
         """The sets scored at the end: the bundled ones, then those the run's `eval_sets` names (`extra_sets`)."""
-        """Writes what the model saves beyond every run's artefacts, into the run directory."""
         self.evals_per_epoch = evals_per_epoch
+        """Scores of `eval_sets.EVERY_EPOCH` an epoch (`evaluation_due`), the last at its end."""
         self._pending: list[dict[str, Any]] = []
         self._latest: dict[str, Any] = {}
         """The trainer's metrics after the last part trained: the epoch's so far."""
