@@ -220,6 +220,23 @@ def test_hyperbands_rungs_fall_on_a_runs_evaluations(tmp_path):
     assert max(len(passed) for passed in rungs) == 1, rungs
 
 
+def test_parallel_coordinates_label_each_axis_with_the_values_at_its_ends():
+    optuna = needs_extra("optuna", "tune")
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from d2l_lab.runs.search_report import _parallel, axis_ends
+
+    lr, window, algo = (FloatDistribution(0.005, 0.1, log=True), IntDistribution(2, 10),
+                        CategoricalDistribution(["momentum", "nesterov"]))
+    assert [axis_ends(d) for d in (lr, window, algo)] == [("0.005", "0.1"), ("2", "10"), ("momentum", "nesterov")]
+    trials = [optuna.trial.create_trial(params={"lr": x, "window": w, "algo": a}, value=v,
+                                        distributions={"lr": lr, "window": window, "algo": algo})
+              for x, w, a, v in ((0.01, 3, "momentum", 0.2), (0.05, 9, "nesterov", 0.35))]
+    ax = _parallel(trials, "rho").axes[0]
+    assert {t.get_text() for t in ax.texts} == {"0.005", "0.1", "2", "10", "momentum", "nesterov", "0.2", "0.35"}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr (log)", "window", "algo", "rho"]
+
+
 def test_scores_within_an_epoch_are_reported_at_their_position_and_can_prune_there(tmp_path):
     """With `evals_per_epoch` 4 an embedding row of epoch 1 at progress 0.25 is step 25, not 100
     (its `epoch` is the epoch it falls in), so a trial below the median stops a quarter in."""

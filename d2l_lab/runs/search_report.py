@@ -102,6 +102,8 @@ def _history(trials: Sequence[Any], metric: str, lower: bool) -> Any:
 
 
 def _parallel(trials: Sequence[Any], metric: str) -> Any:
+    """A line per trial across an axis per parameter, then the metric; each axis is its range
+    scaled to [0, 1] (`_scaled`) and labelled with the values at its ends, so it reads in units."""
     import matplotlib
     from matplotlib.figure import Figure as Canvas
 
@@ -120,11 +122,27 @@ def _parallel(trials: Sequence[Any], metric: str) -> Any:
         pruned = t.state.name == "PRUNED"
         ax.plot(range(len(columns)), ys, "--" if pruned else "-", color=PRUNED_COLOUR if pruned else cmap(shade),
                 alpha=0.8, lw=1)
-    ax.set_xticks(range(len(columns)), columns)
-    ax.set_yticks([0, 1], ["low", "high"])
+    distributions = [next((t.distributions[n] for t in trials if n in t.distributions), None) for n in names]
+    for i, (bottom, top) in enumerate([*map(axis_ends, distributions), (f"{low:.4g}", f"{high:.4g}")]):
+        ax.text(i, -0.03, bottom, ha="center", va="top", fontsize=8)
+        ax.text(i, 1.03, top, ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(-0.12, 1.12)
+    log = [" (log)" if getattr(d, "log", False) else "" for d in distributions]
+    ax.set_xticks(range(len(columns)), [f"{n}{scale}" for n, scale in zip(names, log)] + [metric])
+    ax.set_yticks([])
     ax.set_title(f"trials: each line one trial, coloured by {metric}; dashed grey: pruned", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def axis_ends(distribution: Any) -> tuple[str, str]:
+    """The values at the bottom and top of a parameter's axis (`_scaled`'s 0 and 1), as labels."""
+    if distribution is None:
+        return "", ""
+    choices = getattr(distribution, "choices", None)
+    if choices is not None:
+        return str(choices[0]), str(choices[-1])
+    return f"{distribution.low:.4g}", f"{distribution.high:.4g}"
 
 
 def _scaled(distribution: Any, value: Any) -> float:
