@@ -13,8 +13,9 @@
     vectors, training is the same), so that the pruner can stop a trial within its first epoch.
 
 Each sweep runs in a fresh output root (a temporary one, or `--out`, kept for `d2l report`), so
-nothing is reused between the arms. The printed table is what docs/sweeps.md quotes. `--smoke` (tests/test_benchmarks.py) runs row (a) alone, shrunk to a
-2 x 2 grid, 2 trials and one epoch, to check that the script still drives `d2l sweep`.
+nothing is reused between the arms. The printed table is what docs/sweeps.md quotes. `--smoke`
+(tests/test_benchmarks.py) runs row (a) alone, shrunk to a 2 x 2 grid, 2 trials and one epoch, to
+check that the script still drives `d2l sweep`.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def held_out(root: Path, name: str, params: dict, jobs: int) -> subprocess.Popen
                  "--grid", f"seed={HELD_OUT_SEEDS}", "--jobs", str(jobs))
 
 
-def row_b(root: Path, trials: int, jobs: int, seed: int = 0, evals_per_epoch: int = 1) -> list[tuple[str, float, str]]:
+def row_b(root: Path, trials: int, jobs: int, seed: int, evals_per_epoch: int) -> list[tuple[str, float, str]]:
     """The two arms run side by side (each with `--jobs`), then their best points' held-out runs."""
     arms = {"tpe+median": ("--search", "tpe", "--prune", "median"), "random": ("--search", "random")}
     space = [item for s in W2V_SPACE for item in ("--space", s)]

@@ -12,6 +12,7 @@ import pytest
 from d2l_lab.embeddings.vector_formats import load_vectors
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
+from d2l_lab.experiments.corpus_config import CorpusRunConfig
 from d2l_lab.experiments.embedding_task import Corpus, EmbeddingTask
 
 EMBEDDING_MODULES = ("word2vec", "fasttext", "glove", "ppmi_svd")
@@ -45,12 +46,12 @@ class CountingTrainer:
         return WordVectors(self.words, matrix)
 
 
-def make_task(extra_artifacts=None, evals_per_epoch: int = 1, trainer=CountingTrainer) -> EmbeddingTask:
+def make_task(extra_artifacts=None, trainer=CountingTrainer, **scoring) -> EmbeddingTask:
     sentences = [["a", "b", "a", "c", "zz"]]
     vocab = Vocab(sentences, min_count=1)
     corpus = Corpus(vocab, *vocab.encode(sentences), "sha1:x")
     return EmbeddingTask(trainer(vocab.words), corpus, 2, ("a", "nowhere"), "test",
-                         extra_artifacts=extra_artifacts, evals_per_epoch=evals_per_epoch)
+                         extra_artifacts=extra_artifacts, scoring=CorpusRunConfig(**scoring))
 
 
 def test_steps_are_parts_and_rows_are_their_batches_then_the_epoch_with_speed_and_rho():
@@ -101,6 +102,11 @@ def test_evaluations_per_epoch_add_rows_of_the_score_alone_at_each_share_and_the
 def test_an_evaluation_is_due_at_the_end_of_the_part_each_share_of_the_epoch_ends_in(parts, evals, due):
     task = make_task(evals_per_epoch=evals, trainer=type("Parts", (CountingTrainer,), {"parts_per_epoch": parts}))
     assert [s for s in range(1, 2 * parts + 1) if task.evaluation_due(s)] == due + [parts + s for s in due]
+
+
+def test_the_sets_a_run_names_are_scored_after_the_bundled_ones():
+    names = [s.name for s in make_task(eval_sets=("men3k", "wordsim353", "bats3")).eval_sets]
+    assert names == ["wordsim353", "simlex999", "google_analogy", "men3k", "bats3"]
 
 
 def test_a_state_saved_with_other_steps_per_epoch_is_refused():

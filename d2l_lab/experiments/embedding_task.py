@@ -18,7 +18,8 @@ WordSim-353 rho) and in-epoch loss points every 50 batches, placed by `progress`
 (a search's pruner judges a trial at each; scoring reads the vectors, so training is unchanged).
 
 A model plugs in through `EmbeddingTrainer`, five members; what else a model saves (fastText's
-n-gram table) comes in as `extra_artifacts`. A model's `build_task` is then a few lines: read the
+n-gram table) comes in as `extra_artifacts`, and what every embedding run scores (`eval_sets`,
+`evals_per_epoch`) as `scoring`, the run's config. A model's `build_task` is then a few lines: read the
 corpus (`read_corpus`), build its trainer, return `EmbeddingTask(...)`.
 """
 
@@ -44,6 +45,7 @@ from d2l_lab.embeddings.vector_formats import unstorable_word
 from d2l_lab.embeddings.vectors import WordVectors
 from d2l_lab.embeddings.vocab import Vocab
 from d2l_lab.errors import UserError
+from d2l_lab.experiments.corpus_config import CorpusRunConfig
 
 if TYPE_CHECKING:
     from d2l_lab.datasets.fetch import Progress
@@ -151,7 +153,7 @@ class EmbeddingTask:
 
     def __init__(self, trainer: EmbeddingTrainer, corpus: Corpus, epochs: int, probe_words: tuple[str, ...],
                  label: str, extra_artifacts: Callable[[Path], None] | None = None,
-                 extra_sets: tuple[str, ...] = (), evals_per_epoch: int = 1):
+                 scoring: CorpusRunConfig = CorpusRunConfig()):
         self.trainer = trainer
         self.vocab = corpus.vocab
         self.corpus_warnings = corpus.warnings
@@ -165,9 +167,9 @@ class EmbeddingTask:
         self.label = label
         self.extra_artifacts = extra_artifacts
         """Writes what the model saves beyond every run's artefacts, into the run directory."""
-        self.eval_sets = tuple(dict.fromkeys((*eval_sets.DEFAULT_SETS, *eval_sets.named_sets(extra_sets))))
-        """The sets scored at the end: the bundled ones, then those the run's `eval_sets` names (`extra_sets`)."""
-        self.evals_per_epoch = evals_per_epoch
+        self.eval_sets = tuple(dict.fromkeys((*eval_sets.DEFAULT_SETS, *eval_sets.named_sets(scoring.eval_sets))))
+        """The sets scored at the end: the bundled ones, then those the run's `eval_sets` names."""
+        self.evals_per_epoch = scoring.evals_per_epoch
         """Scores of `eval_sets.EVERY_EPOCH` an epoch (`evaluation_due`), the last at its end."""
         self._pending: list[dict[str, Any]] = []
         self._latest: dict[str, Any] = {}
@@ -223,7 +225,8 @@ class EmbeddingTask:
         """Whether one of the epoch's `evals_per_epoch` equal shares ends within the part that
         run-loop step `step` trains (it is then scored at the part's end)."""
         part = (step - 1) % self.parts_per_epoch + 1
-        return part * self.evals_per_epoch // self.parts_per_epoch > (part - 1) * self.evals_per_epoch // self.parts_per_epoch
+        shares_ended = part * self.evals_per_epoch // self.parts_per_epoch
+        return shares_ended > (part - 1) * self.evals_per_epoch // self.parts_per_epoch
 
     def evaluate(self, step: int) -> list[dict[str, Any]]:
         """The batch rows of the part just trained; with `evals_per_epoch` > 1, an evaluation row

@@ -35,5 +35,4 @@ def build_task(config: FastTextRunConfig, device: Any, progress: Progress | None
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
                          f"fastText {cfg.combine} of {cfg.min_n}-{cfg.max_n}-grams, dim {cfg.dim}",
                          extra_artifacts=lambda run_dir: trainer.subword_vectors().save(run_dir / SUBWORDS_NAME),
-                         extra_sets=config.eval_sets,
-                         evals_per_epoch=config.evals_per_epoch)
+                         scoring=config)

@@ -30,5 +30,4 @@ def build_task(config: GloveRunConfig, device: Any, progress: Progress | None = 
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = GloveTrainer(corpus.cooccurrence_entries(cfg.window), corpus.vocab.words, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words, f"GloVe, dim {cfg.dim}, window {cfg.window}",
-                         extra_sets=config.eval_sets,
-                         evals_per_epoch=config.evals_per_epoch)
+                         scoring=config)

@@ -143,5 +143,4 @@ def build_task(config: PPMISVDRunConfig, device: Any, progress: Progress | None 
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = PPMISVD(corpus.cooccurrences(cfg.window), corpus.vocab.words, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, 1, cfg.probe_words, f"PPMI + SVD, dim {cfg.dim}, window {cfg.window}",
-                         extra_sets=config.eval_sets,
-                         evals_per_epoch=config.evals_per_epoch)
+                         scoring=config)

@@ -36,5 +36,4 @@ def build_task(config: Word2VecRunConfig, device: Any, progress: Progress | None
     corpus = read_corpus(config.corpus, cfg.min_count, progress=progress)
     trainer = Word2VecTrainer(corpus.ids, corpus.offsets, corpus.vocab, cfg, config.seed, device)
     return EmbeddingTask(trainer, corpus, cfg.epochs, cfg.probe_words,
-                         f"{cfg.model} ({cfg.loss}), dim {cfg.dim}, window {cfg.window}", extra_sets=config.eval_sets,
-                         evals_per_epoch=config.evals_per_epoch)
+                         f"{cfg.model} ({cfg.loss}), dim {cfg.dim}, window {cfg.window}", scoring=config)

@@ -5,8 +5,9 @@ so, and tell the study how the run ended.
 Reported values: each logged row holding the search's metric (optim: every logged point;
 embeddings: each evaluation, `evals_per_epoch` an epoch), at a step the pruner compares across
 trials: the row's position in epochs, in hundredths, where the run logs one (embeddings:
-`progress`; airfoil: `epoch`, so that runs of different batch sizes line up), else the run's step. A value already reported for a step (a run resumed after its last
-checkpoint) is kept, as Optuna does.
+`progress`; airfoil: `epoch`, so that runs of different batch sizes line up), else the run's
+step. A value already reported for a step (a run resumed after its last checkpoint) is kept, as
+Optuna does.
 
 How the run ended becomes the trial's state: completed or diverged -> COMPLETE with the final
 metric (FAIL when it has none, or NaN), pruned -> PRUNED, a point error or a lost point -> FAIL;
